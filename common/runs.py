@@ -1,0 +1,323 @@
+"""Run directories: flags every variant shares, config.json, logs, progress, checkpoints.
+
+A run directory (--logdir) holds
+  config.json        the resolved flags and the data source
+  metrics.csv        every logged scalar, one row per logged step
+  events.out.*       the same scalars and the sample grids, for TensorBoard
+  samples/           a PNG grid of G(fixed noise) every --sample_every steps
+  checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
+"""
+import csv
+import json
+import math
+import os
+import pathlib
+import sys
+import time
+
+from absl import app, flags, logging
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+# Flags that may change when a run is resumed: they say how long and how often,
+# not what is trained.
+RESUMABLE_KEYS = ("train_steps", "sample_every", "checkpoint_every", "log_every", "logdir", "data_dir")
+PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
+SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one line, exit status 2."""
+
+
+def run(main):
+    """absl.app.run(main), but a UserError ends the program with one line instead of a traceback."""
+
+    def guarded(argv):
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)  # hide TensorFlow's routine INFO lines
+        try:
+            return main(argv)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    app.run(guarded)
+
+
+def define_flags():
+    """Defines the plumbing flags that every train.py shares (data, run directory, cadence)."""
+    flags.DEFINE_string(
+        "dataset", "mnist",
+        "mnist, fashion_mnist, cifar10, mnist_5k (bundled, offline) or folder:PATH (jpg/png tree)",
+    )
+    flags.DEFINE_string("data_dir", None, "Folder with a local copy of the dataset's files instead of downloading")
+    flags.DEFINE_integer("image_size", 64, "Side in pixels for folder: datasets (64: the DCGAN paper's nets)")
+    flags.DEFINE_string("logdir", None, "Run directory; default runs/VARIANT-DATASET. An existing run is resumed")
+    flags.DEFINE_integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise")
+    flags.DEFINE_integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
+    flags.DEFINE_integer("sample_every", 500, "Generator iterations between sample grids", lower_bound=1)
+    flags.DEFINE_integer("checkpoint_every", 1000, "Generator iterations between checkpoints", lower_bound=1)
+    flags.register_validator("image_size", lambda size: size in (28, 32, 64), "--image_size must be 28, 32 or 64")
+
+
+def config_from_flags(module, variant):
+    """The resolved configuration: every flag the train.py module defines or adopts, as a dict."""
+    values = {flag.name: flag.value for flag in flags.FLAGS.get_key_flags_for_module(module)}
+    if values.get("logdir") is None:
+        dataset = values["dataset"]
+        if dataset.startswith("folder:"):
+            dataset = "folder-" + (pathlib.Path(dataset[len("folder:"):]).resolve().name or "root")
+        values["logdir"] = os.path.join("runs", f"{variant}-{dataset}")
+    return {"variant": variant, **dict(sorted(values.items()))}
+
+
+def prepare_logdir(config):
+    """Creates the run directory, or checks that an existing run was made with the same settings.
+
+    Returns True when there is an existing run to resume. Raises UserError (and
+    writes nothing) when the existing run's config differs in anything but how
+    long and how often.
+    """
+    logdir = pathlib.Path(config["logdir"])
+    config_path = logdir / CONFIG_FILE
+    resuming = config_path.is_file()
+    if resuming:
+        try:
+            saved = json.loads(config_path.read_text())
+        except (OSError, ValueError) as error:
+            raise UserError(f"{config_path} is unreadable ({error}); use another --logdir") from None
+        changed = sorted(
+            key for key in set(saved) | set(config)
+            if key not in RESUMABLE_KEYS and saved.get(key) != config.get(key)
+        )
+        if changed:
+            details = ", ".join(f"{key}: {saved.get(key)!r} -> {config.get(key)!r}" for key in changed)
+            raise UserError(
+                f"{logdir} holds a run with other settings ({details}); "
+                "resume it with its own flags or choose a new --logdir"
+            )
+    elif logdir.exists() and any(logdir.iterdir()):
+        raise UserError(f"{logdir} is not empty and holds no {CONFIG_FILE}; choose a new --logdir")
+    logdir.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, config)
+    return resuming
+
+
+def write_json(path, value):
+    """Writes JSON so that the file is replaced whole or not at all."""
+    path = pathlib.Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n")
+    os.replace(partial, path)
+
+
+def read_config(logdir):
+    path = pathlib.Path(logdir) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{logdir} is not a run directory (no {CONFIG_FILE})")
+    return json.loads(path.read_text())
+
+
+def seed_everything(seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
+
+
+def count_parameters(model):
+    return sum(math.prod(weight.shape) for weight in model.weights)
+
+
+def make_checkpoint(logdir, **objects):
+    """A tf.train.Checkpoint of `objects` and a manager that keeps the newest 3 in logdir/checkpoints.
+
+    TensorFlow writes a checkpoint's data files first and then replaces the small
+    `checkpoint` index file in one rename, so a save that is killed half-way leaves
+    the previous checkpoint as the latest one.
+    """
+    import tensorflow as tf
+
+    checkpoint = tf.train.Checkpoint(**objects)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
+    return checkpoint, manager
+
+
+class ScalarLog:
+    """Writes the same scalars to TensorBoard and to metrics.csv."""
+
+    def __init__(self, logdir, resume_step):
+        import tensorflow as tf
+
+        self._tf = tf
+        self._writer = tf.summary.create_file_writer(str(logdir))
+        self._csv_path = pathlib.Path(logdir) / METRICS_FILE
+        self._fields = None
+        if self._csv_path.is_file():
+            self._drop_rows_after(resume_step)
+
+    def _drop_rows_after(self, step):
+        # A run killed between two checkpoints logged steps that it will now redo.
+        with open(self._csv_path, newline="") as f:
+            reader = csv.DictReader(f)
+            self._fields = reader.fieldnames
+            rows = [row for row in reader if int(row["step"]) <= step]
+        partial = self._csv_path.with_name(self._csv_path.name + ".partial")
+        with open(partial, "w", newline="") as f:
+            writer = csv.DictWriter(f, self._fields)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(partial, self._csv_path)
+
+    def scalars(self, step, values):
+        values = {key: float(value) for key, value in values.items()}
+        with self._writer.as_default(step=step):
+            for key, value in values.items():
+                self._tf.summary.scalar(key, value)
+        if self._fields is None:
+            self._fields = ["step", "wall_time"] + sorted(values)
+            with open(self._csv_path, "w", newline="") as f:
+                csv.DictWriter(f, self._fields).writeheader()
+        with open(self._csv_path, "a", newline="") as f:
+            row = {"step": step, "wall_time": f"{time.time():.3f}", **values}
+            csv.DictWriter(f, self._fields, extrasaction="ignore").writerow(row)
+
+    def image(self, step, tag, image_uint8):
+        with self._writer.as_default(step=step):
+            self._tf.summary.image(tag, image_uint8[None], max_outputs=1)
+
+    def flush(self):
+        self._writer.flush()
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a plain log line every `every` steps otherwise."""
+
+    def __init__(self, start, total, every, stream=sys.stdout):
+        self.start, self.total, self.every, self.stream = start, total, every, stream
+        self.interactive = stream.isatty()
+        self._began = self._shown = time.perf_counter()
+
+    def rate(self, step):
+        elapsed = time.perf_counter() - self._began
+        return (step - self.start) / elapsed if elapsed > 0 else 0.0
+
+    def update(self, step, values):
+        now = time.perf_counter()
+        shown = {key: value for key, value in values.items() if key in PROGRESS_KEYS}
+        numbers = "  ".join(f"{key} {float(value):.4g}" for key, value in shown.items())
+        if self.interactive and (now - self._shown > 0.25 or step == self.total):
+            done = int(30 * step / self.total)
+            bar = "#" * done + "." * (30 - done)
+            self.stream.write(f"\r[{bar}] {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers}\x1b[K")
+            self.stream.flush()
+            self._shown = now
+        elif not self.interactive and (step % self.every == 0 or step == self.total):
+            self.stream.write(f"step {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers}\n")
+            self.stream.flush()
+
+    def message(self, text):
+        """Prints a line without garbling the progress bar."""
+        self.stream.write(("\n" if self.interactive else "") + text + "\n")
+        self.stream.flush()
+
+
+class Run:
+    """Everything a training run writes, on its schedule; the training loop stays in train.py.
+
+        run = runs.Run(config, generator=..., discriminator=..., generator_optimizer=...,
+                       discriminator_optimizer=...)
+        with run:
+            for step in run.steps():
+                metrics = ...one generator iteration...
+                run.end_step(step, metrics)
+
+    Opening the run restores the latest checkpoint in --logdir, if any. Leaving it
+    with Ctrl-C saves a checkpoint first, so the same command resumes the run.
+    """
+
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer):
+        import numpy as np
+        import tensorflow as tf
+
+        self.config = config
+        self.logdir = pathlib.Path(config["logdir"])
+        resuming = prepare_logdir(config)
+        self.generator = generator
+        # Optimizers create their slot variables lazily; build them now so that a
+        # checkpoint restores their state instead of deferring it.
+        generator_optimizer.build(generator.trainable_variables)
+        discriminator_optimizer.build(discriminator.trainable_variables)
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.checkpoint, self.manager = make_checkpoint(
+            self.logdir,
+            step=self.step,
+            generator=generator,
+            discriminator=discriminator,
+            generator_optimizer=generator_optimizer,
+            discriminator_optimizer=discriminator_optimizer,
+        )
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        self.start = int(self.step.numpy())
+        # The same noise every time, so that the grids show one set of samples evolving.
+        latent_dim = generator.input_shape[-1]
+        self.fixed_noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, latent_dim))
+        self.fixed_noise = self.fixed_noise.astype(np.float32)
+
+        print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
+        print(
+            f"generator: {count_parameters(generator):,} parameters; "
+            f"discriminator: {count_parameters(discriminator):,} parameters"
+        )
+        state = f"resuming at generator iteration {self.start}" if resuming else "new run"
+        print(f"run directory: {self.logdir} ({state})")
+        self.log = ScalarLog(self.logdir, self.start)
+        self.progress = Progress(self.start, config["train_steps"], config["log_every"])
+        self._tick = (time.perf_counter(), self.start)
+
+    def steps(self):
+        """The generator iterations still to run: start + 1 ... train_steps."""
+        if self.start >= self.config["train_steps"]:
+            print(f"already trained for {self.start} generator iterations; raise --train_steps to go on")
+        return range(self.start + 1, self.config["train_steps"] + 1)
+
+    def end_step(self, step, metrics):
+        """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule."""
+        self.step.assign(step)
+        last = step == self.config["train_steps"]
+        if step % self.config["log_every"] == 0 or last:
+            values = {key: float(value) for key, value in metrics.items()}
+            now = time.perf_counter()
+            values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
+            self._tick = (now, step)
+            self.log.scalars(step, values)
+        self.progress.update(step, metrics)
+        if step % self.config["sample_every"] == 0 or last:
+            self.save_samples(step)
+        if step % self.config["checkpoint_every"] == 0 or last:
+            self.manager.save(checkpoint_number=step)
+            self.log.flush()
+
+    def save_samples(self, step):
+        from common import images
+
+        samples = images.to_uint8(self.generator(self.fixed_noise, training=False))
+        sample_grid = images.grid(samples, columns=8)
+        images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
+        self.log.image(step, "samples", sample_grid)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        self.log.flush()
+        if kind is KeyboardInterrupt:
+            step = int(self.step.numpy())
+            self.manager.save(checkpoint_number=step)
+            self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
+                                  "run the same command to resume")
+            sys.exit(130)
+        if kind is None and self.start < self.config["train_steps"]:
+            self.progress.message(f"done: {self.config['train_steps']} generator iterations in {self.logdir}")
+        return False

