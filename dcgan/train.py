@@ -1,0 +1,109 @@
+"""DCGAN: deep convolutional GAN (Radford et al. 2015, arXiv:1511.06434).
+
+Trains the GAN of Goodfellow et al. 2014 (arXiv:1406.2661, Algorithm 1) with the
+DCGAN networks and optimizer. Each generator iteration runs n_critic (k in the GAN
+paper; 1 here) discriminator updates, each on a fresh real batch, with the loss
+    -log D(x) - log(1 - D(G(z))),
+then one generator update on -log D(G(z)) (non-saturating, the default) or
+log(1 - D(G(z))) (--g_loss=minimax). Both networks use Adam(2e-4, beta1 = 0.5).
+
+    python dcgan/train.py --dataset mnist
+    python dcgan/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
+
+Deviations from the paper: z ~ N(0, I) with 128 dimensions instead of U[-1, 1]
+with 100 (see dcgan/networks.py), so that all three variants share one generator.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):  # run as `python dcgan/train.py`: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common import data, runs  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from dcgan import losses, networks  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
+
+runs.define_flags()  # --dataset, --data_dir, --image_size, --logdir, --seed, --*_every
+flags.adopt_module_key_flags(runs)
+flags.DEFINE_integer("train_steps", 200_000, "Generator iterations to train for (WGAN-GP code: 200000)", lower_bound=1)
+flags.DEFINE_integer("batch_size", 128, "Images per batch (DCGAN paper: 128)", lower_bound=1)
+flags.DEFINE_integer("n_critic", 1, "Discriminator updates per generator iteration (k in the GAN paper: 1)", lower_bound=1)
+flags.DEFINE_enum("g_loss", "non_saturating", ["non_saturating", "minimax"], "Generator loss (GAN paper, Section 3)")
+flags.DEFINE_float("learning_rate", 2e-4, "Adam step size, both networks (DCGAN paper: 2e-4)", lower_bound=0.0)
+flags.DEFINE_float("beta1", 0.5, "Adam beta1 (DCGAN paper: 0.5)", lower_bound=0.0, upper_bound=1.0)
+FLAGS = flags.FLAGS
+
+
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config):
+    """The two updates of Algorithm 1, each traced once into a tf.function."""
+    batch_size, latent_dim = config["batch_size"], generator.input_shape[-1]
+
+    @tf.function
+    def discriminator_step(real_images):
+        """Alg. 1 lines 2-5: one discriminator update. real_images: [batch_size, H, W, C] in [-1, 1]."""
+        noise = tf.random.normal([batch_size, latent_dim])  # line 3: z ~ p(z)
+        fake_images = generator(noise, training=True)
+        with tf.GradientTape() as tape:
+            real_output = discriminator(real_images, training=True)
+            fake_output = discriminator(fake_images, training=True)
+            loss = losses.discriminator_loss(real_output, fake_output)  # line 5
+        gradients = tape.gradient(loss, discriminator.trainable_variables)
+        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))  # line 5
+        return {
+            "loss/discriminator": loss,
+            "discriminator/real": tf.reduce_mean(real_output),
+            "discriminator/fake": tf.reduce_mean(fake_output),
+        }
+
+    @tf.function
+    def generator_step():
+        """Alg. 1 lines 7-8: one generator update."""
+        noise = tf.random.normal([batch_size, latent_dim])  # line 7
+        with tf.GradientTape() as tape:
+            fake_output = discriminator(generator(noise, training=True), training=True)
+            loss = losses.generator_loss(fake_output, minimax=config["g_loss"] == "minimax")  # line 8
+        gradients = tape.gradient(loss, generator.trainable_variables)
+        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))  # line 8
+        return {"loss/generator": loss}
+
+    return discriminator_step, generator_step
+
+
+def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
+    """One generator iteration (Alg. 1 lines 2-8): n_critic discriminator updates, then one generator update."""
+    for _ in range(n_critic):
+        metrics = discriminator_step(next(real_batches))  # line 4: a fresh real batch for every update
+    return {**metrics, **generator_step()}
+
+
+def train(config):
+    dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
+    config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    runs.seed_everything(config["seed"])
+    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"])
+
+    generator = networks.make_generator(config["image_shape"])
+    discriminator = networks.make_discriminator(config["image_shape"])
+    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    discriminator_step, generator_step = make_steps(
+        generator, discriminator, generator_optimizer, discriminator_optimizer, config
+    )
+
+    with runs.Run(config, generator, discriminator, generator_optimizer, discriminator_optimizer) as run:
+        for step in run.steps():
+            metrics = train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
+            run.end_step(step, metrics)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise runs.UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
+    train(runs.config_from_flags(sys.modules[__name__], variant="dcgan"))
+
+
+if __name__ == "__main__":
+    runs.run(main)

@@ -1,0 +1,120 @@
+"""WGAN-GP: Wasserstein GAN with gradient penalty (Gulrajani et al. 2017, arXiv:1704.00028).
+
+Implements Algorithm 1 of the paper. Each generator iteration runs n_critic critic
+updates, each on a fresh real batch, with the loss
+    D(x_tilde) - D(x) + lambda * (||grad D(x_hat)||_2 - 1)^2,
+    x_tilde = G(z), x_hat = eps*x + (1-eps)*x_tilde, eps ~ U[0, 1] per example,
+then one generator update on -D(G(z)). Both networks use Adam. The papers call
+the discriminator the critic; the code calls it the discriminator, as in dcgan/ and wgan/.
+
+    python wgan_gp/train.py --dataset mnist
+    python wgan_gp/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
+
+Deviations from the paper:
+  - Adam's beta1 is Algorithm 1's 0; the official code used 0.5 (--beta1=0.5).
+  - The critic has no normalization by default, as in the official MNIST and CIFAR-10
+    code; --critic_norm=layer gives the layer normalization the paper recommends.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):  # run as `python wgan_gp/train.py`: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common import data, runs  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from wgan_gp import losses, networks  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
+
+runs.define_flags()  # --dataset, --data_dir, --image_size, --logdir, --seed, --*_every
+flags.adopt_module_key_flags(runs)
+flags.DEFINE_integer("train_steps", 200_000, "Generator iterations to train for (WGAN-GP code: 200000)", lower_bound=1)
+flags.DEFINE_integer("batch_size", 64, "Images per batch, m in Algorithm 1 (paper: 64)", lower_bound=1)
+flags.DEFINE_integer("n_critic", 5, "Critic updates per generator iteration (Algorithm 1: 5)", lower_bound=1)
+flags.DEFINE_float("gp_lambda", 10.0, "Gradient penalty coefficient lambda (Algorithm 1: 10)", lower_bound=0.0)
+flags.DEFINE_float("learning_rate", 1e-4, "Adam step size alpha, both networks (Algorithm 1: 1e-4)", lower_bound=0.0)
+flags.DEFINE_float("beta1", 0.0, "Adam beta1 (Algorithm 1: 0; the official code: 0.5)", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("beta2", 0.9, "Adam beta2 (Algorithm 1: 0.9)", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_enum("critic_norm", "none", ["none", "layer"], "Critic normalization; never BatchNorm (paper, Section 4)")
+FLAGS = flags.FLAGS
+
+
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config):
+    """The two updates of Algorithm 1, each traced once into a tf.function."""
+    batch_size, latent_dim = config["batch_size"], generator.input_shape[-1]
+
+    @tf.function
+    def discriminator_step(real_images):
+        """Alg. 1 lines 3-9: one critic update. real_images: [batch_size, H, W, C] in [-1, 1]."""
+        noise = tf.random.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
+        fake_images = generator(noise, training=True)  # line 5: x_tilde = G(z)
+        with tf.GradientTape() as tape:
+            real_output = discriminator(real_images, training=True)
+            fake_output = discriminator(fake_images, training=True)
+            critic_loss = losses.discriminator_loss(real_output, fake_output)
+            # ALGO: the gradient penalty replaces WGAN's weight clipping.
+            interpolates = losses.random_interpolates(real_images, fake_images)  # lines 4 and 6
+            penalty, gradient_norms = losses.gradient_penalty(discriminator, interpolates)
+            loss = critic_loss + config["gp_lambda"] * penalty  # line 7
+        gradients = tape.gradient(loss, discriminator.trainable_variables)
+        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))  # line 9
+        return {
+            "loss/discriminator": loss,
+            "discriminator/real": tf.reduce_mean(real_output),
+            "discriminator/fake": tf.reduce_mean(fake_output),
+            "wasserstein_estimate": -critic_loss,
+            "gradient_penalty": penalty,
+            "gradient_norm": tf.reduce_mean(gradient_norms),
+        }
+
+    @tf.function
+    def generator_step():
+        """Alg. 1 lines 11-12: one generator update."""
+        noise = tf.random.normal([batch_size, latent_dim])  # line 11
+        with tf.GradientTape() as tape:
+            fake_output = discriminator(generator(noise, training=True), training=True)
+            loss = losses.generator_loss(fake_output)
+        gradients = tape.gradient(loss, generator.trainable_variables)
+        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))  # line 12
+        return {"loss/generator": loss}
+
+    return discriminator_step, generator_step
+
+
+def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
+    """One generator iteration (Alg. 1 lines 2-12): n_critic critic updates, then one generator update."""
+    for _ in range(n_critic):
+        metrics = discriminator_step(next(real_batches))  # line 4: a fresh real batch for every update
+    return {**metrics, **generator_step()}
+
+
+def train(config):
+    dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
+    config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    runs.seed_everything(config["seed"])
+    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"])
+
+    generator = networks.make_generator(config["image_shape"])
+    discriminator = networks.make_discriminator(config["image_shape"], config["critic_norm"])
+    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
+    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
+    discriminator_step, generator_step = make_steps(
+        generator, discriminator, generator_optimizer, discriminator_optimizer, config
+    )
+
+    with runs.Run(config, generator, discriminator, generator_optimizer, discriminator_optimizer) as run:
+        for step in run.steps():
+            metrics = train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
+            run.end_step(step, metrics)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise runs.UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
+    train(runs.config_from_flags(sys.modules[__name__], variant="wgan_gp"))
+
+
+if __name__ == "__main__":
+    runs.run(main)
