@@ -12,6 +12,7 @@ import json
 import math
 import os
 import pathlib
+import signal
 import sys
 import time
 
@@ -30,10 +31,15 @@ class UserError(Exception):
     """A problem with the user's input: printed as one line, exit status 2."""
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # a SIGTERM (a job scheduler, `kill`) saves a checkpoint like Ctrl-C
+
+
 def run(main):
     """absl.app.run(main), but a UserError ends the program with one line instead of a traceback."""
 
     def guarded(argv):
+        signal.signal(signal.SIGTERM, _interrupt)
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # hide TensorFlow's routine INFO lines
         try:
@@ -72,12 +78,12 @@ def config_from_flags(module, variant):
     return {"variant": variant, **dict(sorted(values.items()))}
 
 
-def prepare_logdir(config):
-    """Creates the run directory, or checks that an existing run was made with the same settings.
+def check_logdir(config):
+    """Checks that --logdir is empty, new, or holds a run made with the same settings.
 
-    Returns True when there is an existing run to resume. Raises UserError (and
-    writes nothing) when the existing run's config differs in anything but how
-    long and how often.
+    Returns True when there is a run to resume. Raises UserError when the existing
+    run's config differs in anything but how long and how often, or when the
+    folder holds something else. Writes nothing.
     """
     logdir = pathlib.Path(config["logdir"])
     config_path = logdir / CONFIG_FILE
@@ -99,8 +105,6 @@ def prepare_logdir(config):
             )
     elif logdir.exists() and any(logdir.iterdir()):
         raise UserError(f"{logdir} is not empty and holds no {CONFIG_FILE}; choose a new --logdir")
-    logdir.mkdir(parents=True, exist_ok=True)
-    write_json(config_path, config)
     return resuming
 
 
@@ -242,7 +246,7 @@ class Run:
 
         self.config = config
         self.logdir = pathlib.Path(config["logdir"])
-        resuming = prepare_logdir(config)
+        resuming = check_logdir(config)
         self.generator = generator
         # Optimizers create their slot variables lazily; build them now so that a
         # checkpoint restores their state instead of deferring it.
@@ -272,7 +276,11 @@ class Run:
         )
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
-        self.log = ScalarLog(self.logdir, self.start)
+        self.log = None
+        if self.start < config["train_steps"]:  # a finished run is left exactly as it was
+            self.logdir.mkdir(parents=True, exist_ok=True)
+            write_json(self.logdir / CONFIG_FILE, config)
+            self.log = ScalarLog(self.logdir, self.start)
         self.progress = Progress(self.start, config["train_steps"], config["log_every"])
         self._tick = (time.perf_counter(), self.start)
 
@@ -311,6 +319,8 @@ class Run:
         return self
 
     def __exit__(self, kind, error, trace):
+        if self.log is None:
+            return False
         self.log.flush()
         if kind is KeyboardInterrupt:
             step = int(self.step.numpy())

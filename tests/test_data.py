@@ -1,0 +1,148 @@
+"""Datasets, the offline fallback, image folders and the input pipeline."""
+import gzip
+import pickle
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from common import data
+from common.runs import UserError
+
+
+def test_bundled_mnist_5k_is_real_balanced_digits():
+    dataset = data.load_dataset("mnist_5k")
+    assert dataset.images.shape == (5000, 28, 28, 1) and dataset.images.dtype == np.uint8
+    assert dataset.images.min() == 0 and dataset.images.max() == 255
+    assert np.bincount(dataset.labels).tolist() == [500] * 10
+    # Real digits: dark borders, ink in the middle.
+    mean = dataset.images[..., 0].mean(axis=0)
+    assert mean[:2].max() < 5 and mean[10:18, 10:18].mean() > 60
+
+
+def test_mnist_falls_back_to_mnist_5k_when_the_download_fails(monkeypatch, capsys):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: None -- Name or service not known")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    dataset = data.load_dataset("mnist")
+    assert dataset.images.shape == (5000, 28, 28, 1)
+    assert "mnist_5k" in dataset.source and "fallback" in dataset.source
+    assert "WARNING" in capsys.readouterr().err
+
+
+def test_mnist_from_data_dir(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "mnist.npz", x_train=images, y_train=np.arange(7))
+    dataset = data.load_dataset("mnist", data_dir=str(tmp_path))
+    np.testing.assert_array_equal(dataset.images[..., 0], images)
+    with pytest.raises(UserError, match="mnist.npz"):
+        data.load_dataset("mnist", data_dir=str(tmp_path / "missing"))
+
+
+def test_fashion_mnist_offline_says_which_files_go_where(monkeypatch):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz.*fashion-mnist") as error:
+        data.load_dataset("fashion_mnist")
+    assert "\n" not in str(error.value)
+
+
+def test_fashion_mnist_from_data_dir(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(b"\0" * 16 + images.tobytes())
+    with gzip.open(tmp_path / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\0" * 8 + bytes([4, 5, 6]))
+    dataset = data.load_dataset("fashion_mnist", data_dir=str(tmp_path))
+    np.testing.assert_array_equal(dataset.images[..., 0], images)
+    assert dataset.labels.tolist() == [4, 5, 6]
+
+
+def test_cifar10_from_data_dir_and_offline_message(tmp_path, monkeypatch):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    batches = []
+    for index in range(1, 6):
+        batch = rng.integers(0, 256, (2, 3 * 32 * 32), dtype=np.uint8)
+        batches.append(batch)
+        with open(folder / f"data_batch_{index}", "wb") as f:
+            pickle.dump({b"data": batch, b"labels": [index, index]}, f)
+    dataset = data.load_dataset("cifar10", data_dir=str(tmp_path))
+    assert dataset.images.shape == (10, 32, 32, 3)
+    # CIFAR rows are channel-major (1024 red, 1024 green, 1024 blue values).
+    np.testing.assert_array_equal(dataset.images[0, :, :, 1], batches[0][0, 1024:2048].reshape(32, 32))
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: (_ for _ in ()).throw(Exception("offline")))
+    with pytest.raises(UserError, match="cifar-10-batches-py"):
+        data.load_dataset("cifar10")
+
+
+def test_unknown_dataset_lists_the_choices():
+    with pytest.raises(UserError, match="unknown dataset 'imagenet'.*mnist_5k"):
+        data.load_dataset("imagenet")
+
+
+def write_image(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def test_folder_dataset_centre_crops_and_resizes_every_image(tmp_path):
+    # 60x20, left third red, middle green, right third blue: the centre square is green.
+    stripes = np.zeros((20, 60, 3), np.uint8)
+    stripes[:, :20, 0] = stripes[:, 20:40, 1] = stripes[:, 40:, 2] = 255
+    write_image(tmp_path / "a" / "stripes.png", stripes)
+    write_image(tmp_path / "b" / "c" / "gray.jpg", np.full((30, 30), 90, np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image, not read")
+    dataset = data.load_dataset(f"folder:{tmp_path}", image_size=32)
+    assert dataset.images.shape == (2, 32, 32, 3) and dataset.labels is None
+    stripes_out, gray = dataset.images  # sorted by path: a/stripes.png, then b/c/gray.jpg
+    assert stripes_out[..., 1].min() > 240 and stripes_out[..., 0].max() < 15 and stripes_out[..., 2].max() < 15
+    assert abs(int(gray.mean()) - 90) <= 2
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda root: None, "is not a directory"),
+        (lambda root: root.mkdir(), "no .jpg/.jpeg/.png files"),
+        (lambda root: (root.mkdir(), (root / "broken.png").write_bytes(b"not a png")), "cannot read image .*broken.png"),
+    ],
+    ids=["missing", "empty", "unreadable"],
+)
+def test_folder_dataset_errors(tmp_path, setup, message):
+    root = tmp_path / "images"
+    setup(root)
+    with pytest.raises(UserError, match=message):
+        data.load_dataset(f"folder:{root}")
+
+
+def test_batches_are_full_scaled_and_cover_each_epoch_once():
+    # Ten distinct one-pixel "images" 0, 10, ..., 90; batches of 4 drop the remainder of 2.
+    images = (np.arange(10, dtype=np.uint8) * 10).reshape(10, 1, 1, 1)
+    batches = data.make_batches(images, batch_size=4, seed=0)
+    seen = []
+    for _ in range(50):
+        batch = next(batches).numpy()
+        assert batch.shape == (4, 1, 1, 1) and batch.dtype == np.float32
+        assert batch.min() >= -1.0 and batch.max() <= 1.0
+        seen.append(np.rint((batch.ravel() + 1.0) * 127.5).astype(int))
+    for epoch in range(25):  # two batches per epoch, never a repeated image inside one
+        values = np.concatenate(seen[2 * epoch:2 * epoch + 2])
+        assert len(set(values)) == 8 and set(values) <= set(range(0, 100, 10))
+    assert len({tuple(b) for b in seen}) > 2, "the order must change from epoch to epoch"
+
+
+def test_scaling_maps_0_and_255_to_the_tanh_range():
+    scaled = data.scale_images(np.array([0, 255], np.uint8)).numpy()
+    np.testing.assert_allclose(scaled, [-1.0, 1.0])
+
+
+def test_batch_larger_than_the_dataset_is_refused():
+    with pytest.raises(UserError, match="larger than the dataset"):
+        data.make_batches(np.zeros((5, 2, 2, 1), np.uint8), batch_size=6, seed=0)

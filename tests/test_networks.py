@@ -1,0 +1,113 @@
+"""Network shapes, output ranges and exact parameter counts for 28x28, 32x32 and 64x64."""
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common import runs
+from dcgan import networks as dcgan_networks
+from wgan import networks as wgan_networks
+from wgan_gp import networks as wgan_gp_networks
+
+ALL = {"dcgan": dcgan_networks, "wgan": wgan_networks, "wgan_gp": wgan_gp_networks}
+SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
+
+
+def conv(cin, cout, bias):  # 5x5 kernels everywhere
+    return 5 * 5 * cin * cout + (cout if bias else 0)
+
+
+def batch_norm(c):  # gamma, beta, moving mean, moving variance
+    return 4 * c
+
+
+def generator_parameters(widths, channels, latent=128):
+    total = latent * 4 * 4 * widths[0] + batch_norm(widths[0])  # projection, no bias (BatchNorm follows)
+    for cin, cout in zip(widths, widths[1:]):
+        total += conv(cin, cout, bias=False) + batch_norm(cout)
+    return total + conv(widths[-1], channels, bias=True)  # output layer: bias, no BatchNorm
+
+
+def discriminator_parameters(size, widths, channels, norm):
+    widths = list(reversed(widths))
+    total = conv(channels, widths[0], bias=True)  # input layer: never normalized
+    for index, (cin, cout) in enumerate(zip(widths, widths[1:]), start=2):
+        side = math.ceil(size / 2**index)  # stride 2, "same": 28 -> 14 -> 7 -> 4
+        if norm == "batch":
+            total += conv(cin, cout, bias=False) + batch_norm(cout)
+        elif norm == "layer":  # gamma and beta over H, W, C
+            total += conv(cin, cout, bias=False) + 2 * side * side * cout
+        else:
+            total += conv(cin, cout, bias=True)
+    return total + 4 * 4 * widths[-1] + 1  # dense to one output
+
+
+EXPECTED_WIDTHS = {28: (256, 128, 64), 32: (512, 256, 128), 64: (1024, 512, 256, 128)}
+
+
+def test_parameter_count_formula_matches_a_hand_count():
+    # 28x28 DCGAN nets, layer by layer; 1,030,145 for the WGAN-GP critic without BatchNorm.
+    generator = 128 * 4096 + 4 * 256 + 25 * 256 * 128 + 4 * 128 + 25 * 128 * 64 + 4 * 64 + 25 * 64 + 1
+    discriminator = 25 * 64 + 64 + 25 * 64 * 128 + 4 * 128 + 25 * 128 * 256 + 4 * 256 + 4096 + 1
+    assert generator == generator_parameters(EXPECTED_WIDTHS[28], 1) == 1_551_681
+    assert discriminator == discriminator_parameters(28, EXPECTED_WIDTHS[28], 1, "batch") == 1_031_297
+    critic = 25 * 64 + 64 + 25 * 64 * 128 + 128 + 25 * 128 * 256 + 256 + 4096 + 1
+    assert critic == discriminator_parameters(28, EXPECTED_WIDTHS[28], 1, "none") == 1_030_145
+
+
+@pytest.mark.parametrize("variant", ALL)
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}x{s[2]}")
+def test_generator_shape_range_and_size(variant, shape):
+    generator = ALL[variant].make_generator(shape)
+    noise = 10.0 * tf.random.normal([3, ALL[variant].LATENT_DIM])  # large noise: saturates tanh
+    images = generator(noise, training=False).numpy()
+    assert images.shape == (3, *shape)
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    assert runs.count_parameters(generator) == generator_parameters(EXPECTED_WIDTHS[shape[0]], shape[2])
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}x{s[2]}")
+@pytest.mark.parametrize(
+    "variant, build, norm",
+    [
+        ("dcgan", lambda shape: dcgan_networks.make_discriminator(shape), "batch"),
+        ("wgan", lambda shape: wgan_networks.make_discriminator(shape), "batch"),
+        ("wgan_gp", lambda shape: wgan_gp_networks.make_discriminator(shape), "none"),
+        ("wgan_gp-layer", lambda shape: wgan_gp_networks.make_discriminator(shape, "layer"), "layer"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_discriminator_shape_and_size(variant, build, norm, shape):
+    discriminator = build(shape)
+    output = discriminator(tf.random.uniform([3, *shape], -1, 1), training=False)
+    assert output.shape == (3, 1)
+    assert runs.count_parameters(discriminator) == discriminator_parameters(shape[0], EXPECTED_WIDTHS[shape[0]], shape[2], norm)
+
+
+@pytest.mark.parametrize("norm", ["none", "layer"])
+def test_wgan_gp_critic_treats_each_example_on_its_own(norm):
+    # The penalty needs D(x_i) to depend on x_i alone; BatchNorm in training mode breaks that.
+    critic = wgan_gp_networks.make_discriminator((28, 28, 1), norm)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers)
+    batch = tf.random.uniform([4, 28, 28, 1], -1, 1)
+    changed = tf.concat([batch[:1], tf.random.uniform([3, 28, 28, 1], -1, 1)], axis=0)
+    first = critic(batch, training=True)[0].numpy()
+    assert np.allclose(first, critic(changed, training=True)[0].numpy(), atol=1e-6)
+
+
+def test_dcgan_discriminator_in_training_mode_depends_on_the_batch():
+    # The contrast to the test above: with BatchNorm, other examples move D(x_0).
+    discriminator = dcgan_networks.make_discriminator((28, 28, 1))
+    batch = tf.random.uniform([4, 28, 28, 1], -1, 1)
+    changed = tf.concat([batch[:1], tf.random.uniform([3, 28, 28, 1], -1, 1)], axis=0)
+    first = discriminator(batch, training=True)[0].numpy()
+    assert not np.allclose(first, discriminator(changed, training=True)[0].numpy(), atol=1e-6)
+
+
+def test_weights_start_from_dcgan_normal_init():
+    generator = wgan_gp_networks.make_generator((64, 64, 3))
+    kernel = generator.layers[1].kernel.numpy()  # the 128 -> 4*4*1024 projection
+    assert kernel.mean() == pytest.approx(0.0, abs=1e-3)
+    assert kernel.std() == pytest.approx(0.02, rel=0.02)

@@ -1,0 +1,80 @@
+"""Image grids, config.json and resume checks, the metrics log."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from common import images, runs
+from common.runs import UserError
+
+
+def test_to_uint8_maps_the_tanh_range_and_clips():
+    values = images.to_uint8(np.array([-1.0, 0.0, 1.0, -3.0, 2.0]))
+    assert values.tolist() == [0, 128, 255, 0, 255]
+
+
+def test_grid_places_images_row_by_row_with_padding():
+    tiles = np.stack([np.full((2, 3, 1), value, np.uint8) for value in (10, 20, 30)])
+    canvas = images.grid(tiles, columns=2, padding=1)
+    assert canvas.shape == (2 * 3 + 1, 2 * 4 + 1, 1)
+    assert canvas[1, 1, 0] == 10 and canvas[1, 5, 0] == 20 and canvas[4, 1, 0] == 30
+    assert canvas[4, 5, 0] == 0 and canvas[0, :, 0].max() == 0  # empty cell and padding stay black
+
+
+def test_save_png_round_trips(tmp_path):
+    from PIL import Image
+
+    picture = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    images.save_png(picture, tmp_path / "deep" / "grid.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "deep" / "grid.png")), picture)
+    assert [p.name for p in (tmp_path / "deep").iterdir()] == ["grid.png"]
+
+
+def config(tmp_path, **changes):
+    return {"variant": "wgan_gp", "logdir": str(tmp_path / "run"), "batch_size": 64, "train_steps": 10, **changes}
+
+
+def new_run(tmp_path, **changes):
+    assert runs.check_logdir(config(tmp_path, **changes)) is False
+    (tmp_path / "run").mkdir()
+    runs.write_json(tmp_path / "run" / "config.json", config(tmp_path, **changes))
+
+
+def test_resume_accepts_a_longer_run_with_other_cadences(tmp_path):
+    assert runs.check_logdir(config(tmp_path)) is False
+    assert not (tmp_path / "run").exists(), "checking writes nothing"
+    new_run(tmp_path)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["batch_size"] == 64
+    assert runs.check_logdir(config(tmp_path, train_steps=20, sample_every=7)) is True
+
+
+def test_resume_with_other_settings_is_refused_and_changes_nothing(tmp_path):
+    new_run(tmp_path)
+    before = (tmp_path / "run" / "config.json").read_bytes()
+    with pytest.raises(UserError, match="batch_size: 64 -> 32"):
+        runs.check_logdir(config(tmp_path, batch_size=32))
+    with pytest.raises(UserError, match="critic_norm"):
+        runs.check_logdir(config(tmp_path, critic_norm="layer"))
+    assert (tmp_path / "run" / "config.json").read_bytes() == before
+
+
+def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "thesis.tex").write_text("precious")
+    with pytest.raises(UserError, match="not empty"):
+        runs.check_logdir(config(tmp_path))
+    assert (tmp_path / "run" / "thesis.tex").read_text() == "precious"
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_metrics_csv_drops_rows_a_resumed_run_will_redo(tmp_path):
+    log = runs.ScalarLog(tmp_path, resume_step=0)
+    for step in (10, 20, 30):
+        log.scalars(step, {"loss/generator": step / 10})
+    log.flush()
+    resumed = runs.ScalarLog(tmp_path, resume_step=20)  # the last checkpoint was at step 20
+    resumed.scalars(30, {"loss/generator": 9.0})
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(row["step"], row["loss/generator"]) for row in rows] == [("10", "1.0"), ("20", "2.0"), ("30", "9.0")]

@@ -1,0 +1,262 @@
+"""Every train.py and the generate command, run as a user runs them, on tiny settings."""
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.helpers import REPO, VARIANTS, own_stderr_lines, run_python
+
+TINY = ["--dataset=mnist_5k", "--batch_size=8", "--sample_every=2", "--checkpoint_every=2", "--log_every=1"]
+COMMON_TAGS = {"loss/discriminator", "loss/generator", "discriminator/real", "discriminator/fake", "perf/steps_per_sec"}
+EXTRA_TAGS = {"dcgan": set(), "wgan": {"wasserstein_estimate"}, "wgan_gp": {"wasserstein_estimate", "gradient_penalty", "gradient_norm"}}
+N_CRITIC = {"dcgan": 1, "wgan": 5, "wgan_gp": 5}
+ITERATIONS = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Each variant trained for 4 generator iterations with `python VARIANT/train.py`."""
+    root = tmp_path_factory.mktemp("runs")
+    results = {}
+    for variant in VARIANTS:
+        logdir = root / variant
+        result = run_python([f"{variant}/train.py", *TINY, "--train_steps=4", f"--logdir={logdir}"])
+        assert result.returncode == 0, result.stderr[-3000:]
+        results[variant] = (logdir, result)
+    return results
+
+
+def optimizer_iterations(checkpoint_path, name):
+    return int(tf.train.load_checkpoint(str(checkpoint_path)).get_tensor(f"{name}/_iterations{ITERATIONS}"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_run_leaves_config_logs_samples_and_checkpoints(trained, variant):
+    logdir, result = trained[variant]
+    config = json.loads((logdir / "config.json").read_text())
+    assert config["variant"] == variant and config["batch_size"] == 8 and config["train_steps"] == 4
+    assert config["image_shape"] == [28, 28, 1] and config["data_source"].startswith("mnist_5k")
+    assert "generator: 1,551,681 parameters" in result.stdout
+
+    with open(logdir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(row["step"]) for row in rows] == [1, 2, 3, 4]
+    assert set(rows[0]) == {"step", "wall_time"} | COMMON_TAGS | EXTRA_TAGS[variant]
+    assert all(np.isfinite(float(value)) for row in rows for value in row.values())
+    assert list(logdir.glob("events.out.tfevents.*"))
+
+    for step in (2, 4):
+        grid = np.asarray(Image.open(logdir / "samples" / f"step_{step:07d}.png"))
+        assert grid.shape == (8 * 30 + 2, 8 * 30 + 2)  # 8 x 8 digits of 28 px, 2 px apart
+        assert grid.std() > 0
+    latest = tf.train.latest_checkpoint(str(logdir / "checkpoints"))
+    assert latest.endswith("ckpt-4")
+    assert optimizer_iterations(latest, "generator_optimizer") == 4
+    assert optimizer_iterations(latest, "discriminator_optimizer") == 4 * N_CRITIC[variant]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_resumed_run_continues_with_its_optimizer_state(trained, variant, tmp_path):
+    logdir = tmp_path / variant
+    shutil.copytree(trained[variant][0], logdir)
+    saved = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logdir / "checkpoints")))
+    result = run_python([f"{variant}/train.py", *TINY, "--train_steps=6", f"--logdir={logdir}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming at generator iteration 4" in result.stdout
+
+    latest = tf.train.latest_checkpoint(str(logdir / "checkpoints"))
+    assert latest.endswith("ckpt-6")
+    # A fresh optimizer would have counted 2 generator iterations, not 6.
+    assert optimizer_iterations(latest, "generator_optimizer") == 6
+    assert optimizer_iterations(latest, "discriminator_optimizer") == 6 * N_CRITIC[variant]
+    resumed = tf.train.load_checkpoint(latest)
+    slot = next(
+        name for name in saved.get_variable_to_shape_map()
+        if name.startswith("discriminator_optimizer/_variables/") and len(saved.get_variable_to_shape_map()[name]) == 4
+    )
+    assert not np.array_equal(saved.get_tensor(slot), resumed.get_tensor(slot))  # the state moved on from there
+    with open(logdir / "metrics.csv") as f:
+        assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_finished_run_says_so_and_changes_nothing(trained, tmp_path):
+    logdir = tmp_path / "run"
+    shutil.copytree(trained["dcgan"][0], logdir)
+    before = snapshot(logdir)
+    result = run_python(["dcgan/train.py", *TINY, "--train_steps=4", f"--logdir={logdir}"])
+    assert result.returncode == 0 and "already trained for 4 generator iterations" in result.stdout
+    assert snapshot(logdir) == before
+
+
+def test_module_form_runs(tmp_path):
+    result = run_python(["-m", "wgan_gp.train", *TINY, "--train_steps=1", f"--logdir={tmp_path / 'run'}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "run" / "checkpoints" / "ckpt-1.index").is_file()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_generate_writes_uint8_samples_and_a_grid(trained, variant, tmp_path):
+    output = tmp_path / "out" / "samples.npz"
+    result = run_python(
+        ["-m", "common.generate", f"--logdir={trained[variant][0]}", "--num_samples=11", f"--output={output}"]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(output) as archive:
+        samples = archive["images"]
+    assert samples.shape == (11, 28, 28, 1) and samples.dtype == np.uint8 and samples.std() > 0
+    assert np.asarray(Image.open(output.with_suffix(".png"))).shape == (3 * 30 + 2, 4 * 30 + 2)  # 11 in 3 rows of 4
+
+
+def snapshot(folder):
+    return {
+        str(path.relative_to(folder)): (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+        for path in sorted(folder.rglob("*")) if path.is_file()
+    }
+
+
+BAD_INPUTS = [
+    ("wgan_gp", ["--dataset=imagenet"], "unknown dataset 'imagenet'"),
+    ("wgan_gp", ["--dataset=folder:/no/such/folder"], "is not a directory"),
+    ("dcgan", ["--dataset=folder:{empty}"], "no .jpg/.jpeg/.png files"),
+    ("wgan", ["--dataset=folder:{broken}"], "cannot read image"),
+    ("wgan_gp", ["--train_steps=0"], "train_steps"),
+    ("dcgan", ["--batch_size=-3"], "batch_size"),
+    ("wgan_gp", ["--batch_size=6000"], "larger than the dataset"),
+    ("wgan_gp", ["--gp_lambda=-1"], "gp_lambda"),
+    ("wgan", ["--clip_value=-0.01"], "clip_value"),
+    ("wgan", ["--clip_value=0"], "clip_value must be positive"),
+    ("wgan_gp", ["--n_critic=0"], "n_critic"),
+    ("dcgan", ["mnist"], "unexpected arguments"),
+    ("wgan_gp", ["--critic_norm=layer"], "other settings (critic_norm: 'none' -> 'layer')"),
+    ("wgan_gp", ["--batch_size=16"], "other settings (batch_size: 8 -> 16)"),
+]
+
+
+@pytest.mark.parametrize("variant, flags, message", BAD_INPUTS, ids=[" ".join(case[1]) for case in BAD_INPUTS])
+def test_bad_input_is_one_line_and_damages_nothing(trained, variant, flags, message, tmp_path):
+    # Every case points at an existing wgan_gp run, which must come through untouched.
+    logdir = tmp_path / "run"
+    shutil.copytree(trained["wgan_gp"][0], logdir)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "a.png").write_bytes(b"\x89PNG but not really")
+    flags = [flag.format(empty=tmp_path / "empty", broken=tmp_path / "broken") for flag in flags]
+    before = snapshot(logdir)
+    base = ["--dataset=mnist_5k", "--batch_size=8", "--train_steps=6"]
+    result = run_python([f"{variant}/train.py", *base, *flags, f"--logdir={logdir}"])
+    assert result.returncode != 0
+    lines = own_stderr_lines(result.stderr)
+    assert "Traceback" not in result.stderr and 1 <= len(lines) <= 2, result.stderr[-3000:]
+    assert message in lines[0]
+    assert snapshot(logdir) == before
+
+
+def run_snippet(variant, code):
+    """Runs `code` in a fresh Python that imported VARIANT.train (train modules define flags)."""
+    script = f"import json\nfrom {variant} import train, networks\n" + textwrap.dedent(code)
+    result = run_python(["-c", script])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+FRESH_BATCHES = """
+calls = []
+batches = iter(range(100))
+def discriminator_step(batch):
+    calls.append(batch)
+    return {"loss/discriminator": 0.0}
+def generator_step():
+    calls.append("G")
+    return {"loss/generator": 0.0}
+for _ in range(2):
+    metrics = train.train_iteration(batches, discriminator_step, generator_step, 3)
+print(json.dumps({"calls": calls, "keys": sorted(metrics)}))
+"""
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_discriminator_update_draws_a_fresh_real_batch(variant):
+    result = run_snippet(variant, FRESH_BATCHES)
+    assert result["calls"] == [0, 1, 2, "G", 3, 4, 5, "G"]
+    assert result["keys"] == ["loss/discriminator", "loss/generator"]
+
+
+def test_wgan_clips_every_critic_weight_after_each_update():
+    result = run_snippet("wgan", """
+    import keras, numpy as np, tensorflow as tf
+    config = {"batch_size": 4, "clip_value": 0.01}
+    generator = networks.make_generator((28, 28, 1))
+    discriminator = networks.make_discriminator((28, 28, 1))
+    before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
+    # A huge step size: without clipping the weights would leave [-c, c] by far.
+    d_step, g_step = train.make_steps(generator, discriminator, keras.optimizers.RMSprop(0.5),
+                                      keras.optimizers.RMSprop(0.5), config)
+    d_step(tf.random.uniform([4, 28, 28, 1], -1, 1))
+    weights = np.concatenate([w.numpy().ravel() for w in discriminator.trainable_variables])
+    print(json.dumps({"before": before, "max": float(np.abs(weights).max()),
+                      "at_bound": int(np.sum(np.isclose(np.abs(weights), 0.01))),
+                      "count": int(weights.size)}))
+    """)
+    assert result["before"] > 0.01, "the initial weights should start outside [-c, c]"
+    assert result["max"] <= 0.01 + 1e-7
+    assert result["at_bound"] > result["count"] // 10  # the step pushed many weights to +-c
+
+
+def test_wgan_official_critic_schedule():
+    result = run_snippet("wgan", """
+    plain = {"official_critic_schedule": False, "n_critic": 5}
+    official = {"official_critic_schedule": True, "n_critic": 5}
+    steps = [1, 25, 26, 27, 500, 501, 502, 1001]
+    print(json.dumps([[train.critic_updates(s, plain) for s in steps], [train.critic_updates(s, official) for s in steps]]))
+    """)
+    assert result[0] == [5] * 8
+    # The official code counts finished generator iterations: 100 for the first 25, then every 500th.
+    assert result[1] == [100, 100, 5, 5, 5, 100, 5, 100]
+
+
+def test_wgan_gp_step_adds_lambda_times_the_penalty():
+    result = run_snippet("wgan_gp", """
+    import keras, numpy as np, tensorflow as tf
+    config = {"batch_size": 4, "gp_lambda": 10.0}
+    generator = networks.make_generator((28, 28, 1))
+    discriminator = networks.make_discriminator((28, 28, 1))
+    d_step, g_step = train.make_steps(generator, discriminator, keras.optimizers.Adam(1e-4),
+                                      keras.optimizers.Adam(1e-4), config)
+    metrics = {k: float(v) for k, v in d_step(tf.random.uniform([4, 28, 28, 1], -1, 1)).items()}
+    metrics.update({k: float(v) for k, v in g_step().items()})
+    print(json.dumps(metrics))
+    """)
+    expected = -result["wasserstein_estimate"] + 10.0 * result["gradient_penalty"]
+    assert result["loss/discriminator"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert result["gradient_norm"] > 0 and np.isfinite(result["loss/generator"])
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signal_name):
+    logdir = tmp_path / "run"
+    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in process.stdout:
+        if line.startswith("step 3/"):
+            process.send_signal(getattr(signal, signal_name))
+            break
+    rest = process.stdout.read()
+    assert process.wait(timeout=120) == 130
+    assert "interrupted: saved a checkpoint at generator iteration" in rest
+    saved = int(rest.split("generator iteration ")[1].split(";")[0])
+    assert saved >= 3
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith(f"ckpt-{saved}")
+
+    result = run_python(["wgan_gp/train.py", *TINY, f"--train_steps={saved + 1}", f"--logdir={logdir}"])
+    assert result.returncode == 0 and f"resuming at generator iteration {saved}" in result.stdout
