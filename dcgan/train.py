@@ -43,15 +43,15 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
 
     @tf.function
     def discriminator_step(real_images):
-        """Alg. 1 lines 2-5: one discriminator update. real_images: [batch_size, H, W, C] in [-1, 1]."""
-        noise = tf.random.normal([batch_size, latent_dim])  # line 3: z ~ p(z)
-        fake_images = generator(noise, training=True)
+        """Alg. 1, inner loop: one discriminator update. real_images: [batch_size, H, W, C] in [-1, 1]."""
+        noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
+        fake_images = generator(noise, training=True)  # G(z)
         with tf.GradientTape() as tape:
             real_output = discriminator(real_images, training=True)
             fake_output = discriminator(fake_images, training=True)
-            loss = losses.discriminator_loss(real_output, fake_output)  # line 5
+            loss = losses.discriminator_loss(real_output, fake_output)  # ascend V(D, G) = descend -V
         gradients = tape.gradient(loss, discriminator.trainable_variables)
-        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))  # line 5
+        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
         return {
             "loss/discriminator": loss,
             "discriminator/real": tf.reduce_mean(real_output),
@@ -60,22 +60,22 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
 
     @tf.function
     def generator_step():
-        """Alg. 1 lines 7-8: one generator update."""
-        noise = tf.random.normal([batch_size, latent_dim])  # line 7
+        """Alg. 1, after the inner loop: one generator update."""
+        noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
         with tf.GradientTape() as tape:
             fake_output = discriminator(generator(noise, training=True), training=True)
-            loss = losses.generator_loss(fake_output, minimax=config["g_loss"] == "minimax")  # line 8
+            loss = losses.generator_loss(fake_output, minimax=config["g_loss"] == "minimax")
         gradients = tape.gradient(loss, generator.trainable_variables)
-        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))  # line 8
+        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         return {"loss/generator": loss}
 
     return discriminator_step, generator_step
 
 
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
-    """One generator iteration (Alg. 1 lines 2-8): n_critic discriminator updates, then one generator update."""
+    """One generator iteration (Alg. 1, outer loop): n_critic discriminator updates, then one generator update."""
     for _ in range(n_critic):
-        metrics = discriminator_step(next(real_batches))  # line 4: a fresh real batch for every update
+        metrics = discriminator_step(next(real_batches))  # a fresh minibatch of real examples for every update
     return {**metrics, **generator_step()}
 
 
