@@ -56,33 +56,36 @@ def load_mnist_5k():
     return Dataset(images[..., None], labels.astype(np.int64), "mnist_5k (bundled, 5000 digits)")
 
 
-def _load_mnist(data_dir):
-    local = pathlib.Path(data_dir) / "mnist.npz" if data_dir else None
-    if local is not None and not local.is_file():
-        raise UserError(f"--data_dir: {local} not found; put the keras mnist.npz there")
-    try:
-        if local is not None:
-            with np.load(local) as archive:
-                images, labels = archive["x_train"], archive["y_train"]
-            source = f"mnist ({local}, train split)"
-        else:
-            import keras
+def _download(name, fix):
+    """The training split from keras.datasets.<name>; a failed download raises UserError saying `fix`."""
+    import keras
 
-            (images, labels), _ = keras.datasets.mnist.load_data()
-            source = "mnist (keras.datasets, train split)"
-    except Exception as error:  # a failed download surfaces as a bare Exception
-        if local is not None:
-            raise UserError(f"could not read {local}: {error}") from None
+    try:
+        (images, labels), _ = getattr(keras.datasets, name).load_data()
+    except Exception as error:  # keras reports a failed download as a bare Exception
+        reason = (str(error).splitlines() or [type(error).__name__])[0].split(" -- ")[-1][:100]
+        raise UserError(f"{name} could not be downloaded ({reason}); {fix}") from None
+    return images, labels.reshape(-1).astype(np.int64)
+
+
+def _load_mnist(data_dir):
+    if data_dir:
+        local = pathlib.Path(data_dir) / "mnist.npz"
+        if not local.is_file():
+            raise UserError(f"--data_dir: {local} not found; put the keras mnist.npz there")
+        with np.load(local) as archive:
+            images, labels = archive["x_train"], archive["y_train"].astype(np.int64)
+        return Dataset(images[..., None], labels, f"mnist ({local}, train split)")
+    try:
+        images, labels = _download("mnist", f"put mnist.npz in {KERAS_CACHE} or pass --data_dir")
+    except UserError as error:
         print(
-            "WARNING: MNIST could not be downloaded "
-            f"({str(error).splitlines()[0][:120]}).\n"
-            "WARNING: training on the bundled mnist_5k instead (5,000 real digits). "
-            f"For the full set put mnist.npz in {KERAS_CACHE} or pass --data_dir.",
+            f"WARNING: {error}.\nWARNING: training on the bundled mnist_5k instead (5,000 real digits).",
             file=sys.stderr,
         )
         fallback = load_mnist_5k()
         return fallback._replace(source=fallback.source + ", fallback: mnist download failed")
-    return Dataset(images[..., None], labels.astype(np.int64), source)
+    return Dataset(images[..., None], labels, "mnist (keras.datasets, train split)")
 
 
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
@@ -99,16 +102,9 @@ def _load_fashion_mnist(data_dir):
         with gzip.open(folder / FASHION_FILES[0]) as f:
             images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(len(labels), 28, 28)
         return Dataset(images[..., None], labels.astype(np.int64), f"fashion_mnist ({folder}, train split)")
-    try:
-        import keras
-
-        (images, labels), _ = keras.datasets.fashion_mnist.load_data()
-    except Exception:
-        raise UserError(
-            "fashion_mnist could not be downloaded; put "
-            f"{' and '.join(FASHION_FILES)} in {KERAS_CACHE / 'fashion-mnist'} or pass --data_dir"
-        ) from None
-    return Dataset(images[..., None], labels.astype(np.int64), "fashion_mnist (keras.datasets, train split)")
+    fix = f"put {' and '.join(FASHION_FILES)} in a folder and pass --data_dir=FOLDER"
+    images, labels = _download("fashion_mnist", fix)
+    return Dataset(images[..., None], labels, "fashion_mnist (keras.datasets, train split)")
 
 
 def _load_cifar10(data_dir):
@@ -127,16 +123,9 @@ def _load_cifar10(data_dir):
             images.append(batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             labels.append(np.asarray(batch[b"labels"]))
         return Dataset(np.concatenate(images), np.concatenate(labels).astype(np.int64), f"cifar10 ({folder}, train split)")
-    try:
-        import keras
-
-        (images, labels), _ = keras.datasets.cifar10.load_data()
-    except Exception:
-        raise UserError(
-            "cifar10 could not be downloaded; extract cifar-10-python.tar.gz into "
-            f"{KERAS_CACHE / 'cifar-10-batches-py'} or pass --data_dir=FOLDER_WITH_cifar-10-batches-py"
-        ) from None
-    return Dataset(images, labels.reshape(-1).astype(np.int64), "cifar10 (keras.datasets, train split)")
+    fix = "extract cifar-10-python.tar.gz (it holds cifar-10-batches-py/) and pass --data_dir=FOLDER"
+    images, labels = _download("cifar10", fix)
+    return Dataset(images, labels, "cifar10 (keras.datasets, train split)")
 
 
 def load_folder(path, image_size):

@@ -70,6 +70,8 @@ def define_flags():
 def config_from_flags(module, variant):
     """The resolved configuration: every flag the train.py module defines or adopts, as a dict."""
     values = {flag.name: flag.value for flag in flags.FLAGS.get_key_flags_for_module(module)}
+    if flags.FLAGS["image_size"].present and not values["dataset"].startswith("folder:"):
+        raise UserError(f"--image_size applies to folder: datasets; {values['dataset']} has a fixed size")
     if values.get("logdir") is None:
         dataset = values["dataset"]
         if dataset.startswith("folder:"):

@@ -46,7 +46,7 @@ def test_fashion_mnist_offline_says_which_files_go_where(monkeypatch):
         raise Exception("URL fetch failure")
 
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
-    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz.*fashion-mnist") as error:
+    with pytest.raises(UserError, match="train-images-idx3-ubyte.gz.*--data_dir") as error:
         data.load_dataset("fashion_mnist")
     assert "\n" not in str(error.value)
 

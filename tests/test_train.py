@@ -137,6 +137,8 @@ BAD_INPUTS = [
     ("wgan", ["--clip_value=0"], "clip_value must be positive"),
     ("wgan_gp", ["--n_critic=0"], "n_critic"),
     ("dcgan", ["mnist"], "unexpected arguments"),
+    ("dcgan", ["--image_size=32"], "--image_size applies to folder: datasets"),
+    ("dcgan", ["--image_size=48"], "--image_size must be 28, 32 or 64"),
     ("wgan_gp", ["--critic_norm=layer"], "other settings (critic_norm: 'none' -> 'layer')"),
     ("wgan_gp", ["--batch_size=16"], "other settings (batch_size: 8 -> 16)"),
 ]
