@@ -262,3 +262,15 @@ def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signa
 
     result = run_python(["wgan_gp/train.py", *TINY, f"--train_steps={saved + 1}", f"--logdir={logdir}"])
     assert result.returncode == 0 and f"resuming at generator iteration {saved}" in result.stdout
+
+
+def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
+    logdir = tmp_path / "again"
+    result = run_python(["dcgan/train.py", *TINY, "--train_steps=4", f"--logdir={logdir}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    def losses(folder):
+        with open(folder / "metrics.csv") as f:
+            return [(row["loss/discriminator"], row["loss/generator"], row["discriminator/real"]) for row in csv.DictReader(f)]
+
+    assert losses(logdir) == losses(trained["dcgan"][0])
