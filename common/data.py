@@ -35,97 +35,127 @@ class Dataset(NamedTuple):
     source: str  # where the images came from, for config.json
 
 
-def load_dataset(name, data_dir=None, image_size=64):
-    """Loads a dataset by name; raises UserError with a one-line fix when it cannot."""
+def load_dataset(name, data_dir=None, image_size=64, split="train"):
+    """Loads a dataset by name; raises UserError with a one-line fix when it cannot.
+
+    split: "train" for training the GANs, or "test" for held-out real images
+    (the test split; for mnist_5k the last 100 digits of each class, which the
+    GANs also train on since they see all 5,000; folders have no test split).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     if name == "mnist":
-        return _load_mnist(data_dir)
+        return _load_mnist(data_dir, split)
     if name == "fashion_mnist":
-        return _load_fashion_mnist(data_dir)
+        return _load_fashion_mnist(data_dir, split)
     if name == "cifar10":
-        return _load_cifar10(data_dir)
+        return _load_cifar10(data_dir, split)
     if name == "mnist_5k":
-        return load_mnist_5k()
+        return load_mnist_5k(split)
     if name.startswith("folder:"):
+        if split != "train":
+            raise UserError(f"{name} has no test split")
         return load_folder(name[len("folder:"):], image_size)
     raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
 
 
-def load_mnist_5k():
+MNIST_5K_HELDOUT_PER_CLASS = 100
+
+
+def mnist_5k_heldout(labels):
+    """A boolean mask of mnist_5k's held-out digits: the last 100 of each class."""
+    mask = np.zeros(len(labels), bool)
+    for digit in np.unique(labels):
+        mask[np.flatnonzero(labels == digit)[-MNIST_5K_HELDOUT_PER_CLASS:]] = True
+    return mask
+
+
+def load_mnist_5k(split="train"):
     with np.load(MNIST_5K) as archive:
-        images, labels = archive["images"], archive["labels"]
-    return Dataset(images[..., None], labels.astype(np.int64), "mnist_5k (bundled, 5000 digits)")
+        images, labels = archive["images"][..., None], archive["labels"].astype(np.int64)
+    if split == "test":
+        heldout = mnist_5k_heldout(labels)
+        return Dataset(images[heldout], labels[heldout], "mnist_5k (bundled, 1000 held-out digits)")
+    return Dataset(images, labels, "mnist_5k (bundled, 5000 digits)")
 
 
-def _download(name, fix):
-    """The training split from keras.datasets.<name>; a failed download raises UserError saying `fix`."""
+def _download(name, fix, split):
+    """A split of keras.datasets.<name>; a failed download raises UserError saying `fix`."""
     import keras
 
     try:
-        (images, labels), _ = getattr(keras.datasets, name).load_data()
+        train, test = getattr(keras.datasets, name).load_data()
     except Exception as error:  # keras reports a failed download as a bare Exception
         reason = (str(error).splitlines() or [type(error).__name__])[0].split(" -- ")[-1][:100]
         raise UserError(f"{name} could not be downloaded ({reason}); {fix}") from None
+    images, labels = train if split == "train" else test
     return images, labels.reshape(-1).astype(np.int64)
 
 
-def _load_mnist(data_dir):
+def _load_mnist(data_dir, split):
     if data_dir:
         local = pathlib.Path(data_dir) / "mnist.npz"
         if not local.is_file():
             raise UserError(f"--data_dir: {local} not found; put the keras mnist.npz there")
         with np.load(local) as archive:
-            images, labels = archive["x_train"], archive["y_train"].astype(np.int64)
-        return Dataset(images[..., None], labels, f"mnist ({local}, train split)")
+            images, labels = archive[f"x_{split}"], archive[f"y_{split}"].astype(np.int64)
+        return Dataset(images[..., None], labels, f"mnist ({local}, {split} split)")
     try:
-        images, labels = _download("mnist", f"put mnist.npz in {KERAS_CACHE} or pass --data_dir")
+        images, labels = _download("mnist", f"put mnist.npz in {KERAS_CACHE} or pass --data_dir", split)
     except UserError as error:
         print(
-            f"WARNING: {error}.\nWARNING: training on the bundled mnist_5k instead (5,000 real digits).",
+            f"WARNING: {error}.\nWARNING: using the bundled mnist_5k instead (5,000 real digits).",
             file=sys.stderr,
         )
-        fallback = load_mnist_5k()
+        fallback = load_mnist_5k(split)
         return fallback._replace(source=fallback.source + ", fallback: mnist download failed")
-    return Dataset(images[..., None], labels, "mnist (keras.datasets, train split)")
+    return Dataset(images[..., None], labels, f"mnist (keras.datasets, {split} split)")
 
 
-FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 
-def _load_fashion_mnist(data_dir):
+def _load_fashion_mnist(data_dir, split):
+    image_file, label_file = FASHION_FILES[split]
     if data_dir:
         folder = pathlib.Path(data_dir)
-        missing = [name for name in FASHION_FILES if not (folder / name).is_file()]
+        missing = [name for name in (image_file, label_file) if not (folder / name).is_file()]
         if missing:
             raise UserError(f"--data_dir: {folder / missing[0]} not found; put the Fashion-MNIST .gz files there")
-        with gzip.open(folder / FASHION_FILES[1]) as f:
+        with gzip.open(folder / label_file) as f:
             labels = np.frombuffer(f.read(), np.uint8, offset=8)
-        with gzip.open(folder / FASHION_FILES[0]) as f:
+        with gzip.open(folder / image_file) as f:
             images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(len(labels), 28, 28)
-        return Dataset(images[..., None], labels.astype(np.int64), f"fashion_mnist ({folder}, train split)")
-    fix = f"put {' and '.join(FASHION_FILES)} in a folder and pass --data_dir=FOLDER"
-    images, labels = _download("fashion_mnist", fix)
-    return Dataset(images[..., None], labels, "fashion_mnist (keras.datasets, train split)")
+        return Dataset(images[..., None], labels.astype(np.int64), f"fashion_mnist ({folder}, {split} split)")
+    fix = f"put {image_file} and {label_file} in a folder and pass --data_dir=FOLDER"
+    images, labels = _download("fashion_mnist", fix, split)
+    return Dataset(images[..., None], labels, f"fashion_mnist (keras.datasets, {split} split)")
 
 
-def _load_cifar10(data_dir):
+def _load_cifar10(data_dir, split):
     if data_dir:
         folder = pathlib.Path(data_dir)
         if (folder / "cifar-10-batches-py").is_dir():
             folder = folder / "cifar-10-batches-py"
-        batches = [folder / f"data_batch_{i}" for i in range(1, 6)]
-        missing = [path for path in batches if not path.is_file()]
+        names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+        missing = [folder / name for name in names if not (folder / name).is_file()]
         if missing:
             raise UserError(f"--data_dir: {missing[0]} not found; extract cifar-10-python.tar.gz there")
         images, labels = [], []
-        for path in batches:
-            with open(path, "rb") as f:
+        for name in names:
+            with open(folder / name, "rb") as f:
                 batch = pickle.load(f, encoding="bytes")
             images.append(batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             labels.append(np.asarray(batch[b"labels"]))
-        return Dataset(np.concatenate(images), np.concatenate(labels).astype(np.int64), f"cifar10 ({folder}, train split)")
+        return Dataset(
+            np.concatenate(images), np.concatenate(labels).astype(np.int64), f"cifar10 ({folder}, {split} split)"
+        )
     fix = "extract cifar-10-python.tar.gz (it holds cifar-10-batches-py/) and pass --data_dir=FOLDER"
-    images, labels = _download("cifar10", fix)
-    return Dataset(images, labels, "cifar10 (keras.datasets, train split)")
+    images, labels = _download("cifar10", fix, split)
+    return Dataset(images, labels, f"cifar10 (keras.datasets, {split} split)")
 
 
 def load_folder(path, image_size):

@@ -17,12 +17,16 @@ from common import images, runs  # noqa: E402  (first: it quiets TensorFlow's st
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
-flags.DEFINE_integer("num_samples", 64, "How many images to generate", lower_bound=1)
-flags.DEFINE_string("output", "samples.npz", "Output .npz file; the PNG grid goes beside it")
-flags.DEFINE_integer("seed", 0, "Seed for the noise")
-flags.DEFINE_integer("batch_size", 256, "Images generated per forward pass", lower_bound=1)
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """The command's flags; defined only when it runs, so that common.evaluate can import this module."""
+    flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
+    flags.DEFINE_integer("num_samples", 64, "How many images to generate", lower_bound=1)
+    flags.DEFINE_string("output", "samples.npz", "Output .npz file; the PNG grid goes beside it")
+    flags.DEFINE_integer("seed", 0, "Seed for the noise")
+    flags.DEFINE_integer("batch_size", 256, "Images generated per forward pass", lower_bound=1)
 
 
 def load_generator(logdir):
@@ -63,4 +67,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     runs.run(main)

@@ -22,7 +22,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 # Flags that may change when a run is resumed: they say how long and how often,
 # not what is trained.
-RESUMABLE_KEYS = ("train_steps", "sample_every", "checkpoint_every", "log_every", "logdir", "data_dir")
+RESUMABLE_KEYS = ("train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "logdir", "data_dir")
 PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
 
@@ -64,6 +64,10 @@ def define_flags():
     flags.DEFINE_integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
     flags.DEFINE_integer("sample_every", 500, "Generator iterations between sample grids", lower_bound=1)
     flags.DEFINE_integer("checkpoint_every", 1000, "Generator iterations between checkpoints", lower_bound=1)
+    flags.DEFINE_integer(
+        "eval_every", 0, "Generator iterations between sample-quality metrics (common/evaluate.py); 0: never",
+        lower_bound=0,
+    )
     flags.register_validator("image_size", lambda size: size in (28, 32, 64), "--image_size must be 28, 32 or 64")
 
 
@@ -165,9 +169,13 @@ class ScalarLog:
     def _drop_rows_after(self, step):
         # A run killed between two checkpoints logged steps that it will now redo.
         with open(self._csv_path, newline="") as f:
-            reader = csv.DictReader(f)
-            self._fields = reader.fieldnames
-            rows = [row for row in reader if int(row["step"]) <= step]
+            self._fields = csv.DictReader(f).fieldnames
+        self._rewrite(lambda row: int(row["step"]) <= step)
+
+    def _rewrite(self, keep):
+        """Rewrites metrics.csv with the current columns, keeping the rows for which keep(row)."""
+        with open(self._csv_path, newline="") as f:
+            rows = [row for row in csv.DictReader(f) if keep(row)]
         partial = self._csv_path.with_name(self._csv_path.name + ".partial")
         with open(partial, "w", newline="") as f:
             writer = csv.DictWriter(f, self._fields)
@@ -184,6 +192,9 @@ class ScalarLog:
             self._fields = ["step", "wall_time"] + sorted(values)
             with open(self._csv_path, "w", newline="") as f:
                 csv.DictWriter(f, self._fields).writeheader()
+        elif not set(values) <= set(self._fields):  # new columns (the first evaluation): widen the file
+            self._fields = self._fields + sorted(set(values) - set(self._fields))
+            self._rewrite(lambda row: True)
         with open(self._csv_path, "a", newline="") as f:
             row = {"step": step, "wall_time": f"{time.time():.3f}", **values}
             csv.DictWriter(f, self._fields, extrasaction="ignore").writerow(row)
@@ -284,6 +295,14 @@ class Run:
             write_json(self.logdir / CONFIG_FILE, config)
             self.log = ScalarLog(self.logdir, self.start)
         self.progress = Progress(self.start, config["train_steps"], config["log_every"])
+        self.evaluator = None
+        if config["eval_every"] and self.log is not None:
+            from common import evaluate
+
+            self.evaluator = evaluate.Evaluator(
+                config["dataset"], config["data_dir"], seed=config["seed"], image_size=config["image_size"]
+            )
+            print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
         self._tick = (time.perf_counter(), self.start)
 
     def steps(self):
@@ -296,11 +315,15 @@ class Run:
         """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule."""
         self.step.assign(step)
         last = step == self.config["train_steps"]
+        values = {}
         if step % self.config["log_every"] == 0 or last:
             values = {key: float(value) for key, value in metrics.items()}
             now = time.perf_counter()
             values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
             self._tick = (now, step)
+        if self.evaluator and (step % self.config["eval_every"] == 0 or last):
+            values.update(self.evaluate(step))
+        if values:
             self.log.scalars(step, values)
         self.progress.update(step, metrics)
         if step % self.config["sample_every"] == 0 or last:
@@ -316,6 +339,17 @@ class Run:
         sample_grid = images.grid(samples, columns=8)
         images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
         self.log.image(step, "samples", sample_grid)
+
+    def evaluate(self, step):
+        """Sample-quality metrics of the generator now, as eval/* scalars."""
+        from common import generate
+
+        began = time.perf_counter()
+        samples = generate.generate(self.generator, self.evaluator.num_samples, seed=self.config["seed"] + step)
+        results = self.evaluator.score(samples)
+        self._tick = (self._tick[0] + time.perf_counter() - began, self._tick[1])  # keep it out of steps/s
+        self.progress.message(f"step {step}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
+        return {f"eval/{key}": value for key, value in results.items()}
 
     def __enter__(self):
         return self

@@ -8,9 +8,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 VARIANTS = ("dcgan", "wgan", "wgan_gp")
 
 
-def run_python(args, timeout=300, cwd=REPO):
-    """python ARGS in `cwd`, offline-safe; returns the CompletedProcess (text output)."""
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
+def run_python(args, timeout=300, cwd=REPO, env=None):
+    """python ARGS in `cwd` with extra `env` variables; returns the CompletedProcess (text output)."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run(
         [sys.executable, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )

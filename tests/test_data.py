@@ -34,9 +34,11 @@ def test_mnist_falls_back_to_mnist_5k_when_the_download_fails(monkeypatch, capsy
 
 def test_mnist_from_data_dir(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
-    np.savez(tmp_path / "mnist.npz", x_train=images, y_train=np.arange(7))
+    np.savez(tmp_path / "mnist.npz", x_train=images, y_train=np.arange(7), x_test=images[:2], y_test=np.arange(2))
     dataset = data.load_dataset("mnist", data_dir=str(tmp_path))
     np.testing.assert_array_equal(dataset.images[..., 0], images)
+    test = data.load_dataset("mnist", data_dir=str(tmp_path), split="test")
+    np.testing.assert_array_equal(test.images[..., 0], images[:2])
     with pytest.raises(UserError, match="mnist.npz"):
         data.load_dataset("mnist", data_dir=str(tmp_path / "missing"))
 
@@ -146,3 +148,15 @@ def test_scaling_maps_0_and_255_to_the_tanh_range():
 def test_batch_larger_than_the_dataset_is_refused():
     with pytest.raises(UserError, match="larger than the dataset"):
         data.make_batches(np.zeros((5, 2, 2, 1), np.uint8), batch_size=6, seed=0)
+
+
+def test_mnist_5k_test_split_is_the_last_100_digits_of_each_class():
+    everything, test = data.load_dataset("mnist_5k"), data.load_dataset("mnist_5k", split="test")
+    assert test.images.shape == (1000, 28, 28, 1) and np.bincount(test.labels).tolist() == [100] * 10
+    for digit in range(10):
+        np.testing.assert_array_equal(test.images[test.labels == digit], everything.images[everything.labels == digit][-100:])
+
+
+def test_folders_have_no_test_split(tmp_path):
+    with pytest.raises(UserError, match="no test split"):
+        data.load_dataset(f"folder:{tmp_path}", split="test")

@@ -1,0 +1,126 @@
+"""The classifier, the metrics on real digits, the Inception path and the evaluate command."""
+import csv
+import json
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common import classifier, data, evaluate
+from common.runs import UserError
+from tests.helpers import run_python
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def evaluator(cache):
+    """Trains the mnist_5k classifier from scratch (about 20 s) into a fresh cache."""
+    return evaluate.Evaluator("mnist_5k", num_samples=1000, cache_dir=cache / "gan-reference")
+
+
+def test_classifier_reaches_95_percent_on_held_out_mnist_5k(evaluator):
+    assert evaluator.extractor.heldout_accuracy >= 0.95
+
+
+def test_classifier_is_cached_by_data_and_code(evaluator, cache):
+    cached = list((cache / "gan-reference").glob("classifier-mnist_5k-*.weights.h5"))
+    assert len(cached) == 1
+    again = classifier.load_or_train("mnist_5k", cache_dir=cache / "gan-reference", verbose=False)
+    assert again.heldout_accuracy == evaluator.extractor.heldout_accuracy
+    digits = data.load_dataset("mnist_5k").images[:20]
+    np.testing.assert_allclose(again.embed(digits)[0], evaluator.extractor.embed(digits)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_held_out_split_is_disjoint_and_balanced():
+    train_images, train_labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
+    assert len(train_images) == 4000 and len(heldout_images) == 1000
+    assert np.bincount(heldout_labels).tolist() == [100] * 10
+    train_keys = {image.tobytes() for image in train_images}
+    assert not any(image.tobytes() in train_keys for image in heldout_images)
+
+
+def blur(images, passes=3):
+    blurred = images.astype(np.float32)
+    for _ in range(passes):  # a 3x3 box filter, several times
+        padded = np.pad(blurred, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+        blurred = sum(padded[:, i:i + 28, j:j + 28] for i in range(3) for j in range(3)) / 9
+    return blurred.astype(np.uint8)
+
+
+def test_real_digits_beat_blurred_digits_beat_noise(evaluator):
+    train_images = classifier.training_and_heldout("mnist_5k")[0]  # sorted by class: take a random 1000
+    train_images = train_images[np.random.default_rng(0).choice(len(train_images), 1000, replace=False)]
+    real = evaluator.score(train_images)
+    blurred = evaluator.score(blur(train_images))
+    noise = evaluator.score(np.random.default_rng(0).integers(0, 256, train_images.shape, dtype=np.uint8))
+    for key in ("classifier_fd", "classifier_kid"):
+        assert real[key] < blurred[key] < noise[key], key
+    assert real["classifier_score"] > 9.0 > blurred["classifier_score"]
+    assert real["classes_covered"] == 10
+
+
+def test_one_repeated_digit_covers_one_class(evaluator):
+    digit = data.load_dataset("mnist_5k").images[2600]  # a five
+    result = evaluator.score(np.repeat(digit[None], 500, axis=0))
+    assert result["classes_covered"] == 1
+    assert result["class_kl"] == pytest.approx(math.log(10))
+    assert result["classifier_score"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_inception_embedding_shapes_with_random_weights():
+    embedding = evaluate.InceptionEmbedding(weights=None, batch_size=2)
+    features, probabilities = embedding.embed(np.zeros((3, 32, 32, 3), np.uint8))
+    assert features.shape == (3, 2048) and probabilities.shape == (3, 1000)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    features_gray, _ = embedding.embed(np.zeros((1, 28, 28, 1), np.uint8))  # grayscale is tiled to RGB
+    np.testing.assert_allclose(features_gray[0], features[0], rtol=1e-4, atol=1e-5)
+
+
+def test_inception_weights_offline_is_one_line(monkeypatch):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid: Name or service not known")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline)
+    with pytest.raises(UserError, match="--inception_weights=PATH") as error:
+        evaluate.inception_model("imagenet")
+    assert "\n" not in str(error.value)
+
+
+def test_train_with_eval_every_then_the_evaluate_command(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    logdir = tmp_path / "run"
+    result = run_python(
+        ["dcgan/train.py", "--dataset=mnist_5k", "--batch_size=8", "--train_steps=4", "--log_every=1",
+         "--eval_every=2", f"--logdir={logdir}"], env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(logdir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    evaluated = [int(row["step"]) for row in rows if row["eval/classifier_fd"]]
+    assert evaluated == [2, 4]
+    assert all(float(row["eval/classifier_fd"]) > 0 for row in rows if row["eval/classifier_fd"])
+
+    result = run_python(["-m", "common.evaluate", f"--logdir={logdir}", "--num_samples=300"], env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "classifier_fd" in result.stdout and "real floor" in result.stdout
+    report = json.loads((logdir / "metrics.json").read_text())
+    assert report["num_samples"] == 300 and report["reference_size"] == 1000
+    assert set(report["samples"]) == set(report["real_floor"]) == {
+        "classifier_fd", "classifier_kid", "classifier_score", "classes_covered", "class_kl"}
+    assert report["real_floor"]["classifier_fd"] < report["samples"]["classifier_fd"]  # 4 iterations: poor
+
+    samples = tmp_path / "digits.npz"
+    np.savez(samples, images=data.load_dataset("mnist_5k").images[::16][:300])  # every class
+    result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"], env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "digits.metrics.json").read_text())
+    assert report["samples"]["classes_covered"] == 10
+
+    result = run_python(["-m", "common.evaluate", f"--samples={samples}"], env=env)
+    assert result.returncode == 2 and "--dataset" in result.stderr

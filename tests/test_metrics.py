@@ -1,0 +1,83 @@
+"""The metrics on inputs whose answers are known in closed form."""
+import math
+
+import numpy as np
+import pytest
+
+from common import metrics
+
+
+def with_moments(rng, count, mean, covariance):
+    """Samples whose empirical mean and covariance (ddof=1) are exactly `mean` and `covariance`."""
+    x = rng.standard_normal((count, len(mean)))
+    x -= x.mean(axis=0)
+    x = x @ np.linalg.inv(np.linalg.cholesky(np.atleast_2d(np.cov(x, rowvar=False)))).T  # whiten
+    return x @ np.linalg.cholesky(covariance).T + mean
+
+
+def test_fd_of_a_set_with_itself_is_zero():
+    features = np.random.default_rng(0).standard_normal((500, 16)) * 3 + 1
+    assert metrics.frechet_distance(features, features) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_fd_between_gaussians_matches_the_closed_form(rotate):
+    rng = np.random.default_rng(1)
+    dimension = 6
+    variances_a, variances_b = rng.uniform(0.2, 4.0, dimension), rng.uniform(0.2, 4.0, dimension)
+    mean_a, mean_b = rng.standard_normal(dimension), rng.standard_normal(dimension)
+    rotation = np.linalg.qr(rng.standard_normal((dimension, dimension)))[0] if rotate else np.eye(dimension)
+    cov_a = rotation @ np.diag(variances_a) @ rotation.T
+    cov_b = rotation @ np.diag(variances_b) @ rotation.T
+    # Covariances with the same eigenvectors: Tr(C_a + C_b - 2 (C_a C_b)^(1/2)) = sum (sqrt(a_i) - sqrt(b_i))^2.
+    expected = np.sum((mean_a - mean_b) ** 2) + np.sum((np.sqrt(variances_a) - np.sqrt(variances_b)) ** 2)
+    a = with_moments(rng, 2000, mean_a, cov_a)
+    b = with_moments(rng, 3000, mean_b, cov_b)
+    assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-6)
+
+
+def test_fd_of_one_dimensional_gaussians():
+    rng = np.random.default_rng(2)
+    a = with_moments(rng, 1000, np.array([0.0]), np.array([[1.0]]))
+    b = with_moments(rng, 1000, np.array([3.0]), np.array([[4.0]]))
+    assert metrics.frechet_distance(a, b) == pytest.approx(3.0**2 + (1.0 - 2.0) ** 2, rel=1e-6)
+
+
+def test_fd_survives_rank_deficient_covariances():
+    rng = np.random.default_rng(3)
+    a = np.zeros((100, 10))
+    a[:, :3] = rng.standard_normal((100, 3))  # 7 constant dimensions: a singular covariance
+    b = a + 0.5
+    value = metrics.frechet_distance(a, b)
+    assert np.isfinite(value) and value == pytest.approx(10 * 0.25, rel=1e-5)
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shift():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((2000, 32)), rng.standard_normal((2000, 32))
+    same, same_std = metrics.kernel_inception_distance(a, b, subset_size=500, num_subsets=10)
+    shifted, _ = metrics.kernel_inception_distance(a, b + 0.5, subset_size=500, num_subsets=10)
+    assert abs(same) < 3 * same_std + 1e-3
+    assert shifted > 0.05 and shifted > 20 * abs(same)
+
+
+@pytest.mark.parametrize("classes", [2, 10])
+def test_score_is_k_for_confident_predictions_spread_evenly(classes):
+    confident = np.repeat(np.eye(classes), 7, axis=0)  # each class predicted with certainty, 7 times
+    assert metrics.inception_score(confident) == pytest.approx(classes, rel=1e-6)
+
+
+def test_score_is_1_for_a_constant_prediction():
+    constant = np.tile([0.1, 0.2, 0.7], (50, 1))
+    assert metrics.inception_score(constant) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_class_coverage():
+    balanced = np.repeat(np.eye(10), 30, axis=0)
+    assert metrics.class_coverage(balanced) == (10, pytest.approx(0.0, abs=1e-12))
+    one_class = np.tile(np.eye(10)[3], (300, 1))
+    assert metrics.class_coverage(one_class) == (1, pytest.approx(math.log(10)))
+    # One class holds 15 of 915 samples, 1.6%: under half of its fair share of 10%.
+    counts = [100] * 9 + [15]
+    skewed = np.concatenate([np.tile(np.eye(10)[k], (count, 1)) for k, count in enumerate(counts)])
+    assert metrics.class_coverage(skewed)[0] == 9
