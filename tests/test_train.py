@@ -274,3 +274,17 @@ def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
             return [(row["loss/discriminator"], row["loss/generator"], row["discriminator/real"]) for row in csv.DictReader(f)]
 
     assert losses(logdir) == losses(trained["dcgan"][0])
+
+
+def test_benchmark_reports_throughput_and_flops(tmp_path):
+    output = tmp_path / "bench.json"
+    result = run_python(["benchmarks/benchmark.py", "--variants", "wgan_gp", "--seconds", "0", f"--json={output}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(output.read_text())
+    assert (row["variant"], row["size"], row["batch_size"], row["n_critic"]) == ("wgan_gp", 28, 64, 5)
+    assert row["images_per_sec"] == pytest.approx(row["iterations_per_sec"] * 5 * 64)
+    assert row["input_images_per_sec"] > row["images_per_sec"]
+    # One critic forward pass of the 28x28 nets is 47 MFLOP per image (three 5x5 convolutions);
+    # an iteration makes 5 x 3 batches of such passes plus their gradients, so tens of GFLOP at least.
+    assert 5 * 3 * 64 * 0.047 < row["gflop_per_iteration"] < 1000
+    assert "wgan_gp" in result.stdout and "% peak" in result.stdout

@@ -39,6 +39,17 @@ flags.register_validator("clip_value", lambda c: c > 0, "--clip_value must be po
 FLAGS = flags.FLAGS
 
 
+def make_models(config):
+    """G, D and their optimizers, as the paper specifies."""
+    generator = networks.make_generator(config["image_shape"])
+    discriminator = networks.make_discriminator(config["image_shape"])
+    # The paper gives only the step size; rho = 0.9 is the TF default that the WGAN-GP
+    # code's WGAN baselines used.
+    generator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    discriminator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    return generator, discriminator, generator_optimizer, discriminator_optimizer
+
+
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config):
     """The two updates of Algorithm 1, each traced once into a tf.function."""
     batch_size, latent_dim = config["batch_size"], generator.input_shape[-1]
@@ -100,12 +111,7 @@ def train(config):
     runs.seed_everything(config["seed"])
     real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"])
 
-    generator = networks.make_generator(config["image_shape"])
-    discriminator = networks.make_discriminator(config["image_shape"])
-    # The paper gives only the step size; rho = 0.9 is the TF default that the WGAN-GP
-    # code's WGAN baselines used.
-    generator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
-    discriminator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config)
     discriminator_step, generator_step = make_steps(
         generator, discriminator, generator_optimizer, discriminator_optimizer, config
     )

@@ -41,6 +41,15 @@ flags.DEFINE_enum("critic_norm", "none", ["none", "layer"], "Critic normalizatio
 FLAGS = flags.FLAGS
 
 
+def make_models(config):
+    """G, D and their optimizers, as the paper specifies."""
+    generator = networks.make_generator(config["image_shape"])
+    discriminator = networks.make_discriminator(config["image_shape"], config["critic_norm"])
+    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
+    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
+    return generator, discriminator, generator_optimizer, discriminator_optimizer
+
+
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config):
     """The two updates of Algorithm 1, each traced once into a tf.function."""
     batch_size, latent_dim = config["batch_size"], generator.input_shape[-1]
@@ -96,10 +105,7 @@ def train(config):
     runs.seed_everything(config["seed"])
     real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"])
 
-    generator = networks.make_generator(config["image_shape"])
-    discriminator = networks.make_discriminator(config["image_shape"], config["critic_norm"])
-    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
-    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
+    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config)
     discriminator_step, generator_step = make_steps(
         generator, discriminator, generator_optimizer, discriminator_optimizer, config
     )
