@@ -76,11 +76,9 @@ def measure(variant, size, seconds, jit_compile):
     config["image_shape"] = list(SIZES[size])
     batch_size, n_critic = config["batch_size"], config["n_critic"]
 
+    config["jit_compile"] = jit_compile
     models = train.make_models(config)
-    discriminator_step, generator_step = train.make_steps(*models, config)
-    if jit_compile:  # the same Python step functions, compiled by XLA
-        discriminator_step = tf.function(discriminator_step.python_function, jit_compile=True)
-        generator_step = tf.function(generator_step.python_function, jit_compile=True)
+    discriminator_step, generator_step = train.make_steps(*models, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
     batches = data.make_batches(images, batch_size, seed=0)
 

@@ -193,11 +193,12 @@ def scale_images(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def make_batches(images, batch_size, seed):
+def make_batches(images, batch_size, seed, strategy=None):
     """An endless iterator of shuffled float32 batches [batch_size, H, W, C] in [-1, 1].
 
     Every batch is full (drop_remainder) so that the tf.function steps see one
-    static shape and trace once. The data reshuffles each epoch.
+    static shape and trace once. The data reshuffles each epoch. With a
+    tf.distribute strategy, each batch is split over the replicas.
     """
     if batch_size > len(images):
         raise UserError(f"--batch_size={batch_size} is larger than the dataset ({len(images)} images)")
@@ -206,4 +207,6 @@ def make_batches(images, batch_size, seed):
     dataset = dataset.batch(batch_size, drop_remainder=True)
     dataset = dataset.map(scale_images, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.repeat().prefetch(tf.data.AUTOTUNE)
+    if strategy is not None:
+        return iter(strategy.experimental_distribute_dataset(dataset))
     return iter(dataset)

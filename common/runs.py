@@ -12,8 +12,10 @@ import json
 import math
 import os
 import pathlib
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 from absl import app, flags, logging
@@ -22,7 +24,10 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 # Flags that may change when a run is resumed: they say how long and how often,
 # not what is trained.
-RESUMABLE_KEYS = ("train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "logdir", "data_dir")
+RESUMABLE_KEYS = (
+    "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "logdir", "data_dir",
+    "strategy", "jit_compile",
+)
 PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
 
@@ -68,6 +73,11 @@ def define_flags():
         "eval_every", 0, "Generator iterations between sample-quality metrics (common/evaluate.py); 0: never",
         lower_bound=0,
     )
+    flags.DEFINE_enum(
+        "strategy", "default", ["default", "mirrored", "multi_worker"],
+        "default: one device. mirrored: every GPU of this machine. multi_worker: several machines (TF_CONFIG)",
+    )
+    flags.DEFINE_bool("jit_compile", False, "Compile the steps with XLA (slower on CPU: see the README's benchmarks)")
     flags.register_validator("image_size", lambda size: size in (28, 32, 64), "--image_size must be 28, 32 or 64")
 
 
@@ -127,6 +137,52 @@ def read_config(logdir):
     if not path.is_file():
         raise UserError(f"{logdir} is not a run directory (no {CONFIG_FILE})")
     return json.loads(path.read_text())
+
+
+def make_strategy(name):
+    """The tf.distribute strategy for --strategy; create it before any other TensorFlow work."""
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        if "TF_CONFIG" not in os.environ:
+            raise UserError("--strategy=multi_worker needs TF_CONFIG (the cluster and this worker's index)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy):
+    """True for the one process that writes logs, samples and checkpoints (worker 0)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver is None or resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+    )
+
+
+def replica_batch_size(config, strategy):
+    """--batch_size is global: split evenly over the replicas."""
+    replicas = strategy.num_replicas_in_sync
+    if config["batch_size"] % replicas:
+        raise UserError(f"--batch_size={config['batch_size']} does not split over {replicas} replicas")
+    return config["batch_size"] // replicas
+
+
+def distribute(strategy, step, jit_compile=False):
+    """A tf.function that runs `step` on every replica and averages the metrics it returns.
+
+    `step` returns a dict of scalars. With one device this is just tf.function(step).
+    """
+    import tensorflow as tf
+
+    replica_step = tf.function(step, jit_compile=True) if jit_compile else step
+
+    @tf.function
+    def distributed_step(*args):
+        metrics = strategy.run(replica_step, args=args)
+        return {key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in metrics.items()}
+
+    return distributed_step
 
 
 def seed_everything(seed):
@@ -242,8 +298,8 @@ class Progress:
 class Run:
     """Everything a training run writes, on its schedule; the training loop stays in train.py.
 
-        run = runs.Run(config, generator=..., discriminator=..., generator_optimizer=...,
-                       discriminator_optimizer=...)
+        run = runs.Run(config, generator, discriminator, generator_optimizer,
+                       discriminator_optimizer, strategy)
         with run:
             for step in run.steps():
                 metrics = ...one generator iteration...
@@ -253,49 +309,54 @@ class Run:
     with Ctrl-C saves a checkpoint first, so the same command resumes the run.
     """
 
-    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer):
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy):
         import numpy as np
         import tensorflow as tf
 
         self.config = config
         self.logdir = pathlib.Path(config["logdir"])
-        resuming = check_logdir(config)
+        # Only the chief writes logs, samples and config. Every worker takes part in
+        # saving a checkpoint (a collective operation); the others write to a scratch folder.
+        self.chief = is_chief(strategy)
+        resuming = check_logdir(config) if self.chief else (self.logdir / CONFIG_FILE).is_file()
         self.generator = generator
-        # Optimizers create their slot variables lazily; build them now so that a
-        # checkpoint restores their state instead of deferring it.
-        generator_optimizer.build(generator.trainable_variables)
-        discriminator_optimizer.build(discriminator.trainable_variables)
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
         self.checkpoint, self.manager = make_checkpoint(
-            self.logdir,
+            self._scratch or self.logdir,
             step=self.step,
             generator=generator,
             discriminator=discriminator,
             generator_optimizer=generator_optimizer,
             discriminator_optimizer=discriminator_optimizer,
         )
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
         self.start = int(self.step.numpy())
         # The same noise every time, so that the grids show one set of samples evolving.
         latent_dim = generator.input_shape[-1]
         self.fixed_noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, latent_dim))
         self.fixed_noise = self.fixed_noise.astype(np.float32)
 
+        self.log = self.evaluator = None
+        self.progress = Progress(self.start, config["train_steps"], config["log_every"])
+        self._tick = (time.perf_counter(), self.start)
+        if not self.chief:
+            return
         print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
         print(
             f"generator: {count_parameters(generator):,} parameters; "
-            f"discriminator: {count_parameters(discriminator):,} parameters"
+            f"discriminator: {count_parameters(discriminator):,} parameters; "
+            f"{strategy.num_replicas_in_sync} replica(s)"
         )
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
-        self.log = None
         if self.start < config["train_steps"]:  # a finished run is left exactly as it was
             self.logdir.mkdir(parents=True, exist_ok=True)
             write_json(self.logdir / CONFIG_FILE, config)
             self.log = ScalarLog(self.logdir, self.start)
-        self.progress = Progress(self.start, config["train_steps"], config["log_every"])
-        self.evaluator = None
         if config["eval_every"] and self.log is not None:
             from common import evaluate
 
@@ -303,7 +364,6 @@ class Run:
                 config["dataset"], config["data_dir"], seed=config["seed"], image_size=config["image_size"]
             )
             print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
-        self._tick = (time.perf_counter(), self.start)
 
     def steps(self):
         """The generator iterations still to run: start + 1 ... train_steps."""
@@ -315,6 +375,10 @@ class Run:
         """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule."""
         self.step.assign(step)
         last = step == self.config["train_steps"]
+        if step % self.config["checkpoint_every"] == 0 or last:
+            self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
+        if not self.chief:
+            return
         values = {}
         if step % self.config["log_every"] == 0 or last:
             values = {key: float(value) for key, value in metrics.items()}
@@ -329,7 +393,6 @@ class Run:
         if step % self.config["sample_every"] == 0 or last:
             self.save_samples(step)
         if step % self.config["checkpoint_every"] == 0 or last:
-            self.manager.save(checkpoint_number=step)
             self.log.flush()
 
     def save_samples(self, step):
@@ -355,6 +418,8 @@ class Run:
         return self
 
     def __exit__(self, kind, error, trace):
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:
             return False
         self.log.flush()

@@ -43,14 +43,18 @@ def make_models(config):
     discriminator = networks.make_discriminator(config["image_shape"])
     generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
     discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    # Create the optimizers' state now: a checkpoint can then restore it, and the
+    # steps do not create variables while they run on several replicas.
+    generator_optimizer.build(generator.trainable_variables)
+    discriminator_optimizer.build(discriminator.trainable_variables)
     return generator, discriminator, generator_optimizer, discriminator_optimizer
 
 
-def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config):
-    """The two updates of Algorithm 1, each traced once into a tf.function."""
-    batch_size, latent_dim = config["batch_size"], generator.input_shape[-1]
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy):
+    """The two updates of Algorithm 1, each traced once into a tf.function that runs on every replica."""
+    replicas = strategy.num_replicas_in_sync
+    batch_size, latent_dim = runs.replica_batch_size(config, strategy), generator.input_shape[-1]
 
-    @tf.function
     def discriminator_step(real_images):
         """Alg. 1, inner loop: one discriminator update. real_images: [batch_size, H, W, C] in [-1, 1]."""
         noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
@@ -59,7 +63,8 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
             real_output = discriminator(real_images, training=True)
             fake_output = discriminator(fake_images, training=True)
             loss = losses.discriminator_loss(real_output, fake_output)  # ascend V(D, G) = descend -V
-        gradients = tape.gradient(loss, discriminator.trainable_variables)
+        # The optimizer sums the replicas' gradients: each replica contributes its share.
+        gradients = [gradient / replicas for gradient in tape.gradient(loss, discriminator.trainable_variables)]
         discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
         return {
             "loss/discriminator": loss,
@@ -67,18 +72,18 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
             "discriminator/fake": tf.reduce_mean(fake_output),
         }
 
-    @tf.function
     def generator_step():
         """Alg. 1, after the inner loop: one generator update."""
         noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
         with tf.GradientTape() as tape:
             fake_output = discriminator(generator(noise, training=True), training=True)
             loss = losses.generator_loss(fake_output, minimax=config["g_loss"] == "minimax")
-        gradients = tape.gradient(loss, generator.trainable_variables)
+        gradients = [gradient / replicas for gradient in tape.gradient(loss, generator.trainable_variables)]
         generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         return {"loss/generator": loss}
 
-    return discriminator_step, generator_step
+    jit_compile = config["jit_compile"]
+    return runs.distribute(strategy, discriminator_step, jit_compile), runs.distribute(strategy, generator_step, jit_compile)
 
 
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
@@ -89,17 +94,17 @@ def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
 
 
 def train(config):
+    strategy = runs.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
     config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
     runs.seed_everything(config["seed"])
-    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"])
+    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"], strategy)
 
-    generator, discriminator, generator_optimizer, discriminator_optimizer = make_models(config)
-    discriminator_step, generator_step = make_steps(
-        generator, discriminator, generator_optimizer, discriminator_optimizer, config
-    )
+    with strategy.scope():  # variables mirrored on every replica
+        models = make_models(config)
+    discriminator_step, generator_step = make_steps(*models, config, strategy)
 
-    with runs.Run(config, generator, discriminator, generator_optimizer, discriminator_optimizer) as run:
+    with runs.Run(config, *models, strategy) as run:
         for step in run.steps():
             metrics = train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
             run.end_step(step, metrics)

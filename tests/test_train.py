@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -139,6 +140,7 @@ BAD_INPUTS = [
     ("dcgan", ["mnist"], "unexpected arguments"),
     ("dcgan", ["--image_size=32"], "--image_size applies to folder: datasets"),
     ("dcgan", ["--image_size=48"], "--image_size must be 28, 32 or 64"),
+    ("wgan_gp", ["--strategy=multi_worker"], "needs TF_CONFIG"),
     ("wgan_gp", ["--critic_norm=layer"], "other settings (critic_norm: 'none' -> 'layer')"),
     ("wgan_gp", ["--batch_size=16"], "other settings (batch_size: 8 -> 16)"),
 ]
@@ -196,13 +198,13 @@ def test_every_discriminator_update_draws_a_fresh_real_batch(variant):
 def test_wgan_clips_every_critic_weight_after_each_update():
     result = run_snippet("wgan", """
     import keras, numpy as np, tensorflow as tf
-    config = {"batch_size": 4, "clip_value": 0.01}
+    config = {"batch_size": 4, "clip_value": 0.01, "jit_compile": False}
     generator = networks.make_generator((28, 28, 1))
     discriminator = networks.make_discriminator((28, 28, 1))
     before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
     # A huge step size: without clipping the weights would leave [-c, c] by far.
     d_step, g_step = train.make_steps(generator, discriminator, keras.optimizers.RMSprop(0.5),
-                                      keras.optimizers.RMSprop(0.5), config)
+                                      keras.optimizers.RMSprop(0.5), config, tf.distribute.get_strategy())
     d_step(tf.random.uniform([4, 28, 28, 1], -1, 1))
     weights = np.concatenate([w.numpy().ravel() for w in discriminator.trainable_variables])
     print(json.dumps({"before": before, "max": float(np.abs(weights).max()),
@@ -229,11 +231,11 @@ def test_wgan_official_critic_schedule():
 def test_wgan_gp_step_adds_lambda_times_the_penalty():
     result = run_snippet("wgan_gp", """
     import keras, numpy as np, tensorflow as tf
-    config = {"batch_size": 4, "gp_lambda": 10.0}
+    config = {"batch_size": 4, "gp_lambda": 10.0, "jit_compile": False}
     generator = networks.make_generator((28, 28, 1))
     discriminator = networks.make_discriminator((28, 28, 1))
     d_step, g_step = train.make_steps(generator, discriminator, keras.optimizers.Adam(1e-4),
-                                      keras.optimizers.Adam(1e-4), config)
+                                      keras.optimizers.Adam(1e-4), config, tf.distribute.get_strategy())
     metrics = {k: float(v) for k, v in d_step(tf.random.uniform([4, 28, 28, 1], -1, 1)).items()}
     metrics.update({k: float(v) for k, v in g_step().items()})
     print(json.dumps(metrics))
@@ -288,3 +290,97 @@ def test_benchmark_reports_throughput_and_flops(tmp_path):
     # an iteration makes 5 x 3 batches of such passes plus their gradients, so tens of GFLOP at least.
     assert 5 * 3 * 64 * 0.047 < row["gflop_per_iteration"] < 1000
     assert "wgan_gp" in result.stdout and "% peak" in result.stdout
+
+
+MIRRORED_EQUALS_ONE_DEVICE = """
+import importlib
+import numpy as np, tensorflow as tf, keras
+from absl import flags
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+def by_example_index(shape, *args, **kwargs):
+    # Replaces tf.random.normal/uniform with values fixed by each example's index in
+    # the global batch, so that one device and two replicas draw the same numbers.
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    count, size = shape[0], int(np.prod(shape[1:]))
+    rows = tf.cast(tf.range(replica * count, (replica + 1) * count), tf.float32)[:, None]
+    columns = tf.range(size, dtype=tf.float32)[None, :]
+    return tf.reshape(0.5 + 0.45 * tf.sin(rows * 1.7 + columns * 0.3), shape)
+
+
+class TensorFlowWithFixedRandom:  # what the variant's modules see as `tf`
+    random = type("random", (), {"normal": staticmethod(by_example_index), "uniform": staticmethod(by_example_index)})
+
+    def __getattr__(self, name):
+        return getattr(tf, name)
+
+
+losses = importlib.import_module(train.__name__.replace(".train", ".losses"))
+train.tf = losses.tf = TensorFlowWithFixedRandom()
+config = {flag.name: flag.default for flag in flags.FLAGS.get_key_flags_for_module(train)}
+config.update(image_shape=[28, 28, 1], batch_size=8, jit_compile=False, n_critic=2)
+real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+
+
+def one_iteration(strategy):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        models = train.make_models(config)
+    d_step, g_step = train.make_steps(*models, config, strategy)
+    batches = iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(real).repeat()))
+    metrics = train.train_iteration(batches, d_step, g_step, config["n_critic"])
+    return [w.numpy() for w in models[0].weights + models[1].weights], {k: float(v) for k, v in metrics.items()}
+
+
+one, one_metrics = one_iteration(tf.distribute.get_strategy())
+mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+two, two_metrics = one_iteration(mirrored)
+start = [w.numpy() for w in train.make_models(config)[0].weights]
+print(json.dumps({
+    "replicas": mirrored.num_replicas_in_sync,
+    "max_difference": max(float(np.max(np.abs(a - b))) for a, b in zip(one, two)),
+    "max_change": max(float(np.max(np.abs(a - b))) for a, b in zip(one, start)),
+    "metrics": [one_metrics, two_metrics],
+}))
+"""
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_two_replicas_make_the_same_update_as_one_device(variant):
+    result = run_snippet(variant, MIRRORED_EQUALS_ONE_DEVICE)
+    assert result["replicas"] == 2
+    assert result["max_change"] > 1e-4, "the iteration must change the weights"
+    assert result["max_difference"] < 1e-5
+    one, two = result["metrics"]
+    for key in one:
+        assert two[key] == pytest.approx(one[key], rel=1e-4, abs=1e-5), key
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_workers_on_localhost_train_and_write_one_run(tmp_path):
+    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
+    logdir = tmp_path / "run"
+    command = [sys.executable, "wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4",
+               f"--logdir={logdir}"]
+    workers = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
+            **os.environ, "CUDA_VISIBLE_DEVICES": "", "TMPDIR": str(tmp_path),
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        })
+        for index in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    assert "2 replica(s)" in outputs[0][0] and outputs[1][0] == ""  # only worker 0 reports and writes
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-4")
+    with open(logdir / "metrics.csv") as f:
+        assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
+    assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other worker's scratch folder is gone

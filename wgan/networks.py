@@ -39,8 +39,9 @@ def weight_init():
 
 def batch_norm():
     # momentum 0.9 (Keras default 0.99) so that the moving averages, which the
-    # sample grids use, follow the fast-changing GAN statistics.
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
+    # sample grids use, follow the fast-changing GAN statistics. synchronized: with
+    # several devices (--strategy), normalize over the global batch, not each device's.
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)
 
 
 def make_generator(image_shape, latent_dim=LATENT_DIM):
