@@ -3,6 +3,7 @@
     python benchmarks/benchmark.py                                   # every variant, 28x28
     python benchmarks/benchmark.py --variants wgan_gp --sizes 28 32 64 --json bench.json
     python benchmarks/benchmark.py --jit_compile                     # the same steps under XLA
+    python benchmarks/benchmark.py --mixed_precision bfloat16        # 16-bit compute
 
 For each variant and size it builds the variant's own networks, optimizers and
 tf.function steps (train.make_models, train.make_steps) at the paper's batch size
@@ -61,7 +62,7 @@ def graph_flops(function, *specs):
     return tf.compat.v1.profiler.profile(graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options).total_float_ops
 
 
-def measure(variant, size, seconds, jit_compile):
+def measure(variant, size, seconds, jit_compile, mixed_precision):
     """One row of the table, measured in this process."""
     import importlib
 
@@ -69,14 +70,15 @@ def measure(variant, size, seconds, jit_compile):
     import tensorflow as tf
     from absl import flags
 
-    from common import data
+    from common import data, runs
 
     train = importlib.import_module(f"{variant}.train")
     config = {flag.name: flag.default for flag in flags.FLAGS.get_key_flags_for_module(train)}
     config["image_shape"] = list(SIZES[size])
     batch_size, n_critic = config["batch_size"], config["n_critic"]
 
-    config["jit_compile"] = jit_compile
+    config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
+    runs.set_precision(config)
     models = train.make_models(config)
     discriminator_step, generator_step = train.make_steps(*models, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
@@ -99,7 +101,7 @@ def measure(variant, size, seconds, jit_compile):
     flops = n_critic * graph_flops(discriminator_step, spec) + graph_flops(generator_step)
     return {
         "variant": variant, "size": size, "batch_size": batch_size, "n_critic": n_critic,
-        "jit_compile": jit_compile, "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size,
+        "jit_compile": jit_compile, "mixed_precision": mixed_precision, "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size,
         "input_images_per_sec": input_rate, "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9,
     }
 
@@ -110,7 +112,7 @@ def worker(args):
 
     peak = matmul_peak()
     for size in args.sizes:
-        row = measure(args.variants[0], size, args.seconds, args.jit_compile)
+        row = measure(args.variants[0], size, args.seconds, args.jit_compile, args.mixed_precision)
         row["peak_gflop_per_sec"] = peak / 1e9
         print(json.dumps(row), flush=True)
 
@@ -121,6 +123,7 @@ def main():
     parser.add_argument("--sizes", nargs="+", type=int, default=[28], choices=sorted(SIZES))
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per row, after warm-up")
     parser.add_argument("--jit_compile", action="store_true", help="compile the steps with XLA")
+    parser.add_argument("--mixed_precision", default="off", choices=["off", "float16", "bfloat16"])
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -130,12 +133,14 @@ def main():
     import platform
 
     rows = []
-    print(f"{platform.machine()}, {os.cpu_count()} CPUs; jit_compile={args.jit_compile}")
+    print(f"{platform.machine()}, {os.cpu_count()} CPUs; jit_compile={args.jit_compile}, "
+          f"mixed_precision={args.mixed_precision}")
     print(f"{'variant':<8} {'size':>4} {'batch':>5} {'n_crit':>6} {'it/s':>7} {'img/s':>7} {'input img/s':>11}"
           f" {'GFLOP/it':>8} {'GFLOP/s':>7} {'% peak':>6}")
     for variant in args.variants:
         command = [sys.executable, __file__, "--worker", "--variants", variant, "--seconds", str(args.seconds),
-                   "--sizes", *map(str, args.sizes)] + (["--jit_compile"] if args.jit_compile else [])
+                   "--sizes", *map(str, args.sizes), "--mixed_precision", args.mixed_precision]
+        command += ["--jit_compile"] if args.jit_compile else []
         result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
         if result.returncode != 0:
             sys.exit(f"{variant} failed:\n{result.stderr[-2000:]}")

@@ -78,6 +78,10 @@ def define_flags():
         "default: one device. mirrored: every GPU of this machine. multi_worker: several machines (TF_CONFIG)",
     )
     flags.DEFINE_bool("jit_compile", False, "Compile the steps with XLA (slower on CPU: see the README's benchmarks)")
+    flags.DEFINE_enum(
+        "mixed_precision", "off", ["off", "float16", "bfloat16"],
+        "Compute in 16 bits with float32 variables; float16 adds a dynamic loss scale",
+    )
     flags.register_validator("image_size", lambda size: size in (28, 32, 64), "--image_size must be 28, 32 or 64")
 
 
@@ -183,6 +187,27 @@ def distribute(strategy, step, jit_compile=False):
         return {key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in metrics.items()}
 
     return distributed_step
+
+
+def set_precision(config):
+    """Keras' global dtype policy for --mixed_precision; call it before building the models."""
+    import keras
+
+    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[config["mixed_precision"]]
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def for_precision(optimizer, config):
+    """The optimizer, with a dynamic loss scale under float16 (whose small gradients would underflow).
+
+    The steps differentiate optimizer.scale_loss(loss); apply_gradients divides the
+    scale out again and skips a step whose gradients overflowed.
+    """
+    import keras
+
+    if config["mixed_precision"] == "float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def seed_everything(seed):

@@ -41,8 +41,8 @@ def make_models(config):
     """G, D and their optimizers, as the paper specifies."""
     generator = networks.make_generator(config["image_shape"])
     discriminator = networks.make_discriminator(config["image_shape"])
-    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
-    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    generator_optimizer = runs.for_precision(keras.optimizers.Adam(config["learning_rate"], config["beta1"]), config)
+    discriminator_optimizer = runs.for_precision(keras.optimizers.Adam(config["learning_rate"], config["beta1"]), config)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -63,8 +63,10 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
             real_output = discriminator(real_images, training=True)
             fake_output = discriminator(fake_images, training=True)
             loss = losses.discriminator_loss(real_output, fake_output)  # ascend V(D, G) = descend -V
-        # The optimizer sums the replicas' gradients: each replica contributes its share.
-        gradients = [gradient / replicas for gradient in tape.gradient(loss, discriminator.trainable_variables)]
+            # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
+            # float16 loss scale (if any) keeps small gradients from underflowing.
+            scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, discriminator.trainable_variables)
         discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
         return {
             "loss/discriminator": loss,
@@ -78,7 +80,8 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         with tf.GradientTape() as tape:
             fake_output = discriminator(generator(noise, training=True), training=True)
             loss = losses.generator_loss(fake_output, minimax=config["g_loss"] == "minimax")
-        gradients = [gradient / replicas for gradient in tape.gradient(loss, generator.trainable_variables)]
+            scaled_loss = generator_optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, generator.trainable_variables)
         generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         return {"loss/generator": loss}
 
@@ -98,6 +101,7 @@ def train(config):
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
     config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
     runs.seed_everything(config["seed"])
+    runs.set_precision(config)
     real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"], strategy)
 
     with strategy.scope():  # variables mirrored on every replica

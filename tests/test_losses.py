@@ -120,3 +120,24 @@ def test_penalty_and_its_gradient_are_finite_for_a_constant_critic():
     assert np.isfinite(float(penalty)) and float(penalty) == pytest.approx(1.0, abs=1e-5)
     assert np.all(np.isfinite(norms.numpy()))
     assert all(np.all(np.isfinite(g.numpy())) for g in gradients)
+
+
+def test_penalty_scale_keeps_a_float16_inner_gradient_from_underflowing():
+    # f(x) = 1.4e-4 * <w, x> with w = 1.4e-4 everywhere: each input gradient is 2e-8,
+    # below what float16 can hold, while every factor on its own is a normal float16.
+    def penalty_norms(policy, output_scale):
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            images = keras.Input((64, 64, 3))
+            value = keras.layers.Dense(1, use_bias=False, kernel_initializer=keras.initializers.Constant(1.4e-4))(
+                keras.layers.Flatten()(images)
+            )
+            critic = keras.Model(images, keras.layers.Rescaling(1.4e-4)(value))
+            interpolates = tf.random.stateless_uniform([2, 64, 64, 3], seed=[1, 2])
+            return wgan_gp_losses.gradient_penalty(critic, interpolates, output_scale)[1].numpy()
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+
+    reference = penalty_norms("float32", 1.0)
+    np.testing.assert_allclose(penalty_norms("mixed_float16", 2.0**15), reference, rtol=0.02)
+    assert np.all(penalty_norms("mixed_float16", 1.0) < 0.7 * reference)  # unscaled: the gradient is lost

@@ -384,3 +384,17 @@ def test_two_workers_on_localhost_train_and_write_one_run(tmp_path):
     with open(logdir / "metrics.csv") as f:
         assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
     assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other worker's scratch folder is gone
+
+
+@pytest.mark.parametrize("variant, precision", [("wgan_gp", "float16"), ("dcgan", "bfloat16")])
+def test_mixed_precision_trains_with_finite_losses(variant, precision, tmp_path):
+    logdir = tmp_path / "run"
+    result = run_python([f"{variant}/train.py", *TINY, "--train_steps=3", f"--mixed_precision={precision}",
+                         f"--logdir={logdir}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(logdir / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and all(np.isfinite(float(value)) for row in rows for value in row.values())
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logdir / "checkpoints")))
+    kernels = [name for name in reader.get_variable_to_dtype_map() if name.startswith("generator/")]
+    assert kernels and all(reader.get_variable_to_dtype_map()[name] == tf.float32 for name in kernels)

@@ -58,7 +58,7 @@ def make_generator(image_shape, latent_dim=LATENT_DIM):
         if size == 28 and x.shape[1] == 8:
             x = layers.Cropping2D(((0, 1), (0, 1)))(x)  # 8x8 -> 7x7, as gan_mnist.py does
     x = layers.Conv2DTranspose(channels, 5, 2, "same", kernel_initializer=weight_init())(x)
-    images = layers.Activation("tanh")(x)  # no BatchNorm on the output layer
+    images = layers.Activation("tanh", dtype="float32")(x)  # no BatchNorm; float32 under mixed precision
     return keras.Model(noise, images, name="generator")
 
 
@@ -72,5 +72,5 @@ def make_discriminator(image_shape):
         if normalized:
             x = batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
-    output = layers.Dense(1, kernel_initializer=weight_init())(layers.Flatten()(x))
+    output = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(layers.Flatten()(x))
     return keras.Model(images, output, name="discriminator")

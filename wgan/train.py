@@ -45,8 +45,8 @@ def make_models(config):
     discriminator = networks.make_discriminator(config["image_shape"])
     # The paper gives only the step size; rho = 0.9 is the TF default that the WGAN-GP
     # code's WGAN baselines used.
-    generator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
-    discriminator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    generator_optimizer = runs.for_precision(keras.optimizers.RMSprop(config["learning_rate"]), config)
+    discriminator_optimizer = runs.for_precision(keras.optimizers.RMSprop(config["learning_rate"]), config)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -68,8 +68,10 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
             fake_output = discriminator(fake_images, training=True)
             critic_loss = losses.discriminator_loss(real_output, fake_output)
             loss = critic_loss  # line 5
-        # The optimizer sums the replicas' gradients: each replica contributes its share.
-        gradients = [gradient / replicas for gradient in tape.gradient(loss, discriminator.trainable_variables)]
+            # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
+            # float16 loss scale (if any) keeps small gradients from underflowing.
+            scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, discriminator.trainable_variables)
         discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))  # line 6
         # ALGO: weight clipping keeps the critic in a compact set of K-Lipschitz functions.
         for weight in discriminator.trainable_variables:  # line 7: w = clip(w, -c, c)
@@ -87,7 +89,8 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         with tf.GradientTape() as tape:
             fake_output = discriminator(generator(noise, training=True), training=True)
             loss = losses.generator_loss(fake_output)  # line 10
-        gradients = [gradient / replicas for gradient in tape.gradient(loss, generator.trainable_variables)]
+            scaled_loss = generator_optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, generator.trainable_variables)
         generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))  # line 11
         return {"loss/generator": loss}
 
@@ -115,6 +118,7 @@ def train(config):
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
     config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
     runs.seed_everything(config["seed"])
+    runs.set_precision(config)
     real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"], strategy)
 
     with strategy.scope():  # variables mirrored on every replica

@@ -40,12 +40,15 @@ def random_interpolates(real_images, fake_images):
     return eps * real_images + (1.0 - eps) * fake_images
 
 
-def gradient_penalty(discriminator, interpolates):
+def gradient_penalty(discriminator, interpolates, output_scale=1.0):
     """Alg. 1 line 7, last term without lambda: E[(||grad_x_hat D(x_hat)||_2 - 1)^2].
 
     Args:
       discriminator: the critic, images [N, H, W, C] -> values [N, 1].
       interpolates: x_hat, [N, H, W, C].
+      output_scale: D's outputs are multiplied by this before differentiating and the
+        gradients divided by it after, in float32. Under float16 mixed precision the
+        loss scale goes here, so that the penalty's own gradient does not underflow.
     Returns:
       (penalty, gradient_norms): a scalar and the per-example norms [N].
     The norm runs over all of an example's pixels and channels (axes 1, 2, 3),
@@ -55,8 +58,9 @@ def gradient_penalty(discriminator, interpolates):
         tape.watch(interpolates)
         # Summing the outputs gives each example's gradient at once: example i's
         # output depends only on example i (which is why the critic has no BatchNorm).
-        output_sum = tf.reduce_sum(discriminator(interpolates, training=True))
-    gradients = tape.gradient(output_sum, interpolates)
+        output_sum = tf.reduce_sum(tf.cast(discriminator(interpolates, training=True), tf.float32))
+        scaled_sum = output_sum * output_scale
+    gradients = tf.cast(tape.gradient(scaled_sum, interpolates), tf.float32) / output_scale
     gradient_norms = tf.sqrt(tf.reduce_sum(tf.square(gradients), axis=[1, 2, 3]) + NORM_EPSILON)
     penalty = tf.reduce_mean(tf.square(gradient_norms - 1.0))
     return penalty, gradient_norms
