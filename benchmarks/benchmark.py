@@ -17,6 +17,9 @@ and reports
                 profiler on the traced graphs (a multiply-add counts 2)
   GFLOP/s       achieved: GFLOP/it * it/s
   % peak        GFLOP/s over a float32 2048x2048 matmul's rate measured in the same run
+  % dispatch    the fixed cost of launching the iteration's n_critic + 1 steps (an empty
+                distributed tf.function, timed), as a share of the iteration's time
+  D ms, G ms    one discriminator update and one generator update, timed on their own
 Each variant runs in its own process: the train modules define the same flags.
 """
 import argparse
@@ -50,6 +53,21 @@ def matmul_peak(n=2048, repeats=10, trials=5):
         chain(a).numpy()
         best = max(best, repeats * 2 * n**3 / (time.perf_counter() - began))
     return best
+
+
+def dispatch_overhead(calls=2000):
+    """Seconds per call of an empty distributed step: the fixed cost of launching one update."""
+    import tensorflow as tf
+
+    from common import runs
+
+    empty = runs.distribute(tf.distribute.get_strategy(), lambda: {"zero": tf.constant(0.0)})
+    empty()["zero"].numpy()  # trace
+    began = time.perf_counter()
+    for _ in range(calls):
+        result = empty()
+    result["zero"].numpy()
+    return (time.perf_counter() - began) / calls
 
 
 def graph_flops(function, *specs):
@@ -97,12 +115,24 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
         iterations += 1
     rate = iterations / (time.perf_counter() - began)
 
+    # Where the time goes: each kind of update on its own.
+    def seconds_per_call(step, *args, calls=3):
+        step(*args)["loss/" + ("discriminator" if args else "generator")].numpy()
+        began = time.perf_counter()
+        for _ in range(calls):
+            result = step(*args)
+        list(result.values())[0].numpy()
+        return (time.perf_counter() - began) / calls
+
+    real = next(batches)
+    d_seconds, g_seconds = seconds_per_call(discriminator_step, real), seconds_per_call(generator_step)
+
     spec = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32)
     flops = n_critic * graph_flops(discriminator_step, spec) + graph_flops(generator_step)
     return {
         "variant": variant, "size": size, "batch_size": batch_size, "n_critic": n_critic,
         "jit_compile": jit_compile, "mixed_precision": mixed_precision, "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size,
-        "input_images_per_sec": input_rate, "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9,
+        "input_images_per_sec": input_rate, "discriminator_step_ms": 1e3 * d_seconds, "generator_step_ms": 1e3 * g_seconds, "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9,
     }
 
 
@@ -110,10 +140,13 @@ def worker(args):
     sys.path.insert(0, str(REPO))
     import common  # noqa: F401  (quiets TensorFlow's start-up logging)
 
-    peak = matmul_peak()
+    peak, overhead = matmul_peak(), dispatch_overhead()
     for size in args.sizes:
         row = measure(args.variants[0], size, args.seconds, args.jit_compile, args.mixed_precision)
         row["peak_gflop_per_sec"] = peak / 1e9
+        # n_critic + 1 step calls per iteration
+        row["dispatch_share"] = overhead * (row["n_critic"] + 1) * row["iterations_per_sec"]
+        row["dispatch_microseconds_per_call"] = overhead * 1e6
         print(json.dumps(row), flush=True)
 
 
@@ -136,7 +169,7 @@ def main():
     print(f"{platform.machine()}, {os.cpu_count()} CPUs; jit_compile={args.jit_compile}, "
           f"mixed_precision={args.mixed_precision}")
     print(f"{'variant':<8} {'size':>4} {'batch':>5} {'n_crit':>6} {'it/s':>7} {'img/s':>7} {'input img/s':>11}"
-          f" {'GFLOP/it':>8} {'GFLOP/s':>7} {'% peak':>6}")
+          f" {'GFLOP/it':>8} {'GFLOP/s':>7} {'% peak':>6} {'% dispatch':>10} {'D ms':>7} {'G ms':>7}")
     for variant in args.variants:
         command = [sys.executable, __file__, "--worker", "--variants", variant, "--seconds", str(args.seconds),
                    "--sizes", *map(str, args.sizes), "--mixed_precision", args.mixed_precision]
@@ -150,10 +183,15 @@ def main():
             print(f"{row['variant']:<8} {row['size']:>4} {row['batch_size']:>5} {row['n_critic']:>6}"
                   f" {row['iterations_per_sec']:>7.3f} {row['images_per_sec']:>7.0f} {row['input_images_per_sec']:>11.0f}"
                   f" {row['gflop_per_iteration']:>8.1f} {row['gflop_per_sec']:>7.1f}"
-                  f" {100 * row['gflop_per_sec'] / row['peak_gflop_per_sec']:>6.1f}", flush=True)
+                  f" {100 * row['gflop_per_sec'] / row['peak_gflop_per_sec']:>6.1f}"
+                  f" {100 * row['dispatch_share']:>10.2f}"
+                  f" {row['discriminator_step_ms']:>7.0f} {row['generator_step_ms']:>7.0f}", flush=True)
     if rows:
         peaks = [row["peak_gflop_per_sec"] for row in rows]
+        calls = [row["dispatch_microseconds_per_call"] for row in rows]
         print(f"matmul peak, measured in each process: {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s (float32 2048x2048)")
+        print(f"launching one step costs {min(calls):.0f}-{max(calls):.0f} us; '% dispatch' is that cost's share of "
+              "an iteration's time")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
 
