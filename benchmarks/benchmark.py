@@ -127,8 +127,11 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
     real = next(batches)
     d_seconds, g_seconds = seconds_per_call(discriminator_step, real), seconds_per_call(generator_step)
 
+    # Count on steps traced without XLA: the profiler cannot see inside a compiled cluster,
+    # and XLA runs the same arithmetic.
     spec = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32)
-    flops = n_critic * graph_flops(discriminator_step, spec) + graph_flops(generator_step)
+    counted = train.make_steps(*models, {**config, "jit_compile": False}, tf.distribute.get_strategy())
+    flops = n_critic * graph_flops(counted[0], spec) + graph_flops(counted[1])
     return {
         "variant": variant, "size": size, "batch_size": batch_size, "n_critic": n_critic,
         "jit_compile": jit_compile, "mixed_precision": mixed_precision, "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size,

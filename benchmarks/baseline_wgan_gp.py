@@ -1,0 +1,80 @@
+"""A yardstick for the speed of wgan_gp/train.py: the textbook TF2 WGAN-GP iteration.
+
+The same networks (wgan_gp.networks, 28x28), batch (64), n_critic (5) and optimizer
+(Adam 1e-4, 0, 0.9), written the way most TF2 tutorials write it: one tf.function per
+update, the generator's forward pass inside the critic's tape, the penalty from a
+nested tape, no tf.distribute, no loss scaling, and one fixed real batch (no input
+pipeline). If wgan_gp/train.py's plumbing cost anything, this would be faster.
+
+    python benchmarks/baseline_wgan_gp.py [--seconds 20]
+"""
+import argparse
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import common  # noqa: E402,F401  (quiets TensorFlow's start-up logging)
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from wgan_gp import networks  # noqa: E402
+
+BATCH, N_CRITIC, LAMBDA = 64, 5, 10.0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    generator = networks.make_generator((28, 28, 1))
+    critic = networks.make_discriminator((28, 28, 1))
+    generator_optimizer = keras.optimizers.Adam(1e-4, 0.0, 0.9)
+    critic_optimizer = keras.optimizers.Adam(1e-4, 0.0, 0.9)
+    real = tf.random.uniform([BATCH, 28, 28, 1], -1, 1)
+
+    @tf.function
+    def critic_step(real):
+        with tf.GradientTape() as tape:
+            fake = generator(tf.random.normal([BATCH, networks.LATENT_DIM]), training=True)
+            eps = tf.random.uniform([BATCH, 1, 1, 1])
+            mixed = eps * real + (1 - eps) * fake
+            with tf.GradientTape() as inner:
+                inner.watch(mixed)
+                mixed_output = critic(mixed, training=True)
+            slopes = tf.norm(tf.reshape(inner.gradient(mixed_output, mixed), [BATCH, -1]), axis=1)
+            loss = (tf.reduce_mean(critic(fake, training=True)) - tf.reduce_mean(critic(real, training=True))
+                    + LAMBDA * tf.reduce_mean((slopes - 1.0) ** 2))
+        critic_optimizer.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
+        return loss
+
+    @tf.function
+    def generator_step():
+        with tf.GradientTape() as tape:
+            fake = generator(tf.random.normal([BATCH, networks.LATENT_DIM]), training=True)
+            loss = -tf.reduce_mean(critic(fake, training=True))
+        generator_optimizer.apply_gradients(
+            zip(tape.gradient(loss, generator.trainable_variables), generator.trainable_variables)
+        )
+        return loss
+
+    def iteration():
+        for _ in range(N_CRITIC):
+            critic_step(real)
+        return generator_step()
+
+    for _ in range(2):  # tracing and warm-up
+        iteration().numpy()
+    count, began = 0, time.perf_counter()
+    while count < 3 or time.perf_counter() - began < args.seconds:
+        iteration().numpy()
+        count += 1
+    print(f"textbook WGAN-GP, 28x28, batch {BATCH}, n_critic {N_CRITIC}: "
+          f"{count / (time.perf_counter() - began):.3f} generator iterations/s")
+
+
+if __name__ == "__main__":
+    main()
