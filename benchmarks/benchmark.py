@@ -134,8 +134,10 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
     flops = n_critic * graph_flops(counted[0], spec) + graph_flops(counted[1])
     return {
         "variant": variant, "size": size, "batch_size": batch_size, "n_critic": n_critic,
-        "jit_compile": jit_compile, "mixed_precision": mixed_precision, "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size,
-        "input_images_per_sec": input_rate, "discriminator_step_ms": 1e3 * d_seconds, "generator_step_ms": 1e3 * g_seconds, "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9,
+        "jit_compile": jit_compile, "mixed_precision": mixed_precision,
+        "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size, "input_images_per_sec": input_rate,
+        "discriminator_step_ms": 1e3 * d_seconds, "generator_step_ms": 1e3 * g_seconds,
+        "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9,
     }
 
 

@@ -41,8 +41,11 @@ def make_models(config):
     """G, D and their optimizers, as the paper specifies."""
     generator = networks.make_generator(config["image_shape"])
     discriminator = networks.make_discriminator(config["image_shape"])
-    generator_optimizer = runs.for_precision(keras.optimizers.Adam(config["learning_rate"], config["beta1"]), config)
-    discriminator_optimizer = runs.for_precision(keras.optimizers.Adam(config["learning_rate"], config["beta1"]), config)
+    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    # Under --mixed_precision=float16 both get a dynamic loss scale.
+    generator_optimizer = runs.for_precision(generator_optimizer, config)
+    discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -85,8 +88,10 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         return {"loss/generator": loss}
 
-    jit_compile = config["jit_compile"]
-    return runs.distribute(strategy, discriminator_step, jit_compile), runs.distribute(strategy, generator_step, jit_compile)
+    return (
+        runs.distribute(strategy, discriminator_step, config["jit_compile"]),
+        runs.distribute(strategy, generator_step, config["jit_compile"]),
+    )
 
 
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):

@@ -45,8 +45,11 @@ def make_models(config):
     discriminator = networks.make_discriminator(config["image_shape"])
     # The paper gives only the step size; rho = 0.9 is the TF default that the WGAN-GP
     # code's WGAN baselines used.
-    generator_optimizer = runs.for_precision(keras.optimizers.RMSprop(config["learning_rate"]), config)
-    discriminator_optimizer = runs.for_precision(keras.optimizers.RMSprop(config["learning_rate"]), config)
+    generator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    discriminator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    # Under --mixed_precision=float16 both get a dynamic loss scale.
+    generator_optimizer = runs.for_precision(generator_optimizer, config)
+    discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -94,8 +97,10 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))  # line 11
         return {"loss/generator": loss}
 
-    jit_compile = config["jit_compile"]
-    return runs.distribute(strategy, discriminator_step, jit_compile), runs.distribute(strategy, generator_step, jit_compile)
+    return (
+        runs.distribute(strategy, discriminator_step, config["jit_compile"]),
+        runs.distribute(strategy, generator_step, config["jit_compile"]),
+    )
 
 
 def critic_updates(step, config):
