@@ -386,11 +386,13 @@ def test_two_workers_on_localhost_train_and_write_one_run(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other worker's scratch folder is gone
 
 
-@pytest.mark.parametrize("variant, precision", [("wgan_gp", "float16"), ("dcgan", "bfloat16")])
-def test_mixed_precision_trains_with_finite_losses(variant, precision, tmp_path):
+@pytest.mark.parametrize(
+    "variant, switch",
+    [("wgan_gp", "--mixed_precision=float16"), ("dcgan", "--mixed_precision=bfloat16"), ("wgan", "--jit_compile")],
+)
+def test_speed_switches_train_with_finite_losses(variant, switch, tmp_path):
     logdir = tmp_path / "run"
-    result = run_python([f"{variant}/train.py", *TINY, "--train_steps=3", f"--mixed_precision={precision}",
-                         f"--logdir={logdir}"])
+    result = run_python([f"{variant}/train.py", *TINY, "--train_steps=3", switch, f"--logdir={logdir}"])
     assert result.returncode == 0, result.stderr[-3000:]
     with open(logdir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
