@@ -72,11 +72,15 @@ class Classifier:
         return np.concatenate(features), np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
 
-def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None, verbose=True):
-    """The classifier for dataset `name`, from the cache or trained now (seeded)."""
+def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None, verbose=True, splits=None):
+    """The classifier for dataset `name`, from the cache or trained now (seeded).
+
+    splits: training_and_heldout(name, data_dir), if the caller has it already.
+    """
     import keras
 
-    train_images, train_labels, heldout_images, heldout_labels = training_and_heldout(name, data_dir)
+    splits = splits or training_and_heldout(name, data_dir)
+    train_images, train_labels, heldout_images, heldout_labels = splits
     epochs = epochs or EPOCHS.get(name, DEFAULT_EPOCHS)
     key = hashlib.sha256()
     for part in (train_images.tobytes(), train_labels.tobytes(), pathlib.Path(__file__).read_bytes()):
@@ -85,13 +89,12 @@ def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None,
     stem = pathlib.Path(cache_dir) / f"classifier-{name}-{key.hexdigest()[:16]}"
     weights, record = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
 
+    keras.utils.set_random_seed(seed)
     model = make_classifier(int(train_labels.max()) + 1)
     if weights.is_file() and record.is_file():
         model.load_weights(weights)
         return Classifier(model, json.loads(record.read_text())["heldout_accuracy"])
 
-    keras.utils.set_random_seed(seed)
-    model = make_classifier(int(train_labels.max()) + 1)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -89,8 +89,9 @@ class Evaluator:
         self.seed = seed
         if dataset in DIGIT_DATASETS:
             self.kind = "classifier"
-            self.extractor = classifier.load_or_train(dataset, data_dir, cache_dir=cache_dir)
-            train_images, _, reference, _ = classifier.training_and_heldout(dataset, data_dir)
+            splits = classifier.training_and_heldout(dataset, data_dir)  # loaded once, used twice
+            self.extractor = classifier.load_or_train(dataset, data_dir, cache_dir=cache_dir, splits=splits)
+            train_images, _, reference, _ = splits
         else:
             self.kind = "inception"
             self.extractor = InceptionEmbedding(inception_weights)

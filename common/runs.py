@@ -9,7 +9,6 @@ A run directory (--logdir) holds
 """
 import csv
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -216,10 +215,6 @@ def seed_everything(seed):
     keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
 
 
-def count_parameters(model):
-    return sum(math.prod(weight.shape) for weight in model.weights)
-
-
 def make_checkpoint(logdir, **objects):
     """A tf.train.Checkpoint of `objects` and a manager that keeps the newest 3 in logdir/checkpoints.
 
@@ -372,8 +367,8 @@ class Run:
             return
         print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
         print(
-            f"generator: {count_parameters(generator):,} parameters; "
-            f"discriminator: {count_parameters(discriminator):,} parameters; "
+            f"generator: {generator.count_params():,} parameters; "
+            f"discriminator: {discriminator.count_params():,} parameters; "
             f"{strategy.num_replicas_in_sync} replica(s)"
         )
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import runs
 from dcgan import networks as dcgan_networks
 from wgan import networks as wgan_networks
 from wgan_gp import networks as wgan_gp_networks
@@ -65,7 +64,7 @@ def test_generator_shape_range_and_size(variant, shape):
     images = generator(noise, training=False).numpy()
     assert images.shape == (3, *shape)
     assert images.min() >= -1.0 and images.max() <= 1.0
-    assert runs.count_parameters(generator) == generator_parameters(EXPECTED_WIDTHS[shape[0]], shape[2])
+    assert generator.count_params() == generator_parameters(EXPECTED_WIDTHS[shape[0]], shape[2])
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}x{s[2]}")
@@ -83,7 +82,7 @@ def test_discriminator_shape_and_size(variant, build, norm, shape):
     discriminator = build(shape)
     output = discriminator(tf.random.uniform([3, *shape], -1, 1), training=False)
     assert output.shape == (3, 1)
-    assert runs.count_parameters(discriminator) == discriminator_parameters(shape[0], EXPECTED_WIDTHS[shape[0]], shape[2], norm)
+    assert discriminator.count_params() == discriminator_parameters(shape[0], EXPECTED_WIDTHS[shape[0]], shape[2], norm)
 
 
 @pytest.mark.parametrize("norm", ["none", "layer"])
