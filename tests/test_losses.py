@@ -141,3 +141,60 @@ def test_penalty_scale_keeps_a_float16_inner_gradient_from_underflowing():
     reference = penalty_norms("float32", 1.0)
     np.testing.assert_allclose(penalty_norms("mixed_float16", 2.0**15), reference, rtol=0.02)
     assert np.all(penalty_norms("mixed_float16", 1.0) < 0.7 * reference)  # unscaled: the gradient is lost
+
+
+# ---- WGAN-GP options: the zero-centred penalty and the hinge loss ------------------------
+
+
+@pytest.mark.parametrize("scale", [0.25, 1.0, 3.7])
+def test_zero_centred_penalty_of_a_linear_critic_is_the_squared_norm(scale):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal(4 * 4 * 2)
+    w *= scale / np.linalg.norm(w)
+    critic = linear_critic((4, 4, 2), w)
+    real = tf.constant(rng.standard_normal((8, 4, 4, 2)), tf.float32)
+    penalty, norms = wgan_gp_losses.zero_centred_penalty(critic, real)
+    np.testing.assert_allclose(norms.numpy(), np.full(8, scale), rtol=1e-5)
+    assert float(penalty) == pytest.approx(scale**2, rel=1e-5)  # ||w||^2: no 1/2, no "- 1"
+
+
+def test_zero_centred_penalty_is_taken_at_the_points_it_is_given():
+    # f(x) = ||x||^2 / 2 has grad f(x) = x: the penalty is the mean of ||x||^2 over the
+    # given points, so it tells real points from fakes or interpolates.
+    points = keras.Input((3,))
+    critic = keras.Model(points, keras.layers.Lambda(lambda x: 0.5 * tf.reduce_sum(x * x, axis=1, keepdims=True))(points))
+    real = tf.constant([[1.0, 2.0, 2.0], [0.0, 0.0, 4.0]])  # norms 3 and 4
+    penalty, norms = wgan_gp_losses.zero_centred_penalty(critic, real)
+    np.testing.assert_allclose(norms.numpy(), [3.0, 4.0], rtol=1e-6)
+    assert float(penalty) == pytest.approx((9.0 + 16.0) / 2)
+
+
+def test_penalties_accept_points_as_well_as_images():
+    # The toy experiments feed 2-D points [N, 2]: one eps per point, norms per point.
+    tf.random.set_seed(4)
+    real, fake = tf.ones([512, 2]), tf.zeros([512, 2])
+    x_hat = wgan_gp_losses.random_interpolates(real, fake).numpy()
+    assert x_hat.shape == (512, 2) and np.all(x_hat[:, 0] == x_hat[:, 1])
+    assert len(np.unique(x_hat[:, 0])) > 500
+    critic = linear_critic((2,), np.array([3.0, 4.0]))
+    penalty, norms = wgan_gp_losses.gradient_penalty(critic, tf.constant(x_hat))
+    np.testing.assert_allclose(norms.numpy(), 5.0, rtol=1e-6)
+    assert float(penalty) == pytest.approx(16.0, rel=1e-5)
+
+
+def test_hinge_losses_on_known_values():
+    real = np.array([[2.0], [0.5], [-1.0]], np.float32)  # max(0, 1 - D): 0, 0.5, 2
+    fake = np.array([[-2.0], [0.5], [3.0]], np.float32)  # max(0, 1 + D): 0, 1.5, 4
+    expected = (0.0 + 0.5 + 2.0) / 3 + (0.0 + 1.5 + 4.0) / 3
+    assert float(wgan_gp_losses.discriminator_loss(real, fake, hinge=True)) == pytest.approx(expected, rel=1e-6)
+    assert float(wgan_gp_losses.generator_loss(fake)) == pytest.approx(-0.5)  # -E[D(G(z))]
+
+
+def test_hinge_loss_ignores_samples_past_the_margin():
+    real = tf.constant([[1.5], [0.2]])  # the first is past the margin D(x) >= 1
+    fake = tf.constant([[-3.0], [-0.2]])  # the first is past the margin D(G(z)) <= -1
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([real, fake])
+        loss = wgan_gp_losses.discriminator_loss(real, fake, hinge=True)
+    np.testing.assert_allclose(tape.gradient(loss, real).numpy().ravel(), [0.0, -0.5])
+    np.testing.assert_allclose(tape.gradient(loss, fake).numpy().ravel(), [0.0, 0.5])
