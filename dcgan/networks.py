@@ -43,12 +43,20 @@ def batch_norm():
     return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=True)
 
 
-def make_generator(image_shape, latent_dim=LATENT_DIM):
-    """G: noise [N, latent_dim] -> images [N, H, W, C] in [-1, 1]."""
+def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
+    """G: noise [N, latent_dim] -> images [N, H, W, C] in [-1, 1].
+
+    num_classes > 0 (--conditional): G takes [noise, labels int [N]] and reads z
+    concatenated with the label's one-hot code (Mirza & Osindero 2014, arXiv:1411.1784).
+    """
     size, _, channels = image_shape
     widths = WIDTHS[size]
     noise = keras.Input((latent_dim,), name="noise")
-    x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=weight_init())(noise)
+    inputs, x = noise, noise
+    if num_classes:
+        labels = keras.Input((), dtype="int32", name="labels")
+        inputs, x = [noise, labels], layers.Concatenate()([noise, layers.CategoryEncoding(num_classes, "one_hot")(labels)])
+    x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=weight_init())(x)
     x = layers.Reshape((4, 4, widths[0]))(x)
     x = layers.ReLU()(batch_norm()(x))
     for width in widths[1:]:
@@ -58,11 +66,14 @@ def make_generator(image_shape, latent_dim=LATENT_DIM):
             x = layers.Cropping2D(((0, 1), (0, 1)))(x)  # 8x8 -> 7x7, as gan_mnist.py does
     x = layers.Conv2DTranspose(channels, 5, 2, "same", kernel_initializer=weight_init())(x)
     images = layers.Activation("tanh", dtype="float32")(x)  # no BatchNorm; float32 under mixed precision
-    return keras.Model(noise, images, name="generator")
+    return keras.Model(inputs, images, name="generator")
 
 
-def make_discriminator(image_shape):
-    """D: images [N, H, W, C] in [-1, 1] -> logits [N, 1] (unbounded; sigmoid gives P(real))."""
+def make_discriminator(image_shape, num_classes=0):
+    """D: images [N, H, W, C] in [-1, 1] -> logits [N, 1] (unbounded; sigmoid gives P(real)).
+
+    num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
+    """
     images = keras.Input(image_shape, name="images")
     x = images
     for index, width in enumerate(reversed(WIDTHS[image_shape[0]])):
@@ -71,5 +82,14 @@ def make_discriminator(image_shape):
         if normalized:
             x = batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
-    logits = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(layers.Flatten()(x))
-    return keras.Model(images, logits, name="discriminator")
+    features = layers.Flatten()(x)
+    logits = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(features)
+    if not num_classes:
+        return keras.Model(images, logits, name="discriminator")
+    # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
+    # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
+    labels = keras.Input((), dtype="int32", name="labels")
+    label_embedding = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=weight_init())(labels)
+    projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
+    logits = layers.Add(dtype="float32")([logits, projection])
+    return keras.Model([images, labels], logits, name="discriminator")

@@ -110,3 +110,57 @@ def test_weights_start_from_dcgan_normal_init():
     kernel = generator.layers[1].kernel.numpy()  # the 128 -> 4*4*1024 projection
     assert kernel.mean() == pytest.approx(0.0, abs=1e-3)
     assert kernel.std() == pytest.approx(0.02, rel=0.02)
+
+
+# ---- --conditional and --spectral_norm ---------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_conditional_generator_output_changes_with_the_label_and_with_the_noise(variant):
+    keras.utils.set_random_seed(0)
+    generator = ALL[variant].make_generator((28, 28, 1), num_classes=10)
+    noise = tf.random.normal([1, ALL[variant].LATENT_DIM])
+    other_noise = tf.random.normal([1, ALL[variant].LATENT_DIM])
+    samples = [
+        generator([noise, tf.constant([label])], training=False).numpy()
+        for label in range(10)
+    ]
+    # The same z with ten labels: ten different images.
+    differences = [np.abs(samples[a] - samples[b]).max() for a in range(10) for b in range(a + 1, 10)]
+    assert min(differences) > 1e-3
+    # The same label with another z: another image.
+    assert np.abs(generator([other_noise, tf.constant([3])], training=False).numpy() - samples[3]).max() > 1e-3
+    # The label is an input of its own: one-hot code next to z (10 more weights per unit).
+    unconditional = ALL[variant].make_generator((28, 28, 1))
+    assert generator.count_params() - unconditional.count_params() == 10 * 4 * 4 * 256
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_projection_discriminator_adds_the_label_embedding_dotted_with_the_features(variant):
+    keras.utils.set_random_seed(0)
+    discriminator = ALL[variant].make_discriminator((28, 28, 1), num_classes=10)
+    images = tf.random.uniform([2, 28, 28, 1], -1, 1)
+    embedding = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Embedding))
+    dense = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Dense))
+    flatten = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Flatten))
+    # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, with phi(x) read from the model itself.
+    phi = keras.Model(discriminator.inputs[0], flatten.output)(images, training=False).numpy()
+    table = embedding.embeddings.numpy()
+    for label in (0, 7):
+        output = discriminator([images, tf.constant([label, label])], training=False).numpy().ravel()
+        expected = phi @ dense.kernel.numpy().ravel() + dense.bias.numpy()[0] + phi @ table[label]
+        np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_spectral_norm_brings_every_critic_layer_to_unit_spectral_norm():
+    keras.utils.set_random_seed(0)
+    critic = wgan_gp_networks.make_discriminator((28, 28, 1), spectral_norm=True)
+    wrapped = [layer for layer in critic.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 4  # three convolutions and the output layer
+    images = tf.random.uniform([4, 28, 28, 1], -1, 1)
+    for _ in range(30):  # one power iteration per training call; u converges in a few
+        critic(images, training=True)
+    for layer in wrapped:
+        kernel = layer.layer.kernel.numpy()
+        largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert largest == pytest.approx(1.0, rel=0.02)
