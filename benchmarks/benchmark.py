@@ -100,7 +100,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
     models = train.make_models(config)
     discriminator_step, generator_step = train.make_steps(*models, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
-    batches = data.make_batches(images, batch_size, seed=0)
+    batches = data.make_batches(images, None, batch_size, seed=0)
 
     began = time.perf_counter()
     for _ in range(200):
@@ -125,7 +125,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
         return (time.perf_counter() - began) / calls
 
     real = next(batches)
-    d_seconds, g_seconds = seconds_per_call(discriminator_step, real), seconds_per_call(generator_step)
+    d_seconds, g_seconds = seconds_per_call(discriminator_step, *real), seconds_per_call(generator_step)
 
     # Count on steps traced without XLA: the profiler cannot see inside a compiled cluster,
     # and XLA runs the same arithmetic.

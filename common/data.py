@@ -193,19 +193,32 @@ def scale_images(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def make_batches(images, batch_size, seed, strategy=None):
-    """An endless iterator of shuffled float32 batches [batch_size, H, W, C] in [-1, 1].
+def run_settings(dataset, conditional):
+    """What a run's config.json records about its data: source, image shape, and with
+    --conditional the number of classes."""
+    settings = {"data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    if conditional:
+        if dataset.labels is None:
+            raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
+        settings["num_classes"] = int(dataset.labels.max()) + 1
+    return settings
 
-    Every batch is full (drop_remainder) so that the tf.function steps see one
-    static shape and trace once. The data reshuffles each epoch. With a
-    tf.distribute strategy, each batch is split over the replicas.
+
+def make_batches(images, labels, batch_size, seed, strategy=None):
+    """An endless iterator of shuffled (images, labels) batches.
+
+    images: float32 [batch_size, H, W, C] in [-1, 1]; labels: int32 [batch_size] (all 0
+    when `labels` is None). Every batch is full (drop_remainder) so that the
+    tf.function steps see one static shape and trace once. The data reshuffles each
+    epoch. With a tf.distribute strategy, each batch is split over the replicas.
     """
     if batch_size > len(images):
         raise UserError(f"--batch_size={batch_size} is larger than the dataset ({len(images)} images)")
-    dataset = tf.data.Dataset.from_tensor_slices(images)
+    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(scale_images, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.repeat().prefetch(tf.data.AUTOTUNE)
     if strategy is not None:
         return iter(strategy.experimental_distribute_dataset(dataset))

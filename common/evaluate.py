@@ -12,6 +12,8 @@ Each metric is shown for the samples and for real training images of the same co
 scaled by one number so that their mean square is 1, the range KID's kernel expects), the
 classifier score exp(E KL(p(y|x) || p(y))) (10 at best), and class coverage. The
 reference is the held-out split: the test split, or mnist_5k's last 100 digits per class.
+For a --conditional run (or a .npz with `labels`) it also reports label_accuracy: how
+often the classifier puts a sample in the class it was generated for.
 
 Colour datasets use InceptionV3 with ImageNet weights from keras.applications
 (FID and KID on the 2048 pool features, Inception Score on the 1000 classes), with
@@ -91,10 +93,11 @@ class Evaluator:
             self.kind = "classifier"
             splits = classifier.training_and_heldout(dataset, data_dir)  # loaded once, used twice
             self.extractor = classifier.load_or_train(dataset, data_dir, cache_dir=cache_dir, splits=splits)
-            train_images, _, reference, _ = splits
+            train_images, train_labels, reference, _ = splits
         else:
             self.kind = "inception"
             self.extractor = InceptionEmbedding(inception_weights)
+            train_labels = None
             train_images = data.load_dataset(dataset, data_dir, image_size).images
             if dataset.startswith("folder:"):  # no held-out split: the folder is its own reference
                 reference = train_images[rng.choice(len(train_images), min(len(train_images), 10_000), replace=False)]
@@ -109,10 +112,17 @@ class Evaluator:
         self._kid_scale = 1.0
         if self.kind == "classifier":
             self._kid_scale = float(np.sqrt(np.mean(self._reference_features**2)))
-        self.floor = self.score(train_images[rng.choice(len(train_images), self.num_samples, replace=False)])
+        # The real floor's label_accuracy is the classifier's accuracy on real training digits.
+        subset = rng.choice(len(train_images), self.num_samples, replace=False)
+        self.floor = self.score(train_images[subset], None if train_labels is None else train_labels[subset])
 
-    def score(self, images):
-        """Metrics for uint8 images [N, H, W, C] (N should be self.num_samples for a fair comparison)."""
+    def score(self, images, labels=None):
+        """Metrics for uint8 images [N, H, W, C] (N should be self.num_samples for a fair comparison).
+
+        labels: int [N], the classes a conditional generator was asked for; with the
+        digit classifier they add label_accuracy (ImageNet's classes are not cifar10's,
+        so InceptionV3 cannot check them).
+        """
         features, probabilities = self.extractor.embed(images)
         kid, _ = metrics.kernel_inception_distance(
             features / self._kid_scale, self._reference_features / self._kid_scale, seed=self.seed
@@ -122,8 +132,11 @@ class Evaluator:
         if self.kind == "inception":
             return {"fid": fd, "kid": kid, "inception_score": score}
         covered, class_kl = metrics.class_coverage(probabilities)
-        return {"classifier_fd": fd, "classifier_kid": kid, "classifier_score": score,
-                "classes_covered": covered, "class_kl": class_kl}
+        results = {"classifier_fd": fd, "classifier_kid": kid, "classifier_score": score,
+                   "classes_covered": covered, "class_kl": class_kl}
+        if labels is not None:
+            results["label_accuracy"] = float(np.mean(np.argmax(probabilities, axis=1) == labels))
+        return results
 
     def describe(self):
         extractor = "InceptionV3 (ImageNet)" if self.kind == "inception" else (
@@ -134,7 +147,7 @@ class Evaluator:
 def table(samples, floor):
     lines = [f"{'metric':<18}{'samples':>12}{'real floor':>12}"]
     for key, value in samples.items():
-        lines.append(f"{key:<18}{value:>12.4g}{floor[key]:>12.4g}")
+        lines.append(f"{key:<18}{value:>12.4g}{floor.get(key, float('nan')):>12.4g}")
     return "\n".join(lines)
 
 
@@ -171,24 +184,25 @@ def main(argv):
     if FLAGS.logdir:
         from common import generate
 
-        generator, source = generate.load_generator(FLAGS.logdir)
-        images = generate.generate(generator, evaluator.num_samples, FLAGS.seed + 1)
+        generator, source, num_classes = generate.load_generator(FLAGS.logdir)
+        images, labels = generate.generate(generator, evaluator.num_samples, FLAGS.seed + 1, num_classes=num_classes)
     else:
         source = FLAGS.samples
         try:
             with np.load(FLAGS.samples) as archive:
                 images = archive["images"]
+                labels = archive["labels"] if "labels" in archive else None
         except (OSError, KeyError, ValueError) as error:
             raise runs.UserError(f"cannot read images from {FLAGS.samples}: {error}") from None
         if images.dtype != np.uint8 or images.ndim != 4:
             raise runs.UserError(f"{FLAGS.samples}: images must be uint8 [N, H, W, C], not {images.dtype} {images.shape}")
-    results = evaluator.score(images)
+    results = evaluator.score(images, labels)
     print(f"{source}: {len(images)} samples, {dataset}; {evaluator.describe()}")
     print(table(results, evaluator.floor))
     runs.write_json(output, {
         "source": str(source), "dataset": dataset, "num_samples": len(images),
         "reference_size": evaluator.reference_size, "extractor": evaluator.describe(),
-        "samples": results, "real_floor": evaluator.floor, "seed": FLAGS.seed,
+        "samples": results, "real_floor": {key: evaluator.floor[key] for key in results}, "seed": FLAGS.seed,
     })
     print(f"wrote {output}")
 

@@ -4,7 +4,8 @@ A run directory (--logdir) holds
   config.json        the resolved flags and the data source
   metrics.csv        every logged scalar, one row per logged step
   events.out.*       the same scalars and the sample grids, for TensorBoard
-  samples/           a PNG grid of G(fixed noise) every --sample_every steps
+  samples/           a PNG grid of G(fixed noise) every --sample_every steps (with
+                     --conditional, one row per class)
   checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
 """
 import csv
@@ -77,6 +78,10 @@ def define_flags():
         "default: one device. mirrored: every GPU of this machine. multi_worker: several machines (TF_CONFIG)",
     )
     flags.DEFINE_bool("jit_compile", False, "Compile the steps with XLA (slower on CPU: see the README's benchmarks)")
+    flags.DEFINE_bool(
+        "conditional", False,
+        "Class-conditional G and D (datasets with labels): G reads a one-hot label, D is a projection discriminator",
+    )
     flags.DEFINE_enum(
         "mixed_precision", "off", ["off", "float16", "bfloat16"],
         "Compute in 16 bits with float32 variables; float16 adds a dynamic loss scale",
@@ -112,6 +117,8 @@ def check_logdir(config):
             saved = json.loads(config_path.read_text())
         except (OSError, ValueError) as error:
             raise UserError(f"{config_path} is unreadable ({error}); use another --logdir") from None
+        # A flag added after the run was made counts as having its default value there.
+        saved = {**{key: flags.FLAGS[key].default for key in config if key not in saved and key in flags.FLAGS}, **saved}
         changed = sorted(
             key for key in set(saved) | set(config)
             if key not in RESUMABLE_KEYS and saved.get(key) != config.get(key)
@@ -169,6 +176,11 @@ def replica_batch_size(config, strategy):
     if config["batch_size"] % replicas:
         raise UserError(f"--batch_size={config['batch_size']} does not split over {replicas} replicas")
     return config["batch_size"] // replicas
+
+
+def latent_dim(generator):
+    """The size of z, for a generator that takes noise or [noise, labels]."""
+    return generator.inputs[0].shape[-1]
 
 
 def distribute(strategy, step, jit_compile=False):
@@ -356,9 +368,16 @@ class Run:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         self.start = int(self.step.numpy())
         # The same noise every time, so that the grids show one set of samples evolving.
-        latent_dim = generator.input_shape[-1]
-        self.fixed_noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, latent_dim))
-        self.fixed_noise = self.fixed_noise.astype(np.float32)
+        # With --conditional, one row per class and the same noise down each column.
+        self.num_classes = config.get("num_classes", 0)
+        columns = 8
+        rows = self.num_classes or SAMPLE_GRID // columns
+        noise = np.random.default_rng(config["seed"]).standard_normal((rows * columns, latent_dim(generator)))
+        if self.num_classes:
+            noise = np.tile(noise[:columns], (rows, 1))
+        self.fixed_inputs = noise.astype(np.float32)
+        if self.num_classes:
+            self.fixed_inputs = [self.fixed_inputs, np.repeat(np.arange(rows, dtype=np.int32), columns)]
 
         self.log = self.evaluator = None
         self.progress = Progress(self.start, config["train_steps"], config["log_every"])
@@ -418,7 +437,7 @@ class Run:
     def save_samples(self, step):
         from common import images
 
-        samples = images.to_uint8(self.generator(self.fixed_noise, training=False))
+        samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
         sample_grid = images.grid(samples, columns=8)
         images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
         self.log.image(step, "samples", sample_grid)
@@ -428,8 +447,10 @@ class Run:
         from common import generate
 
         began = time.perf_counter()
-        samples = generate.generate(self.generator, self.evaluator.num_samples, seed=self.config["seed"] + step)
-        results = self.evaluator.score(samples)
+        samples, labels = generate.generate(
+            self.generator, self.evaluator.num_samples, seed=self.config["seed"] + step, num_classes=self.num_classes
+        )
+        results = self.evaluator.score(samples, labels)
         self._tick = (self._tick[0] + time.perf_counter() - began, self._tick[1])  # keep it out of steps/s
         self.progress.message(f"step {step}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
         return {f"eval/{key}": value for key, value in results.items()}

@@ -37,12 +37,20 @@ flags.DEFINE_float("beta1", 0.5, "Adam beta1 (DCGAN paper: 0.5)", lower_bound=0.
 FLAGS = flags.FLAGS
 
 
+def make_optimizers(config):
+    """Adam for G and for D, as the DCGAN paper specifies."""
+    return (
+        keras.optimizers.Adam(config["learning_rate"], config["beta1"]),
+        keras.optimizers.Adam(config["learning_rate"], config["beta1"]),
+    )
+
+
 def make_models(config):
     """G, D and their optimizers, as the paper specifies."""
-    generator = networks.make_generator(config["image_shape"])
-    discriminator = networks.make_discriminator(config["image_shape"])
-    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
-    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"])
+    num_classes = config.get("num_classes", 0)  # set by --conditional
+    generator = networks.make_generator(config["image_shape"], num_classes=num_classes)
+    discriminator = networks.make_discriminator(config["image_shape"], num_classes=num_classes)
+    generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
     generator_optimizer = runs.for_precision(generator_optimizer, config)
     discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
@@ -56,15 +64,22 @@ def make_models(config):
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy):
     """The two updates of Algorithm 1, each traced once into a tf.function that runs on every replica."""
     replicas = strategy.num_replicas_in_sync
-    batch_size, latent_dim = runs.replica_batch_size(config, strategy), generator.input_shape[-1]
+    batch_size, latent_dim = runs.replica_batch_size(config, strategy), runs.latent_dim(generator)
 
-    def discriminator_step(real_images):
-        """Alg. 1, inner loop: one discriminator update. real_images: [batch_size, H, W, C] in [-1, 1]."""
+    def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
+        return [inputs, labels] if config["conditional"] else inputs
+
+    def discriminator_step(real_images, labels):
+        """Alg. 1, inner loop: one discriminator update.
+
+        real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
+        used only with --conditional, where G is asked for the same classes.
+        """
         noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
-        fake_images = generator(noise, training=True)  # G(z)
+        fake_images = generator(conditioned(noise, labels), training=True)  # G(z)
         with tf.GradientTape() as tape:
-            real_output = discriminator(real_images, training=True)
-            fake_output = discriminator(fake_images, training=True)
+            real_output = discriminator(conditioned(real_images, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
             loss = losses.discriminator_loss(real_output, fake_output)  # ascend V(D, G) = descend -V
             # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
             # float16 loss scale (if any) keeps small gradients from underflowing.
@@ -80,8 +95,11 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     def generator_step():
         """Alg. 1, after the inner loop: one generator update."""
         noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
+        # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
+        labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32) if config["conditional"] else None
         with tf.GradientTape() as tape:
-            fake_output = discriminator(generator(noise, training=True), training=True)
+            fake_images = generator(conditioned(noise, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
             loss = losses.generator_loss(fake_output, minimax=config["g_loss"] == "minimax")
             scaled_loss = generator_optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, generator.trainable_variables)
@@ -97,17 +115,17 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
     """One generator iteration (Alg. 1, outer loop): n_critic discriminator updates, then one generator update."""
     for _ in range(n_critic):
-        metrics = discriminator_step(next(real_batches))  # a fresh minibatch of real examples for every update
+        metrics = discriminator_step(*next(real_batches))  # a fresh minibatch of real examples for every update
     return {**metrics, **generator_step()}
 
 
 def train(config):
     strategy = runs.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
-    config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    config = {**config, **data.run_settings(dataset, config["conditional"])}
     runs.seed_everything(config["seed"])
     runs.set_precision(config)
-    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"], strategy)
+    real_batches = data.make_batches(dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy)
 
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)

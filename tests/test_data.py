@@ -127,11 +127,14 @@ def test_folder_dataset_errors(tmp_path, setup, message):
 def test_batches_are_full_scaled_and_cover_each_epoch_once():
     # Ten distinct one-pixel "images" 0, 10, ..., 90; batches of 4 drop the remainder of 2.
     images = (np.arange(10, dtype=np.uint8) * 10).reshape(10, 1, 1, 1)
-    batches = data.make_batches(images, batch_size=4, seed=0)
+    labels = np.arange(10) % 3
+    batches = data.make_batches(images, labels, batch_size=4, seed=0)
     seen = []
     for _ in range(50):
-        batch = next(batches).numpy()
+        batch, batch_labels = (tensor.numpy() for tensor in next(batches))
         assert batch.shape == (4, 1, 1, 1) and batch.dtype == np.float32
+        # Each label travels with its own image.
+        np.testing.assert_array_equal(batch_labels, np.rint((batch.ravel() + 1.0) * 12.75).astype(int) % 3)
         assert batch.min() >= -1.0 and batch.max() <= 1.0
         seen.append(np.rint((batch.ravel() + 1.0) * 127.5).astype(int))
     for epoch in range(25):  # two batches per epoch, never a repeated image inside one
@@ -147,7 +150,7 @@ def test_scaling_maps_0_and_255_to_the_tanh_range():
 
 def test_batch_larger_than_the_dataset_is_refused():
     with pytest.raises(UserError, match="larger than the dataset"):
-        data.make_batches(np.zeros((5, 2, 2, 1), np.uint8), batch_size=6, seed=0)
+        data.make_batches(np.zeros((5, 2, 2, 1), np.uint8), None, batch_size=6, seed=0)
 
 
 def test_mnist_5k_test_split_is_the_last_100_digits_of_each_class():

@@ -73,6 +73,17 @@ def test_one_repeated_digit_covers_one_class(evaluator):
     assert result["classifier_score"] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_label_accuracy_checks_each_sample_against_its_requested_class(evaluator):
+    # Held-out digits with their true labels: the classifier's held-out accuracy. The same
+    # digits with every label moved to the next class: a generator that ignores its label.
+    _, _, images, labels = classifier.training_and_heldout("mnist_5k")
+    assert "label_accuracy" not in evaluator.score(images)
+    correct = evaluator.score(images, labels)["label_accuracy"]
+    assert correct == pytest.approx(evaluator.extractor.heldout_accuracy, abs=1e-6)
+    assert evaluator.score(images, (labels + 1) % 10)["label_accuracy"] < 0.05
+    assert evaluator.floor["label_accuracy"] > 0.95  # real training digits, true labels
+
+
 def test_inception_embedding_shapes_with_random_weights():
     embedding = evaluate.InceptionEmbedding(weights=None, batch_size=2)
     features, probabilities = embedding.embed(np.zeros((3, 32, 32, 3), np.uint8))
@@ -116,11 +127,13 @@ def test_train_with_eval_every_then_the_evaluate_command(tmp_path):
     assert report["real_floor"]["classifier_fd"] < report["samples"]["classifier_fd"]  # 4 iterations: poor
 
     samples = tmp_path / "digits.npz"
-    np.savez(samples, images=data.load_dataset("mnist_5k").images[::16][:300])  # every class
+    digits = data.load_dataset("mnist_5k")
+    np.savez(samples, images=digits.images[::16][:300], labels=digits.labels[::16][:300])  # every class
     result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"], env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "digits.metrics.json").read_text())
     assert report["samples"]["classes_covered"] == 10
+    assert report["samples"]["label_accuracy"] > 0.95 and report["real_floor"]["label_accuracy"] > 0.95
 
     result = run_python(["-m", "common.evaluate", f"--samples={samples}"], env=env)
     assert result.returncode == 2 and "--dataset" in result.stderr

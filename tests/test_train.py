@@ -143,6 +143,8 @@ BAD_INPUTS = [
     ("wgan_gp", ["--strategy=multi_worker"], "needs TF_CONFIG"),
     ("wgan_gp", ["--critic_norm=layer"], "other settings (critic_norm: 'none' -> 'layer')"),
     ("wgan_gp", ["--batch_size=16"], "other settings (batch_size: 8 -> 16)"),
+    ("wgan_gp", ["--conditional"], "other settings (conditional: False -> True, num_classes: None -> 10)"),
+    ("dcgan", ["--conditional", "--dataset=folder:{images}"], "--conditional needs class labels"),
 ]
 
 
@@ -154,7 +156,9 @@ def test_bad_input_is_one_line_and_damages_nothing(trained, variant, flags, mess
     (tmp_path / "empty").mkdir()
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "a.png").write_bytes(b"\x89PNG but not really")
-    flags = [flag.format(empty=tmp_path / "empty", broken=tmp_path / "broken") for flag in flags]
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.png")
+    flags = [flag.format(empty=tmp_path / "empty", broken=tmp_path / "broken", images=tmp_path / "images") for flag in flags]
     before = snapshot(logdir)
     base = ["--dataset=mnist_5k", "--batch_size=8", "--train_steps=6"]
     result = run_python([f"{variant}/train.py", *base, *flags, f"--logdir={logdir}"])
@@ -175,9 +179,9 @@ def run_snippet(variant, code):
 
 FRESH_BATCHES = """
 calls = []
-batches = iter(range(100))
-def discriminator_step(batch):
-    calls.append(batch)
+batches = iter((index, -index) for index in range(100))  # (images, labels)
+def discriminator_step(images, labels):
+    calls.append(images)
     return {"loss/discriminator": 0.0}
 def generator_step():
     calls.append("G")
@@ -198,14 +202,14 @@ def test_every_discriminator_update_draws_a_fresh_real_batch(variant):
 def test_wgan_clips_every_critic_weight_after_each_update():
     result = run_snippet("wgan", """
     import keras, numpy as np, tensorflow as tf
-    config = {"batch_size": 4, "clip_value": 0.01, "jit_compile": False}
+    config = {"batch_size": 4, "clip_value": 0.01, "jit_compile": False, "conditional": False}
     generator = networks.make_generator((28, 28, 1))
     discriminator = networks.make_discriminator((28, 28, 1))
     before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
     # A huge step size: without clipping the weights would leave [-c, c] by far.
     d_step, g_step = train.make_steps(generator, discriminator, keras.optimizers.RMSprop(0.5),
                                       keras.optimizers.RMSprop(0.5), config, tf.distribute.get_strategy())
-    d_step(tf.random.uniform([4, 28, 28, 1], -1, 1))
+    d_step(tf.random.uniform([4, 28, 28, 1], -1, 1), tf.zeros([4], tf.int32))
     weights = np.concatenate([w.numpy().ravel() for w in discriminator.trainable_variables])
     print(json.dumps({"before": before, "max": float(np.abs(weights).max()),
                       "at_bound": int(np.sum(np.isclose(np.abs(weights), 0.01))),
@@ -231,18 +235,112 @@ def test_wgan_official_critic_schedule():
 def test_wgan_gp_step_adds_lambda_times_the_penalty():
     result = run_snippet("wgan_gp", """
     import keras, numpy as np, tensorflow as tf
-    config = {"batch_size": 4, "gp_lambda": 10.0, "jit_compile": False}
+    config = {"batch_size": 4, "gp_lambda": 10.0, "jit_compile": False, "conditional": False,
+              "penalty": "one_centred", "loss": "wasserstein"}
     generator = networks.make_generator((28, 28, 1))
     discriminator = networks.make_discriminator((28, 28, 1))
     d_step, g_step = train.make_steps(generator, discriminator, keras.optimizers.Adam(1e-4),
                                       keras.optimizers.Adam(1e-4), config, tf.distribute.get_strategy())
-    metrics = {k: float(v) for k, v in d_step(tf.random.uniform([4, 28, 28, 1], -1, 1)).items()}
+    metrics = {k: float(v) for k, v in d_step(tf.random.uniform([4, 28, 28, 1], -1, 1), tf.zeros([4], tf.int32)).items()}
     metrics.update({k: float(v) for k, v in g_step().items()})
     print(json.dumps(metrics))
     """)
     expected = -result["wasserstein_estimate"] + 10.0 * result["gradient_penalty"]
     assert result["loss/discriminator"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
     assert result["gradient_norm"] > 0 and np.isfinite(result["loss/generator"])
+
+
+ZERO_CENTRED_STEP = """
+import keras, numpy as np, tensorflow as tf
+config = {"batch_size": 4, "gp_lambda": 1.0, "jit_compile": False, "conditional": False,
+          "penalty": "zero_centred", "loss": "wasserstein"}
+# G(z) = 0 for every z, and D(x) = ||x||^2 / 2, so grad D(x) = x: the gradient is zero at the
+# fakes, eps * x_real at interpolates between them, and x_real at the real samples.
+noise = keras.Input((128,))
+zeros = keras.layers.Dense(4, kernel_initializer="zeros", use_bias=False)(noise)
+generator = keras.Model(noise, keras.layers.Reshape((2, 2, 1))(zeros))
+images = keras.Input((2, 2, 1))
+squares = keras.layers.Lambda(lambda x: tf.reshape(x * x, [-1, 4]))(images)
+discriminator = keras.Model(images, keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(0.5),
+                                                       use_bias=False)(squares))
+d_step, _ = train.make_steps(generator, discriminator, keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0),
+                             config, tf.distribute.get_strategy())
+real = np.random.default_rng(0).uniform(-1, 1, (4, 2, 2, 1)).astype(np.float32)
+norms = np.sqrt((real.reshape(4, -1) ** 2).sum(axis=1))
+metrics = {k: float(v) for k, v in d_step(real, np.zeros(4, np.int32)).items()}
+print(json.dumps({**metrics, "real_norm": float(norms.mean()), "real_squared_norm": float((norms**2).mean())}))
+"""
+
+
+def test_zero_centred_penalty_step_measures_the_gradient_at_real_samples_only():
+    result = run_snippet("wgan_gp", ZERO_CENTRED_STEP)
+    assert result["gradient_norm"] == pytest.approx(result["real_norm"], rel=1e-5)
+    assert result["gradient_penalty"] == pytest.approx(result["real_squared_norm"], rel=1e-5)
+    assert result["loss/discriminator"] == pytest.approx(-result["wasserstein_estimate"] + result["gradient_penalty"], rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def conditional_runs(tmp_path_factory):
+    """Each variant trained for 2 generator iterations with --conditional."""
+    root = tmp_path_factory.mktemp("conditional")
+    for variant in VARIANTS:
+        result = run_python([f"{variant}/train.py", *TINY, "--conditional", "--train_steps=2", f"--logdir={root / variant}"])
+        assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_conditional_run_records_the_classes_and_draws_one_row_per_class(conditional_runs, variant):
+    logdir = conditional_runs / variant
+    config = json.loads((logdir / "config.json").read_text())
+    assert config["conditional"] is True and config["num_classes"] == 10
+    grid = np.asarray(Image.open(logdir / "samples" / "step_0000002.png"))
+    assert grid.shape == (10 * 30 + 2, 8 * 30 + 2)  # 10 classes x 8 noise vectors
+
+
+def test_generate_with_a_label_writes_that_class_only(conditional_runs, tmp_path):
+    output = tmp_path / "sevens.npz"
+    result = run_python(["-m", "common.generate", f"--logdir={conditional_runs / 'wgan_gp'}", "--num_samples=12",
+                         "--label=7", f"--output={output}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(output) as archive:
+        assert archive["images"].shape == (12, 28, 28, 1) and archive["labels"].tolist() == [7] * 12
+
+
+def test_generate_without_a_label_covers_every_class_one_row_each(conditional_runs, tmp_path):
+    output = tmp_path / "all.npz"
+    result = run_python(["-m", "common.generate", f"--logdir={conditional_runs / 'dcgan'}", "--num_samples=100",
+                         f"--output={output}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(output) as archive:
+        assert np.bincount(archive["labels"]).tolist() == [10] * 10
+    assert np.asarray(Image.open(output.with_suffix(".png"))).shape == (10 * 30 + 2, 10 * 30 + 2)
+
+
+@pytest.mark.parametrize("which, label, message", [
+    ("conditional", 10, "--label=10 is not a class of this run (0 to 9)"),
+    ("unconditional", 3, "--label needs a run trained with --conditional"),
+])
+def test_generate_refuses_a_label_it_cannot_honour(conditional_runs, trained, tmp_path, which, label, message):
+    logdir = conditional_runs / "wgan" if which == "conditional" else trained["wgan"][0]
+    result = run_python(["-m", "common.generate", f"--logdir={logdir}", f"--label={label}",
+                         f"--output={tmp_path / 'x.npz'}"])
+    assert result.returncode == 2 and message in own_stderr_lines(result.stderr)[0]
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path):
+    # config.json of an older run lacks the newer flags; they count as their defaults.
+    logdir = tmp_path / "run"
+    shutil.copytree(trained["wgan_gp"][0], logdir)
+    config = json.loads((logdir / "config.json").read_text())
+    for key in ("conditional", "penalty", "loss", "spectral_norm"):
+        del config[key]
+    (logdir / "config.json").write_text(json.dumps(config))
+    result = run_python(["wgan_gp/train.py", *TINY, "--train_steps=5", f"--logdir={logdir}"])
+    assert result.returncode == 0 and "resuming at generator iteration 4" in result.stdout, result.stderr[-2000:]
+    result = run_python(["wgan_gp/train.py", *TINY, "--train_steps=6", "--loss=hinge", f"--logdir={logdir}"])
+    assert result.returncode == 2 and "loss: 'wasserstein' -> 'hinge'" in result.stderr
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
@@ -330,7 +428,8 @@ def one_iteration(strategy):
     with strategy.scope():
         models = train.make_models(config)
     d_step, g_step = train.make_steps(*models, config, strategy)
-    batches = iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(real).repeat()))
+    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat()
+    batches = iter(strategy.experimental_distribute_dataset(pairs))
     metrics = train.train_iteration(batches, d_step, g_step, config["n_critic"])
     return [w.numpy() for w in models[0].weights + models[1].weights], {k: float(v) for k, v in metrics.items()}
 
@@ -387,12 +486,16 @@ def test_two_workers_on_localhost_train_and_write_one_run(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "variant, switch",
-    [("wgan_gp", "--mixed_precision=float16"), ("dcgan", "--mixed_precision=bfloat16"), ("wgan", "--jit_compile")],
+    "variant, switches",
+    [
+        ("wgan_gp", "--mixed_precision=float16"), ("dcgan", "--mixed_precision=bfloat16"), ("wgan", "--jit_compile"),
+        ("wgan_gp", "--loss=hinge --penalty=none --spectral_norm"), ("wgan_gp", "--penalty=zero_centred --gp_lambda=5"),
+        ("wgan_gp", "--conditional --mixed_precision=float16"),
+    ],
 )
-def test_speed_switches_train_with_finite_losses(variant, switch, tmp_path):
+def test_switches_train_with_finite_losses(variant, switches, tmp_path):
     logdir = tmp_path / "run"
-    result = run_python([f"{variant}/train.py", *TINY, "--train_steps=3", switch, f"--logdir={logdir}"])
+    result = run_python([f"{variant}/train.py", *TINY, "--train_steps=3", *switches.split(), f"--logdir={logdir}"])
     assert result.returncode == 0, result.stderr[-3000:]
     with open(logdir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))

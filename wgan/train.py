@@ -34,19 +34,31 @@ flags.DEFINE_integer("batch_size", 64, "Images per batch, m in Algorithm 1 (pape
 flags.DEFINE_integer("n_critic", 5, "Critic updates per generator iteration (Algorithm 1: 5)", lower_bound=1)
 flags.DEFINE_float("clip_value", 0.01, "Clip every critic weight to [-c, c] (Algorithm 1: c = 0.01)")
 flags.DEFINE_float("learning_rate", 5e-5, "RMSProp step size alpha, both networks (Algorithm 1: 5e-5)", lower_bound=0.0)
+flags.DEFINE_float(
+    "beta1", 0.0, "RMSProp momentum, the counterpart of Adam's beta1 (paper: 0; Section 3 found momentum unstable)",
+    lower_bound=0.0, upper_bound=1.0,
+)
 flags.DEFINE_bool("official_critic_schedule", False, "100 critic updates for the first 25 and every 500th generator iteration")
 flags.register_validator("clip_value", lambda c: c > 0, "--clip_value must be positive")
 FLAGS = flags.FLAGS
 
 
-def make_models(config):
-    """G, D and their optimizers, as the paper specifies."""
-    generator = networks.make_generator(config["image_shape"])
-    discriminator = networks.make_discriminator(config["image_shape"])
+def make_optimizers(config):
+    """RMSProp for G and for D, as Algorithm 1 specifies."""
     # The paper gives only the step size; rho = 0.9 is the TF default that the WGAN-GP
     # code's WGAN baselines used.
-    generator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
-    discriminator_optimizer = keras.optimizers.RMSprop(config["learning_rate"])
+    return (
+        keras.optimizers.RMSprop(config["learning_rate"], momentum=config["beta1"]),
+        keras.optimizers.RMSprop(config["learning_rate"], momentum=config["beta1"]),
+    )
+
+
+def make_models(config):
+    """G, D and their optimizers, as the paper specifies."""
+    num_classes = config.get("num_classes", 0)  # set by --conditional
+    generator = networks.make_generator(config["image_shape"], num_classes=num_classes)
+    discriminator = networks.make_discriminator(config["image_shape"], num_classes=num_classes)
+    generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
     generator_optimizer = runs.for_precision(generator_optimizer, config)
     discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
@@ -60,15 +72,22 @@ def make_models(config):
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy):
     """The two updates of Algorithm 1, each traced once into a tf.function that runs on every replica."""
     replicas = strategy.num_replicas_in_sync
-    batch_size, latent_dim = runs.replica_batch_size(config, strategy), generator.input_shape[-1]
+    batch_size, latent_dim = runs.replica_batch_size(config, strategy), runs.latent_dim(generator)
 
-    def discriminator_step(real_images):
-        """Alg. 1 lines 2-8: one critic update. real_images: [batch_size, H, W, C] in [-1, 1]."""
+    def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
+        return [inputs, labels] if config["conditional"] else inputs
+
+    def discriminator_step(real_images, labels):
+        """Alg. 1 lines 2-8: one critic update.
+
+        real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
+        used only with --conditional, where G is asked for the same classes.
+        """
         noise = tf.random.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
-        fake_images = generator(noise, training=True)  # g(z)
+        fake_images = generator(conditioned(noise, labels), training=True)  # g(z)
         with tf.GradientTape() as tape:
-            real_output = discriminator(real_images, training=True)
-            fake_output = discriminator(fake_images, training=True)
+            real_output = discriminator(conditioned(real_images, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
             critic_loss = losses.discriminator_loss(real_output, fake_output)
             loss = critic_loss  # line 5
             # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
@@ -89,8 +108,11 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     def generator_step():
         """Alg. 1 lines 9-11: one generator update."""
         noise = tf.random.normal([batch_size, latent_dim])  # line 9
+        # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
+        labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32) if config["conditional"] else None
         with tf.GradientTape() as tape:
-            fake_output = discriminator(generator(noise, training=True), training=True)
+            fake_images = generator(conditioned(noise, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
             loss = losses.generator_loss(fake_output)  # line 10
             scaled_loss = generator_optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, generator.trainable_variables)
@@ -114,17 +136,17 @@ def critic_updates(step, config):
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
     """One generator iteration (Alg. 1 lines 2-11): n_critic critic updates, then one generator update."""
     for _ in range(n_critic):
-        metrics = discriminator_step(next(real_batches))  # line 3: a fresh real batch for every update
+        metrics = discriminator_step(*next(real_batches))  # line 3: a fresh real batch for every update
     return {**metrics, **generator_step()}
 
 
 def train(config):
     strategy = runs.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
-    config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    config = {**config, **data.run_settings(dataset, config["conditional"])}
     runs.seed_everything(config["seed"])
     runs.set_precision(config)
-    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"], strategy)
+    real_batches = data.make_batches(dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy)
 
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)

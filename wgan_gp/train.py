@@ -14,6 +14,12 @@ Deviations from the paper:
   - Adam's beta1 is Algorithm 1's 0; the official code used 0.5 (--beta1=0.5).
   - The critic has no normalization by default, as in the official MNIST and CIFAR-10
     code; --critic_norm=layer gives the layer normalization the paper recommends.
+
+Options beyond the paper, off by default (see wgan_gp/README.md):
+  --penalty=zero_centred  lambda * E||grad D(x)||^2 at real samples (R1, arXiv:1801.04406)
+  --loss=hinge            the hinge loss of SNGAN, SAGAN and BigGAN
+  --spectral_norm         spectral normalization of every critic layer (arXiv:1802.05957)
+  --conditional           class-conditional G and D (one-hot label; projection critic)
 """
 import os
 import sys
@@ -38,15 +44,31 @@ flags.DEFINE_float("learning_rate", 1e-4, "Adam step size alpha, both networks (
 flags.DEFINE_float("beta1", 0.0, "Adam beta1 (Algorithm 1: 0; the official code: 0.5)", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_float("beta2", 0.9, "Adam beta2 (Algorithm 1: 0.9)", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_enum("critic_norm", "none", ["none", "layer"], "Critic normalization; never BatchNorm (paper, Section 4)")
+flags.DEFINE_enum(
+    "penalty", "one_centred", ["one_centred", "zero_centred", "none"],
+    "one_centred: (||grad D(x_hat)|| - 1)^2 on interpolates (Algorithm 1); zero_centred: ||grad D(x)||^2 on real samples",
+)
+flags.DEFINE_enum("loss", "wasserstein", ["wasserstein", "hinge"], "Critic loss: Algorithm 1's, or the hinge loss")
+flags.DEFINE_bool("spectral_norm", False, "Spectral normalization of the critic's layers (Miyato et al. 2018)")
 FLAGS = flags.FLAGS
+
+
+def make_optimizers(config):
+    """Adam for G and for D, as Algorithm 1 specifies."""
+    return (
+        keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"]),
+        keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"]),
+    )
 
 
 def make_models(config):
     """G, D and their optimizers, as the paper specifies."""
-    generator = networks.make_generator(config["image_shape"])
-    discriminator = networks.make_discriminator(config["image_shape"], config["critic_norm"])
-    generator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
-    discriminator_optimizer = keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"])
+    num_classes = config.get("num_classes", 0)  # set by --conditional
+    generator = networks.make_generator(config["image_shape"], num_classes=num_classes)
+    discriminator = networks.make_discriminator(
+        config["image_shape"], config["critic_norm"], config["spectral_norm"], num_classes
+    )
+    generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
     generator_optimizer = runs.for_precision(generator_optimizer, config)
     discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
@@ -60,21 +82,35 @@ def make_models(config):
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy):
     """The two updates of Algorithm 1, each traced once into a tf.function that runs on every replica."""
     replicas = strategy.num_replicas_in_sync
-    batch_size, latent_dim = runs.replica_batch_size(config, strategy), generator.input_shape[-1]
+    batch_size, latent_dim = runs.replica_batch_size(config, strategy), runs.latent_dim(generator)
 
-    def discriminator_step(real_images):
-        """Alg. 1 lines 3-9: one critic update. real_images: [batch_size, H, W, C] in [-1, 1]."""
+    def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
+        return [inputs, labels] if config["conditional"] else inputs
+
+    def discriminator_step(real_images, labels):
+        """Alg. 1 lines 3-9: one critic update.
+
+        real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
+        used only with --conditional, where G is asked for the same classes.
+        """
         noise = tf.random.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
-        fake_images = generator(noise, training=True)  # line 5: x_tilde = G(z)
+        fake_images = generator(conditioned(noise, labels), training=True)  # line 5: x_tilde = G(z)
+
+        def critic(images):
+            return discriminator(conditioned(images, labels), training=True)
+
         with tf.GradientTape() as tape:
-            real_output = discriminator(real_images, training=True)
-            fake_output = discriminator(fake_images, training=True)
-            critic_loss = losses.discriminator_loss(real_output, fake_output)
+            real_output, fake_output = critic(real_images), critic(fake_images)
+            critic_loss = losses.discriminator_loss(real_output, fake_output, hinge=config["loss"] == "hinge")
             # ALGO: the gradient penalty replaces WGAN's weight clipping.
-            interpolates = losses.random_interpolates(real_images, fake_images)  # lines 4 and 6
-            penalty, gradient_norms = losses.gradient_penalty(
-                discriminator, interpolates, discriminator_optimizer.scale_loss(1.0)
-            )
+            output_scale = discriminator_optimizer.scale_loss(1.0)  # float16's loss scale, or 1
+            if config["penalty"] == "one_centred":
+                interpolates = losses.random_interpolates(real_images, fake_images)  # lines 4 and 6
+                penalty, gradient_norms = losses.gradient_penalty(critic, interpolates, output_scale)
+            elif config["penalty"] == "zero_centred":
+                penalty, gradient_norms = losses.zero_centred_penalty(critic, real_images, output_scale)
+            else:
+                penalty, gradient_norms = tf.constant(0.0), tf.zeros([batch_size])
             loss = critic_loss + config["gp_lambda"] * penalty  # line 7
             # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
             # float16 loss scale (if any) keeps small gradients from underflowing.
@@ -85,7 +121,7 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
             "loss/discriminator": loss,
             "discriminator/real": tf.reduce_mean(real_output),
             "discriminator/fake": tf.reduce_mean(fake_output),
-            "wasserstein_estimate": -critic_loss,
+            "wasserstein_estimate": tf.reduce_mean(real_output) - tf.reduce_mean(fake_output),
             "gradient_penalty": penalty,
             "gradient_norm": tf.reduce_mean(gradient_norms),
         }
@@ -93,8 +129,11 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     def generator_step():
         """Alg. 1 lines 11-12: one generator update."""
         noise = tf.random.normal([batch_size, latent_dim])  # line 11
+        # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
+        labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32) if config["conditional"] else None
         with tf.GradientTape() as tape:
-            fake_output = discriminator(generator(noise, training=True), training=True)
+            fake_images = generator(conditioned(noise, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
             loss = losses.generator_loss(fake_output)
             scaled_loss = generator_optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, generator.trainable_variables)
@@ -110,17 +149,17 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
     """One generator iteration (Alg. 1 lines 2-12): n_critic critic updates, then one generator update."""
     for _ in range(n_critic):
-        metrics = discriminator_step(next(real_batches))  # line 4: a fresh real batch for every update
+        metrics = discriminator_step(*next(real_batches))  # line 4: a fresh real batch for every update
     return {**metrics, **generator_step()}
 
 
 def train(config):
     strategy = runs.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
-    config = {**config, "data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    config = {**config, **data.run_settings(dataset, config["conditional"])}
     runs.seed_everything(config["seed"])
     runs.set_precision(config)
-    real_batches = data.make_batches(dataset.images, config["batch_size"], config["seed"], strategy)
+    real_batches = data.make_batches(dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy)
 
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)
