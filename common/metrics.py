@@ -4,6 +4,8 @@
   kernel_inception_distance(a, b)     unbiased MMD^2 with the cubic polynomial kernel
   inception_score(probabilities)      exp(E_x KL(p(y|x) || p(y))) for class probabilities [N, K]
   class_coverage(probabilities)       classes holding a fair share of the samples, KL from uniform
+  mode_coverage(samples, centres, r)  2-D mixtures: modes reached and the share of samples near one
+  sliced_wasserstein(a, b)            mean 1-D Wasserstein-1 distance over random projections
 
 With InceptionV3 features these are FID, KID and the Inception Score; with the
 repo's own digit classifier (common/classifier.py) they are "classifier FD",
@@ -94,3 +96,40 @@ def class_coverage(probabilities):
     covered = int(np.sum(histogram >= FAIR_SHARE / classes))
     nonzero = histogram[histogram > 0]
     return covered, float(np.sum(nonzero * np.log(nonzero * classes)))
+
+
+# A mode is covered when at least this fraction of its fair share of samples (N / modes)
+# lies near it: a mode that the generator reaches, even if it gives it less mass than
+# the data does.
+MODE_SHARE = 0.1
+
+
+def mode_coverage(samples, centres, radius):
+    """For 2-D mixtures: (modes covered, fraction of samples near a mode).
+
+    samples [N, 2]; centres [K, 2]. A sample is near a mode when it lies within
+    `radius` of its nearest centre; a mode is covered when at least MODE_SHARE * N / K
+    samples are near it.
+    """
+    samples, centres = np.asarray(samples, np.float64), np.asarray(centres, np.float64)
+    distances = np.linalg.norm(samples[:, None, :] - centres[None, :, :], axis=-1)
+    nearest = distances.argmin(axis=1)
+    near = distances[np.arange(len(samples)), nearest] < radius
+    counts = np.bincount(nearest[near], minlength=len(centres))
+    return int(np.sum(counts >= MODE_SHARE * len(samples) / len(centres))), float(near.mean())
+
+
+def sliced_wasserstein(samples_a, samples_b, num_projections=256, seed=0):
+    """The sliced 1-Wasserstein distance between two equal-size point sets [N, D].
+
+    The mean over random unit directions of the exact 1-D Wasserstein-1 distance
+    between the projected sets (the mean gap between their sorted projections); in
+    the data's own units.
+    """
+    samples_a, samples_b = np.asarray(samples_a, np.float64), np.asarray(samples_b, np.float64)
+    if samples_a.shape != samples_b.shape:
+        raise ValueError(f"need sets of one shape, not {samples_a.shape} and {samples_b.shape}")
+    directions = np.random.default_rng(seed).standard_normal((samples_a.shape[1], num_projections))
+    directions /= np.linalg.norm(directions, axis=0, keepdims=True)
+    projected_a, projected_b = np.sort(samples_a @ directions, axis=0), np.sort(samples_b @ directions, axis=0)
+    return float(np.mean(np.abs(projected_a - projected_b)))

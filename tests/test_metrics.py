@@ -81,3 +81,34 @@ def test_class_coverage():
     counts = [100] * 9 + [15]
     skewed = np.concatenate([np.tile(np.eye(10)[k], (count, 1)) for k, count in enumerate(counts)])
     assert metrics.class_coverage(skewed)[0] == 9
+
+
+# ---- 2-D toy metrics ---------------------------------------------------------------------
+
+
+def test_mode_coverage_counts_modes_reached_and_on_mode_samples():
+    rng = np.random.default_rng(2)
+    centres = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    std = 0.01
+    on_modes = centres[[0] * 500 + [1] * 400 + [2] * 10] + std * rng.standard_normal((910, 2))
+    off_modes = np.full((90, 2), 0.5)  # halfway between every pair: never within 3 std
+    covered, high_quality = metrics.mode_coverage(np.concatenate([on_modes, off_modes]), centres, 3 * std)
+    # Mode 2 holds 10 samples, below a tenth of the fair share 1000 / 4 = 250; mode 3 none.
+    assert covered == 2
+    # A 2-D Gaussian puts 1 - exp(-9/2) = 98.9% of its points within 3 std of its mean.
+    assert high_quality == pytest.approx(0.91 * (1 - math.exp(-4.5)), abs=0.006)
+    covered, _ = metrics.mode_coverage(centres[rng.integers(4, size=1000)], centres, 3 * std)
+    assert covered == 4
+
+
+def test_sliced_wasserstein_of_a_shift_is_the_mean_projected_shift():
+    rng = np.random.default_rng(3)
+    points = rng.standard_normal((2000, 2))
+    assert metrics.sliced_wasserstein(points, points) == 0.0
+    # Shifting every point by d moves each 1-D projection by <u, d>: the distance is
+    # E_u |<u, d>| = ||d|| * 2 / pi for directions u uniform on the circle.
+    shift = np.array([0.3, -0.4])  # ||d|| = 0.5
+    distance = metrics.sliced_wasserstein(points, points + shift, num_projections=20000)
+    assert distance == pytest.approx(0.5 * 2 / math.pi, rel=0.02)
+    with pytest.raises(ValueError):
+        metrics.sliced_wasserstein(points, points[:10])

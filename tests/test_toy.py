@@ -1,0 +1,59 @@
+"""The 2-D toy sets and the toy trainer that runs every variant's own steps on them."""
+import json
+
+import numpy as np
+import pytest
+
+from common import metrics
+from tests.helpers import VARIANTS, own_stderr_lines, run_python
+from toy import data
+
+
+def test_gaussian_mixtures_are_built_as_the_official_toy_script_builds_them():
+    eight, grid = data.centres("8gaussians"), data.centres("25gaussians")
+    # 8 points on a circle of radius 2, 45 degrees apart, divided by 1.414.
+    np.testing.assert_allclose(np.linalg.norm(eight, axis=1), 2 / 1.414)
+    angles = np.sort(np.degrees(np.arctan2(eight[:, 1], eight[:, 0])) % 360)
+    np.testing.assert_allclose(angles, np.arange(0, 360, 45), atol=1e-9)
+    # A 5x5 grid with spacing 2 from -4 to 4, divided by 2.828.
+    assert sorted(set(np.round(grid[:, 0] * 2.828, 9))) == [-4, -2, 0, 2, 4] and len(grid) == 25
+    for name, std in (("8gaussians", 0.02 / 1.414), ("25gaussians", 0.05 / 2.828)):
+        points = data.sample(name, 20000, np.random.default_rng(0))
+        assert points.shape == (20000, 2) and points.dtype == np.float32
+        nearest = np.linalg.norm(points[:, None] - data.centres(name)[None], axis=-1).argmin(axis=1)
+        offsets = points - data.centres(name)[nearest]
+        assert offsets.std(axis=0) == pytest.approx([std, std], rel=0.03)
+        assert np.bincount(nearest).min() > 0.8 * 20000 / len(data.centres(name))  # every mode, evenly
+        assert metrics.mode_coverage(points, data.centres(name), 3 * std) == (len(data.centres(name)), pytest.approx(0.99, abs=0.01))
+
+
+def test_swiss_roll_is_a_noisy_spiral_of_about_unit_scale():
+    points = data.sample("swissroll", 20000, np.random.default_rng(1)) * 7.5
+    radius = np.linalg.norm(points, axis=1)
+    assert 1.5 * np.pi - 1 < radius.min() and radius.max() < 4.5 * np.pi + 1  # t in [1.5 pi, 4.5 pi]
+    assert data.centres("swissroll") is None
+    batch, labels = next(data.batches("swissroll", 7, seed=0))
+    assert batch.shape == (7, 2) and labels.tolist() == [0] * 7
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_toy_trainer_runs_each_variant_and_reports_coverage(variant, tmp_path):
+    result = run_python(["toy/train.py", f"--variant={variant}", "--dataset=25gaussians", "--train_steps=3",
+                         "--num_samples=200", f"--logdir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "result.json").read_text())
+    assert report["modes"] == 25 and 0 <= report["modes_covered"] <= 25
+    assert report["sliced_wasserstein"] > report["real_sliced_wasserstein"] > 0  # 3 iterations: far from the data
+    assert report["config"]["variant"] == variant and report["config"]["batch_size"] == 256
+    assert (tmp_path / "samples.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--variant=began"], "--variant must be one of dcgan, wgan, wgan_gp"),
+    (["--dataset=mnist"], "unknown toy dataset 'mnist'"),
+    (["--conditional"], "the toy sets have none"),
+])
+def test_toy_trainer_refuses_bad_input_in_one_line(args, message, tmp_path):
+    result = run_python(["toy/train.py", *args, "--train_steps=1", f"--logdir={tmp_path / 'run'}"])
+    assert result.returncode == 2 and message in own_stderr_lines(result.stderr)[0]
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()

@@ -1,0 +1,43 @@
+"""Fully connected generator and critic for the toy sets (WGAN-GP's gan_toy.py).
+
+Both are three ReLU layers of 512 units and a linear output layer, as in the
+official toy script (DIM = 512); no normalization in either. The generator maps
+noise z ~ N(0, I) to points. Every variant trains these same networks on the toy
+sets, with its own losses, steps and optimizers (toy/train.py); the figure scripts
+also use them for 1-D data (dimensions=1) and deeper critics (depth=12).
+The ReLU layers start from He-uniform weights, U[-sqrt(6 / fan_in), sqrt(6 / fan_in)],
+as the official code's ReLU layers do ('he' initialization); the output layers keep
+Keras' default (Glorot-uniform).
+"""
+import keras
+from keras import layers
+
+LATENT_DIM = 2  # gan_toy.py feeds 2-D noise
+WIDTH = 512  # gan_toy.py: DIM = 512
+DEPTH = 3  # ReLU layers before the output layer
+
+
+def make_generator(latent_dim=LATENT_DIM, width=WIDTH, depth=DEPTH, dimensions=2):
+    """G: noise [N, latent_dim] -> points [N, dimensions], unbounded."""
+    noise = keras.Input((latent_dim,), name="noise")
+    x = noise
+    for _ in range(depth):
+        x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform")(x)
+    return keras.Model(noise, layers.Dense(dimensions)(x), name="generator")
+
+
+def make_discriminator(width=WIDTH, depth=DEPTH, spectral_norm=False, dimensions=2):
+    """D: points [N, dimensions] -> values [N, 1] (logits for DCGAN, critic values for WGAN and WGAN-GP).
+
+    spectral_norm: every layer spectrally normalized, as wgan_gp/networks.py does for
+    --spectral_norm.
+    """
+
+    def spectral(layer):
+        return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+    points = keras.Input((dimensions,), name="points")
+    x = points
+    for _ in range(depth):
+        x = spectral(layers.Dense(width, activation="relu", kernel_initializer="he_uniform"))(x)
+    return keras.Model(points, spectral(layers.Dense(1))(x), name="discriminator")
