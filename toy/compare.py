@@ -1,10 +1,13 @@
 """Trains several toy runs (toy/train.py, one process each) and prints one table.
 
+    python toy/compare.py --study=variants  # dcgan, wgan, wgan_gp on all three toy sets
     python toy/compare.py --study=options   # critic options of wgan_gp/ on 8 and 25 Gaussians
     python toy/compare.py --study=beta1     # Adam's beta1 for wgan_gp and dcgan on 25 Gaussians
+    python toy/compare.py --study=dcgan     # DCGAN's generator losses and k on 8 Gaussians
 
-Each row runs `python toy/train.py --variant=... FLAGS` into RUNS_DIR/STUDY/NAME and
-reads its result.json; the table (Markdown) goes to stdout and RUNS_DIR/STUDY/table.md.
+Each run is `python toy/train.py --variant=... FLAGS` into RUNS_DIR/VARIANT-FLAGS-DATASET-SEED;
+a run whose result.json is there already is read, not repeated, so studies share runs.
+The table (Markdown) goes to stdout and to RUNS_DIR/STUDY.md.
 --train_steps and --seeds set the budget of every row; the rest are toy/train.py's
 defaults (gan_toy.py's settings: batch 256, and for wgan_gp lambda 0.1, beta1 0.5).
 """
@@ -22,14 +25,32 @@ OPTIONS = {  # name: (variant, flags)
     "hinge loss + spectral norm": ("wgan_gp", ["--loss=hinge", "--penalty=none", "--spectral_norm"]),
 }
 STUDIES = {
+    "variants": [(variant, variant, [], dataset) for dataset in ("8gaussians", "25gaussians", "swissroll")
+                 for variant in ("dcgan", "wgan", "wgan_gp")],
     "options": [(name, variant, flags, dataset) for dataset in ("8gaussians", "25gaussians")
                 for name, (variant, flags) in OPTIONS.items()],
+    "dcgan": [(f"dcgan, {loss}, k={k}", "dcgan", [f"--g_loss={loss}", f"--n_critic={k}"], "8gaussians")
+              for k in (1, 5) for loss in ("non_saturating", "minimax")],
     "beta1": [(f"{variant}, beta1 {beta1}", variant, [f"--beta1={beta1}"], "25gaussians")
               for variant in ("wgan_gp", "dcgan") for beta1 in (0.0, 0.5, 0.9)],
 }
 
 
+# Flags that only restate toy/train.py's defaults (for the variants they are used with
+# here): left out of run names, so that equal settings share one run.
+DEFAULTS = ("--beta1=0.5", "--g_loss=non_saturating", "--n_critic=1")
+
+
+def run_directory(runs_dir, variant, flags, dataset, seed, steps):
+    """Where the run with these settings lives; one name per settings, whatever the study."""
+    flags = [flag.lstrip("-") for flag in flags if flag not in DEFAULTS]
+    slug = "".join(c if c.isalnum() or c in ".=" else "_" for c in "-".join([variant, *flags]))
+    return pathlib.Path(runs_dir) / f"{slug}-{dataset}-{steps}-seed{seed}"
+
+
 def run(name, variant, flags, dataset, seed, steps, logdir):
+    if (logdir / "result.json").is_file():
+        return json.loads((logdir / "result.json").read_text())
     command = [sys.executable, str(REPO / "toy" / "train.py"), f"--variant={variant}", f"--dataset={dataset}",
                f"--train_steps={steps}", f"--seed={seed}", f"--logdir={logdir}", "--log_every=1000000", *flags]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
@@ -46,26 +67,25 @@ def main():
     parser.add_argument("--runs_dir", default="runs/toy", help="where the runs go")
     args = parser.parse_args()
 
-    root = pathlib.Path(args.runs_dir) / args.study
     lines = [f"| option | data | modes covered (per seed) | high-quality samples | sliced W1 (real: {{floor}}) | s/run |",
              "|---|---|---|---|---|---|"]
     floors = []
     for name, variant, flags, dataset in STUDIES[args.study]:
         results = []
         for seed in range(args.seeds):
-            slug = "".join(c if c.isalnum() else "_" for c in f"{name}-{dataset}-{seed}")
-            results.append(run(name, variant, flags, dataset, seed, args.train_steps, root / slug))
+            logdir = run_directory(args.runs_dir, variant, flags, dataset, seed, args.train_steps)
+            results.append(run(name, variant, flags, dataset, seed, args.train_steps, logdir))
         floors += [r["real_sliced_wasserstein"] for r in results]
-        covered = ", ".join(f"{r['modes_covered']}/{r['modes']}" for r in results)
-        quality = statistics.mean(r["high_quality"] for r in results)
+        covered = ", ".join(f"{r['modes_covered']}/{r['modes']}" if "modes" in r else "-" for r in results)
+        quality = f"{statistics.mean(r['high_quality'] for r in results):.0%}" if "modes" in results[0] else "-"
         distance = statistics.mean(r["sliced_wasserstein"] for r in results)
         seconds = statistics.mean(r["seconds"] for r in results)
-        lines.append(f"| {name} | {dataset} | {covered} | {quality:.0%} | {distance:.3f} | {seconds:.0f} |")
+        lines.append(f"| {name} | {dataset} | {covered} | {quality} | {distance:.3f} | {seconds:.0f} |")
         print(lines[-1], flush=True)
     lines[0] = lines[0].replace("{floor}", f"{statistics.mean(floors):.3f}")
     table = "\n".join(lines) + f"\n\n{args.train_steps} generator iterations, seeds 0-{args.seeds - 1}.\n"
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "table.md").write_text(table)
+    pathlib.Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
+    (pathlib.Path(args.runs_dir) / f"{args.study}.md").write_text(table)
     print(table)
 
 
