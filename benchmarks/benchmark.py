@@ -129,9 +129,9 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
 
     # Count on steps traced without XLA: the profiler cannot see inside a compiled cluster,
     # and XLA runs the same arithmetic.
-    spec = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32)
+    specs = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32), tf.TensorSpec([batch_size], tf.int32)
     counted = train.make_steps(*models, {**config, "jit_compile": False}, tf.distribute.get_strategy())
-    flops = n_critic * graph_flops(counted[0], spec) + graph_flops(counted[1])
+    flops = n_critic * graph_flops(counted[0], *specs) + graph_flops(counted[1])
     return {
         "variant": variant, "size": size, "batch_size": batch_size, "n_critic": n_critic,
         "jit_compile": jit_compile, "mixed_precision": mixed_precision,
