@@ -55,17 +55,15 @@ def generate(generator, num_samples, seed, batch_size=256, num_classes=0, label=
     for every sample, or every class in turn (equal shares, class by class);
     otherwise labels is None.
     """
-    noise = np.random.default_rng(seed).standard_normal((num_samples, runs.latent_dim(generator)))
-    inputs = noise.astype(np.float32)
+    noise = np.random.default_rng(seed).standard_normal((num_samples, runs.latent_dim(generator))).astype(np.float32)
     labels = None
     if num_classes:
         labels = np.full(num_samples, label, np.int32) if label is not None else (
             np.arange(num_samples) * num_classes // num_samples).astype(np.int32)
-        inputs = [inputs, labels]
-    batches = [
-        generator(inputs[i:i + batch_size] if labels is None else [part[i:i + batch_size] for part in inputs], training=False)
-        for i in range(0, num_samples, batch_size)
-    ]
+    batches = []
+    for start in range(0, num_samples, batch_size):
+        part = slice(start, start + batch_size)
+        batches.append(generator(noise[part] if labels is None else [noise[part], labels[part]], training=False))
     return images.to_uint8(np.concatenate(batches)), labels
 
 

@@ -368,16 +368,12 @@ class Run:
             self.checkpoint.restore(latest).assert_existing_objects_matched()
         self.start = int(self.step.numpy())
         # The same noise every time, so that the grids show one set of samples evolving.
-        # With --conditional, one row per class and the same noise down each column.
         self.num_classes = config.get("num_classes", 0)
-        columns = 8
-        rows = self.num_classes or SAMPLE_GRID // columns
-        noise = np.random.default_rng(config["seed"]).standard_normal((rows * columns, latent_dim(generator)))
-        if self.num_classes:
-            noise = np.tile(noise[:columns], (rows, 1))
+        noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, latent_dim(generator)))
         self.fixed_inputs = noise.astype(np.float32)
-        if self.num_classes:
-            self.fixed_inputs = [self.fixed_inputs, np.repeat(np.arange(rows, dtype=np.int32), columns)]
+        if self.num_classes:  # one row per class, the same 8 noise vectors in every row
+            classes = np.arange(self.num_classes, dtype=np.int32)
+            self.fixed_inputs = [np.tile(self.fixed_inputs[:8], (self.num_classes, 1)), np.repeat(classes, 8)]
 
         self.log = self.evaluator = None
         self.progress = Progress(self.start, config["train_steps"], config["log_every"])

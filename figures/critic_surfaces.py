@@ -41,13 +41,14 @@ def worker(variant, dataset, steps, output):
     import numpy as np
 
     from toy import data, networks
+    from toy import steps as toy_steps
 
     train = toolkit.variant_module(variant)
     config = toolkit.default_config(train, batch_size=256, seed=0, gp_lambda=GP_LAMBDA)
     train.runs.seed_everything(0)
     generator = toolkit.data_plus_noise(data.sample(dataset, 100_000, np.random.default_rng(1)))
     discriminator = networks.make_discriminator()
-    discriminator_step, _ = toolkit.make_steps(train, generator, discriminator, config)
+    discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
     real_batches = data.batches(dataset, config["batch_size"], seed=0)
     for _ in range(int(steps)):
         metrics = discriminator_step(*next(real_batches))

@@ -40,13 +40,14 @@ def main():
     import tensorflow as tf
 
     from toy import networks
+    from toy import steps as toy_steps
 
     train = toolkit.variant_module("dcgan")
     config = toolkit.default_config(train, batch_size=256, seed=0)
     train.runs.seed_everything(0)
     generator = networks.make_generator(latent_dim=1, width=WIDTH, dimensions=1)
     discriminator = networks.make_discriminator(width=WIDTH, dimensions=1)
-    discriminator_step, generator_step = toolkit.make_steps(train, generator, discriminator, config)
+    discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
     rng = np.random.default_rng(0)
     labels = np.zeros(config["batch_size"], np.int32)
 

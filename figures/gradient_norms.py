@@ -43,6 +43,7 @@ def worker(label, iterations, output):
     import tensorflow as tf
 
     from toy import data, networks
+    from toy import steps as toy_steps
 
     variant, overrides = SETTINGS[label]
     train = toolkit.variant_module(variant)
@@ -50,7 +51,7 @@ def worker(label, iterations, output):
     config = toolkit.default_config(train, batch_size=256, seed=0, **overrides)
     train.runs.seed_everything(0)
     generator, discriminator = networks.make_generator(), networks.make_discriminator(depth=DEPTH)
-    discriminator_step, generator_step = toolkit.make_steps(train, generator, discriminator, config)
+    discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
     real_batches = data.batches("swissroll", config["batch_size"], seed=0)
     for _ in range(int(iterations)):
         train.train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])

@@ -3,7 +3,7 @@
 Each variant's train.py defines its flags when imported, so one process can hold one
 variant only. A figure that compares variants runs each in a worker process
 (`run_worker`), which imports that variant, trains with the variant's own
-make_optimizers / make_steps (not copies), and hands back NumPy arrays in an .npz.
+make_optimizers / make_steps (through toy/steps.py, not copies), and hands back NumPy arrays in an .npz.
 """
 import importlib
 import json
@@ -30,17 +30,6 @@ def default_config(train, **overrides):
     config.update(conditional=False, jit_compile=False)
     config.update(overrides)
     return config
-
-
-def make_steps(train, generator, discriminator, config):
-    """The variant's own optimizers and steps for these networks: (discriminator_step, generator_step)."""
-    import tensorflow as tf
-
-    generator_optimizer, discriminator_optimizer = train.make_optimizers(config)
-    generator_optimizer.build(generator.trainable_variables)
-    discriminator_optimizer.build(discriminator.trainable_variables)
-    return train.make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config,
-                            tf.distribute.get_strategy())
 
 
 def data_plus_noise(pool, noise_scale=1.0):

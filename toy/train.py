@@ -30,7 +30,7 @@ if __package__ in (None, ""):  # run as `python toy/train.py`: make the reposito
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common import metrics, runs  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
-from toy import data, networks  # noqa: E402
+from toy import data, networks, steps  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -70,12 +70,7 @@ def train(config):
     runs.seed_everything(config["seed"])
     generator = networks.make_generator()
     discriminator = networks.make_discriminator(spectral_norm=config.get("spectral_norm", False))
-    generator_optimizer, discriminator_optimizer = variant.make_optimizers(config)
-    generator_optimizer.build(generator.trainable_variables)
-    discriminator_optimizer.build(discriminator.trainable_variables)
-    discriminator_step, generator_step = variant.make_steps(
-        generator, discriminator, generator_optimizer, discriminator_optimizer, config, tf.distribute.get_strategy()
-    )
+    discriminator_step, generator_step = steps.make_steps(variant, generator, discriminator, config)
     real_batches = data.batches(config["dataset"], config["batch_size"], config["seed"])
     critic_updates = getattr(variant, "critic_updates", lambda step, config: config["n_critic"])
     progress = runs.Progress(0, config["train_steps"], config["log_every"])
