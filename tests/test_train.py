@@ -250,6 +250,24 @@ def test_wgan_gp_step_adds_lambda_times_the_penalty():
     assert result["gradient_norm"] > 0 and np.isfinite(result["loss/generator"])
 
 
+def test_wgan_gp_optimizer_flag_picks_adam_or_rmsprop_with_the_given_moments():
+    result = run_snippet("wgan_gp", """
+    settings = {"learning_rate": 5e-5, "beta1": 0.25, "beta2": 0.8}
+    described = {}
+    for name in ("adam", "rmsprop"):
+        optimizers = train.make_optimizers({**settings, "optimizer": name})
+        described[name] = [[type(o).__name__, o.get_config()] for o in optimizers]
+    described["old_run"] = type(train.make_optimizers(settings)[0]).__name__
+    print(json.dumps(described, default=float))
+    """)
+    for name, config in result["adam"]:
+        assert name == "Adam" and config["beta_1"] == 0.25 and config["beta_2"] == pytest.approx(0.8)
+    for name, config in result["rmsprop"]:
+        assert name == "RMSprop" and config["momentum"] == 0.25 and config["rho"] == pytest.approx(0.8)
+        assert config["learning_rate"] == pytest.approx(5e-5)
+    assert result["old_run"] == "Adam"  # a run made before --optimizer existed used Adam
+
+
 ZERO_CENTRED_STEP = """
 import keras, numpy as np, tensorflow as tf
 config = {"batch_size": 4, "gp_lambda": 1.0, "jit_compile": False, "conditional": False,

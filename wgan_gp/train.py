@@ -20,6 +20,7 @@ Options beyond the paper, off by default (see wgan_gp/README.md):
   --loss=hinge            the hinge loss of SNGAN, SAGAN and BigGAN
   --spectral_norm         spectral normalization of every critic layer (arXiv:1802.05957)
   --conditional           class-conditional G and D (one-hot label; projection critic)
+  --optimizer=rmsprop     WGAN's optimizer instead of Adam (the paper's Figure 3 compares both)
 """
 import os
 import sys
@@ -40,9 +41,16 @@ flags.DEFINE_integer("train_steps", 200_000, "Generator iterations to train for 
 flags.DEFINE_integer("batch_size", 64, "Images per batch, m in Algorithm 1 (paper: 64)", lower_bound=1)
 flags.DEFINE_integer("n_critic", 5, "Critic updates per generator iteration (Algorithm 1: 5)", lower_bound=1)
 flags.DEFINE_float("gp_lambda", 10.0, "Gradient penalty coefficient lambda (Algorithm 1: 10)", lower_bound=0.0)
-flags.DEFINE_float("learning_rate", 1e-4, "Adam step size alpha, both networks (Algorithm 1: 1e-4)", lower_bound=0.0)
-flags.DEFINE_float("beta1", 0.0, "Adam beta1 (Algorithm 1: 0; the official code: 0.5)", lower_bound=0.0, upper_bound=1.0)
-flags.DEFINE_float("beta2", 0.9, "Adam beta2 (Algorithm 1: 0.9)", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_enum(
+    "optimizer", "adam", ["adam", "rmsprop"],
+    "adam: Algorithm 1's. rmsprop: WGAN's optimizer, to separate the penalty's effect from Adam's (paper, Figure 3)",
+)
+flags.DEFINE_float("learning_rate", 1e-4, "Step size alpha, both networks (Algorithm 1: 1e-4)", lower_bound=0.0)
+flags.DEFINE_float(
+    "beta1", 0.0, "Adam beta1 (Algorithm 1: 0; the official code: 0.5); with rmsprop, its momentum",
+    lower_bound=0.0, upper_bound=1.0,
+)
+flags.DEFINE_float("beta2", 0.9, "Adam beta2 (Algorithm 1: 0.9); with rmsprop, the average's decay rho", lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_enum("critic_norm", "none", ["none", "layer"], "Critic normalization; never BatchNorm (paper, Section 4)")
 flags.DEFINE_enum(
     "penalty", "one_centred", ["one_centred", "zero_centred", "none"],
@@ -54,11 +62,14 @@ FLAGS = flags.FLAGS
 
 
 def make_optimizers(config):
-    """Adam for G and for D, as Algorithm 1 specifies."""
-    return (
-        keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"]),
-        keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"]),
-    )
+    """Adam for G and for D, as Algorithm 1 specifies, or RMSProp with --optimizer=rmsprop."""
+    # A run made before --optimizer existed has no such key: it used Adam.
+    if config.get("optimizer", "adam") == "rmsprop":
+        return tuple(
+            keras.optimizers.RMSprop(config["learning_rate"], rho=config["beta2"], momentum=config["beta1"])
+            for _ in range(2)
+        )
+    return tuple(keras.optimizers.Adam(config["learning_rate"], config["beta1"], config["beta2"]) for _ in range(2))
 
 
 def make_models(config):
