@@ -52,7 +52,7 @@ def run(name, variant, flags, dataset, seed, steps, logdir):
     if (logdir / "result.json").is_file():
         return json.loads((logdir / "result.json").read_text())
     command = [sys.executable, str(REPO / "toy" / "train.py"), f"--variant={variant}", f"--dataset={dataset}",
-               f"--train_steps={steps}", f"--seed={seed}", f"--logdir={logdir}", "--log_every=1000000", *flags]
+               f"--train_steps={steps}", f"--seed={seed}", f"--logdir={pathlib.Path(logdir).resolve()}", "--log_every=1000000", *flags]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"error: {name} on {dataset} failed:\n{done.stderr[-2000:]}")
