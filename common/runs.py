@@ -36,8 +36,14 @@ class UserError(Exception):
     """A problem with the user's input: printed as one line, exit status 2."""
 
 
+_stop_requested = False
+
+
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt  # a SIGTERM (a job scheduler, `kill`) saves a checkpoint like Ctrl-C
+    """Ctrl-C or a SIGTERM (a job scheduler, `kill`) stops the run: a checkpoint first."""
+    global _stop_requested
+    _stop_requested = True  # Run.end_step raises again if this raise is swallowed
+    raise KeyboardInterrupt
 
 
 def run(main):
@@ -45,6 +51,7 @@ def run(main):
 
     def guarded(argv):
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
         if not flags.FLAGS["verbosity"].present:
             logging.set_verbosity(logging.WARNING)  # hide TensorFlow's routine INFO lines
         try:
@@ -52,6 +59,9 @@ def run(main):
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
+        except KeyboardInterrupt:  # during start-up; once training runs, Run saves and exits itself
+            print("interrupted before training began; nothing to save", file=sys.stderr)
+            sys.exit(130)
 
     app.run(guarded)
 
@@ -408,6 +418,10 @@ class Run:
 
     def end_step(self, step, metrics):
         """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule."""
+        if _stop_requested:
+            # A signal's KeyboardInterrupt can land where it is swallowed (a finalizer run
+            # while TensorFlow traces a step); stop here instead.
+            raise KeyboardInterrupt
         self.step.assign(step)
         last = step == self.config["train_steps"]
         if step % self.config["checkpoint_every"] == 0 or last:

@@ -382,6 +382,22 @@ def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signa
     assert result.returncode == 0 and f"resuming at generator iteration {saved}" in result.stdout
 
 
+def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
+    # Sent while the run loads and TensorFlow traces the first steps, where a raised
+    # KeyboardInterrupt can be swallowed; the run must stop all the same.
+    logdir = tmp_path / "run"
+    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in process.stdout:
+        if line.startswith("run directory:"):
+            process.send_signal(signal.SIGTERM)
+            break
+    rest, errors = process.communicate(timeout=120)
+    assert process.returncode == 130, errors[-2000:]
+    assert "interrupted" in rest + errors and "Traceback" not in errors
+
+
 def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
     logdir = tmp_path / "again"
     result = run_python(["dcgan/train.py", *TINY, "--train_steps=4", f"--logdir={logdir}"])
