@@ -1,6 +1,7 @@
 """Each figure script's quick mode, run as a user runs it, must still show its paper's claim."""
 import json
 
+import numpy as np
 import pytest
 
 from tests.helpers import run_python
@@ -65,3 +66,76 @@ def test_latent_walks_from_a_run(tmp_path, conditional):
     assert numbers["checkpoint"].endswith("ckpt-2")
     # Linear steps through a continuous G: no step is far larger than the others.
     assert 1.0 <= numbers["largest_over_mean_step"] < 3.0 and numbers["mean_step_pixel_distance"] > 0
+
+
+def test_training_curves_median_filter_and_rank_correlation():
+    from figures import training_curves
+
+    spike = np.array([1.0, 1.0, 9.0, 1.0, 1.0, 2.0, 2.0])
+    np.testing.assert_array_equal(training_curves.median_filter(spike, window=3), [1, 1, 1, 1, 1, 2, 2])
+    rising = np.array([0.1, 0.5, 0.2, 3.0, 7.0])
+    assert training_curves.spearman(rising, rising**3) == pytest.approx(1.0)  # any increasing map
+    assert training_curves.spearman(rising, -rising) == pytest.approx(-1.0)
+    assert training_curves.spearman(rising, np.array([3.0, 1.0, 5.0, 2.0, 4.0])) == pytest.approx(-0.1)
+
+
+def test_training_curves_count_training_time_from_the_logged_rates():
+    from figures import training_curves
+
+    rows = [{"step": "5", "perf/steps_per_sec": "1.0", "loss/discriminator": "2.0", "eval/classifier_fd": ""},
+            {"step": "10", "perf/steps_per_sec": "2.5", "loss/discriminator": "-1.0", "eval/classifier_fd": "30"}]
+    curve = training_curves.curves(rows)
+    np.testing.assert_allclose(curve["seconds"], [5.0, 7.0])  # 5 steps at 1/s, then 5 at 2.5/s
+    np.testing.assert_array_equal(curve["minus_loss"], [-2.0, 1.0])
+    assert curve["evaluated"].tolist() == [False, True] and curve["quality"][1] == 30.0
+
+
+def test_training_curves_correlate_loss_and_quality_from_the_critics_peak_on():
+    from figures import training_curves
+
+    steps = np.arange(5, 105, 5)
+    minus_loss = np.concatenate([np.linspace(0, 1, 8), np.linspace(0.95, 0.3, 12)])  # climbs, then falls
+    quality = np.full(len(steps), np.nan)
+    quality[1::2] = 200.0 - steps[1::2]  # improves throughout
+    curve = {"steps": steps, "rates": np.full(len(steps), 2.0), "seconds": steps / 2.0, "minus_loss": minus_loss,
+             "evaluated": ~np.isnan(quality), "quality": quality}
+    numbers = training_curves.summarize(curve)
+    assert 30 <= numbers["minus_loss_peak_iteration"] <= 45  # the filter blunts the peak at 40
+    assert numbers["spearman_after_peak"] > 0.95  # the loss falls as the distance falls
+    assert -0.5 < numbers["spearman_minus_loss_vs_fd"] < 0.5  # the climb spoils it over the whole run
+    assert (numbers["classifier_fd_first_eval"], numbers["classifier_fd_last_eval"]) == (190.0, 100.0)
+    assert numbers["training_seconds"] == numbers["seconds_at_median_rate"] == 50.0
+
+
+def test_training_curves_check_each_claim_from_the_numbers():
+    from figures import training_curves
+
+    def numbers(last_fd, after_peak, whole=0.9):
+        return {"classifier_fd_last_eval": last_fd, "spearman_after_peak": after_peak, "spearman_minus_loss_vs_fd": whole}
+
+    runs = {"weight clipping (RMSProp)": numbers(180, 0.99), "gradient penalty (RMSProp)": numbers(40, 0.98),
+            "gradient penalty (Adam)": numbers(20, 0.98), "DCGAN": numbers(19, 0.9, whole=0.92)}
+    assert training_curves.check_claims(runs) == {
+        "wgan_critic_loss_tracks_quality": True, "dcgan_loss_does_not_track_quality": False,
+        "penalty_beats_clipping": True}
+    runs["gradient penalty (RMSProp)"] = numbers(200, None)  # worse than clipping; the critic never peaked
+    runs["DCGAN"] = numbers(19, 0.1, whole=-0.2)
+    assert training_curves.check_claims(runs) == {
+        "wgan_critic_loss_tracks_quality": False, "dcgan_loss_does_not_track_quality": True,
+        "penalty_beats_clipping": False}
+
+
+def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figures(tmp_path):
+    run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
+    numbers = json.loads((tmp_path / "training_curves_quick.json").read_text())
+    assert (tmp_path / "loss_vs_quality_quick.png").stat().st_size > 0
+    assert (tmp_path / "quality_vs_time_quick.png").stat().st_size > 0
+    settings = ["weight clipping (RMSProp)", "gradient penalty (RMSProp)", "gradient penalty (Adam)", "DCGAN"]
+    assert list(numbers) == [*settings, "checks"]
+    for name in settings:
+        assert numbers[name]["iterations"] == 10 and numbers[name]["training_seconds"] > 0
+        assert 0 < numbers[name]["classifier_fd_last_eval"] < 1000
+    # The penalty run with RMSProp was trained with RMSProp at WGAN's step size.
+    config = json.loads((tmp_path / "runs" / "quick" / "gradient_penalty_rmsprop" / "config.json").read_text())
+    assert (config["optimizer"], config["learning_rate"], config["batch_size"]) == ("rmsprop", 5e-5, 16)
+
