@@ -139,3 +139,13 @@ def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figu
     config = json.loads((tmp_path / "runs" / "quick" / "gradient_penalty_rmsprop" / "config.json").read_text())
     assert (config["optimizer"], config["learning_rate"], config["batch_size"]) == ("rmsprop", 5e-5, 16)
 
+
+def test_toy_training_quick_mode_wgan_gp_ends_closest_to_the_data(tmp_path):
+    run_figure("toy_training", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
+    numbers = claims(tmp_path, "toy_training_quick")
+    assert numbers["train_steps"] == 300
+    distance = {variant: numbers[f"{variant}/8gaussians"]["sliced_wasserstein"] for variant in ("dcgan", "wgan", "wgan_gp")}
+    # 300 iterations: no variant covers the modes yet (that takes many more), but the
+    # penalized critic has pulled its samples nearest to the data (0.30 against 0.37 and 0.38 here).
+    assert distance["wgan_gp"] < min(distance["dcgan"], distance["wgan"])
+    assert all(numbers[f"{variant}/8gaussians"]["modes_covered"].endswith("/8") for variant in distance)
