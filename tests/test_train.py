@@ -361,18 +361,30 @@ def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path):
     assert result.returncode == 2 and "loss: 'wasserstein' -> 'hinge'" in result.stderr
 
 
+def signal_a_long_run(logdir, when, signal_number):
+    """Starts a long wgan_gp run, sends `signal_number` once a stdout line starts with `when`.
+
+    Returns (exit status, the rest of stdout, stderr).
+    """
+    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
+    stderr_path = logdir.parent / "stderr.txt"
+    with open(stderr_path, "w") as stderr:  # a file, not a pipe: nothing reads it until the end
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        for line in process.stdout:
+            if line.startswith(when):
+                process.send_signal(signal_number)
+                break
+        rest = process.stdout.read()
+        status = process.wait(timeout=120)
+    return status, rest, stderr_path.read_text()
+
+
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signal_name):
     logdir = tmp_path / "run"
-    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    for line in process.stdout:
-        if line.startswith("step 3/"):
-            process.send_signal(getattr(signal, signal_name))
-            break
-    rest = process.stdout.read()
-    assert process.wait(timeout=120) == 130
+    status, rest, _ = signal_a_long_run(logdir, "step 3/", getattr(signal, signal_name))
+    assert status == 130
     assert "interrupted: saved a checkpoint at generator iteration" in rest
     saved = int(rest.split("generator iteration ")[1].split(";")[0])
     assert saved >= 3
@@ -385,16 +397,8 @@ def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signa
 def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
     # Sent while the run loads and TensorFlow traces the first steps, where a raised
     # KeyboardInterrupt can be swallowed; the run must stop all the same.
-    logdir = tmp_path / "run"
-    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    for line in process.stdout:
-        if line.startswith("run directory:"):
-            process.send_signal(signal.SIGTERM)
-            break
-    rest, errors = process.communicate(timeout=120)
-    assert process.returncode == 130, errors[-2000:]
+    status, rest, errors = signal_a_long_run(tmp_path / "run", "run directory:", signal.SIGTERM)
+    assert status == 130, errors[-2000:]
     assert "interrupted" in rest + errors and "Traceback" not in errors
 
 
