@@ -257,7 +257,7 @@ def test_wgan_gp_optimizer_flag_picks_adam_or_rmsprop_with_the_given_moments():
     for name in ("adam", "rmsprop"):
         optimizers = train.make_optimizers({**settings, "optimizer": name})
         described[name] = [[type(o).__name__, o.get_config()] for o in optimizers]
-    described["old_run"] = type(train.make_optimizers(settings)[0]).__name__
+    described["without_the_key"] = type(train.make_optimizers(settings)[0]).__name__
     print(json.dumps(described, default=float))
     """)
     for name, config in result["adam"]:
@@ -265,7 +265,7 @@ def test_wgan_gp_optimizer_flag_picks_adam_or_rmsprop_with_the_given_moments():
     for name, config in result["rmsprop"]:
         assert name == "RMSprop" and config["momentum"] == 0.25 and config["rho"] == pytest.approx(0.8)
         assert config["learning_rate"] == pytest.approx(5e-5)
-    assert result["old_run"] == "Adam"  # a run made before --optimizer existed used Adam
+    assert result["without_the_key"] == "Adam"  # Algorithm 1's optimizer
 
 
 ZERO_CENTRED_STEP = """

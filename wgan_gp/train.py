@@ -63,7 +63,7 @@ FLAGS = flags.FLAGS
 
 def make_optimizers(config):
     """Adam for G and for D, as Algorithm 1 specifies, or RMSProp with --optimizer=rmsprop."""
-    # A run made before --optimizer existed has no such key: it used Adam.
+    # A config built by hand (a test, another script) may leave the key out: Adam, as in the paper.
     if config.get("optimizer", "adam") == "rmsprop":
         return tuple(
             keras.optimizers.RMSprop(config["learning_rate"], rho=config["beta2"], momentum=config["beta1"])
