@@ -20,7 +20,7 @@ and reports
   % dispatch    the fixed cost of launching the iteration's n_critic + 1 steps (an empty
                 distributed tf.function, timed), as a share of the iteration's time
   D ms, G ms    one discriminator update and one generator update, timed on their own
-Each variant runs in its own process: the train modules define the same flags.
+Each variant is measured in a fresh process, so that no variant inherits another's caches or threads.
 """
 import argparse
 import json
@@ -59,9 +59,9 @@ def dispatch_overhead(calls=2000):
     """Seconds per call of an empty distributed step: the fixed cost of launching one update."""
     import tensorflow as tf
 
-    from common import runs
+    from common import devices
 
-    empty = runs.distribute(tf.distribute.get_strategy(), lambda: {"zero": tf.constant(0.0)})
+    empty = devices.distribute(tf.distribute.get_strategy(), lambda: {"zero": tf.constant(0.0)})
     empty()["zero"].numpy()  # trace
     began = time.perf_counter()
     for _ in range(calls):
@@ -86,17 +86,15 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
 
     import numpy as np
     import tensorflow as tf
-    from absl import flags
-
-    from common import data, runs
+    from common import cli, data, devices
 
     train = importlib.import_module(f"{variant}.train")
-    config = {flag.name: flag.default for flag in flags.FLAGS.get_key_flags_for_module(train)}
+    config = cli.default_config(train)
     config["image_shape"] = list(SIZES[size])
     batch_size, n_critic = config["batch_size"], config["n_critic"]
 
     config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
-    runs.set_precision(config)
+    devices.set_precision(config)
     models = train.make_models(config)
     discriminator_step, generator_step = train.make_steps(*models, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)

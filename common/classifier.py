@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 
 from common import data
-from common.runs import UserError
+from common.cli import UserError
 
 FEATURE_LAYER = "features"
 EPOCHS = {"mnist_5k": 15}  # small data: more passes; about 20 s on 2 CPU cores

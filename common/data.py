@@ -21,7 +21,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from common.runs import UserError
+from common.cli import UserError
 
 NAMES = ("mnist", "fashion_mnist", "cifar10", "mnist_5k", "folder:PATH")
 MNIST_5K = pathlib.Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"

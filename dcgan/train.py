@@ -1,17 +1,20 @@
 """DCGAN: deep convolutional GAN (Radford et al. 2015, arXiv:1511.06434).
 
-Trains the GAN of Goodfellow et al. 2014 (arXiv:1406.2661, Algorithm 1) with the
-DCGAN networks and optimizer. Each generator iteration runs n_critic (k in the GAN
-paper; 1 here) discriminator updates, each on a fresh real batch, with the loss
+Trains the GAN of Goodfellow et al. 2014 (arXiv:1406.2661, Algorithm 1) with the DCGAN
+networks and optimizer. Each generator iteration runs n_critic (k in the GAN paper; 1
+here) discriminator updates, each on a fresh real batch, with the loss
     -log D(x) - log(1 - D(G(z))),
 then one generator update on -log D(G(z)) (non-saturating, the default) or
 log(1 - D(G(z))) (--g_loss=minimax). Both networks use Adam(2e-4, beta1 = 0.5).
 
+Notation, one for every variant: D is the discriminator, which the WGAN papers call the
+critic (f_w in WGAN, D_w in WGAN-GP); G the generator; x a real image; z the noise.
+
     python dcgan/train.py --dataset mnist
     python dcgan/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
 
-Deviations from the paper: z ~ N(0, I) with 128 dimensions instead of U[-1, 1]
-with 100 (see dcgan/networks.py), so that all three variants share one generator.
+Deviations from the paper: z ~ N(0, I) with 128 dimensions instead of U[-1, 1] with 100
+(see dcgan/networks.py), so that all the variants share one generator.
 """
 import os
 import sys
@@ -19,41 +22,39 @@ import sys
 if __package__ in (None, ""):  # run as `python dcgan/train.py`: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import data, runs  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from common import cli, data, devices, sampling, training_run  # noqa: E402  (first: quiets TF)
 from dcgan import losses, networks  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-runs.define_flags()  # --dataset, --data_dir, --image_size, --logdir, --seed, --*_every
-flags.adopt_module_key_flags(runs)
-flags.DEFINE_integer("train_steps", 200_000, "Generator iterations to train for (WGAN-GP code: 200000)", lower_bound=1)
-flags.DEFINE_integer("batch_size", 128, "Images per batch (DCGAN paper: 128)", lower_bound=1)
-flags.DEFINE_integer("n_critic", 1, "Discriminator updates per generator iteration (k in the GAN paper: 1)", lower_bound=1)
-flags.DEFINE_enum("g_loss", "non_saturating", ["non_saturating", "minimax"], "Generator loss (GAN paper, Section 3)")
-flags.DEFINE_float("learning_rate", 2e-4, "Adam step size, both networks (DCGAN paper: 2e-4)", lower_bound=0.0)
-flags.DEFINE_float("beta1", 0.5, "Adam beta1 (DCGAN paper: 0.5)", lower_bound=0.0, upper_bound=1.0)
-FLAGS = flags.FLAGS
+
+def define_flags(flag_values):
+    """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
+    define = cli.define_flags(flag_values, __name__)
+    define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
+    define.integer("batch_size", 128, "Images per batch (DCGAN paper: 128)", lower_bound=1)
+    define.integer("n_critic", 1, "D updates per generator iteration (k, GAN paper)", lower_bound=1)
+    define.enum("g_loss", "non_saturating", ["non_saturating", "minimax"], "GAN paper, Section 3")
+    define.float("learning_rate", 2e-4, "Adam step size, G and D (DCGAN paper)", lower_bound=0)
+    define.float("beta1", 0.5, "Adam beta1 (DCGAN paper)", lower_bound=0, upper_bound=1)
 
 
 def make_optimizers(config):
     """Adam for G and for D, as the DCGAN paper specifies."""
-    return (
-        keras.optimizers.Adam(config["learning_rate"], config["beta1"]),
-        keras.optimizers.Adam(config["learning_rate"], config["beta1"]),
-    )
+    return tuple(keras.optimizers.Adam(config["learning_rate"], config["beta1"]) for _ in range(2))
 
 
 def make_models(config):
     """G, D and their optimizers, as the paper specifies."""
-    num_classes = config.get("num_classes", 0)  # set by --conditional
-    generator = networks.make_generator(config["image_shape"], num_classes=num_classes)
-    discriminator = networks.make_discriminator(config["image_shape"], num_classes=num_classes)
+    image_shape, num_classes = config["image_shape"], config.get("num_classes", 0)  # --conditional
+    generator = networks.make_generator(image_shape, num_classes=num_classes)
+    discriminator = networks.make_discriminator(image_shape, num_classes)
     generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
-    generator_optimizer = runs.for_precision(generator_optimizer, config)
-    discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
+    generator_optimizer = devices.for_precision(generator_optimizer, config)
+    discriminator_optimizer = devices.for_precision(discriminator_optimizer, config)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -61,10 +62,12 @@ def make_models(config):
     return generator, discriminator, generator_optimizer, discriminator_optimizer
 
 
-def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy):
-    """The two updates of Algorithm 1, each traced once into a tf.function that runs on every replica."""
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config,
+               strategy):
+    """The two updates of Algorithm 1, each traced once into a tf.function run on every replica."""
     replicas = strategy.num_replicas_in_sync
-    batch_size, latent_dim = runs.replica_batch_size(config, strategy), runs.latent_dim(generator)
+    batch_size = devices.replica_batch_size(config, strategy)
+    latent_dim = sampling.latent_dim(generator)
 
     def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
         return [inputs, labels] if config["conditional"] else inputs
@@ -80,7 +83,7 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         with tf.GradientTape() as tape:
             real_output = discriminator(conditioned(real_images, labels), training=True)
             fake_output = discriminator(conditioned(fake_images, labels), training=True)
-            loss = losses.discriminator_loss(real_output, fake_output)  # ascend V(D, G) = descend -V
+            loss = losses.discriminator_loss(real_output, fake_output)  # ascend V(D, G)
             # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
             # float16 loss scale (if any) keeps small gradients from underflowing.
             scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
@@ -96,7 +99,9 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         """Alg. 1, after the inner loop: one generator update."""
         noise = tf.random.normal([batch_size, latent_dim])  # z ~ p_g(z)
         # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
-        labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32) if config["conditional"] else None
+        labels = None
+        if config["conditional"]:
+            labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32)
         with tf.GradientTape() as tape:
             fake_images = generator(conditioned(noise, labels), training=True)
             fake_output = discriminator(conditioned(fake_images, labels), training=True)
@@ -107,41 +112,47 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         return {"loss/generator": loss}
 
     return (
-        runs.distribute(strategy, discriminator_step, config["jit_compile"]),
-        runs.distribute(strategy, generator_step, config["jit_compile"]),
+        devices.distribute(strategy, discriminator_step, config["jit_compile"]),
+        devices.distribute(strategy, generator_step, config["jit_compile"]),
     )
 
 
+def critic_updates(step, config):
+    """Discriminator updates in generator iteration `step`: n_critic, k in Alg. 1."""
+    return config["n_critic"]
+
+
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
-    """One generator iteration (Alg. 1, outer loop): n_critic discriminator updates, then one generator update."""
+    """One generator iteration: n_critic critic updates, then one generator update."""
     for _ in range(n_critic):
-        metrics = discriminator_step(*next(real_batches))  # a fresh minibatch of real examples for every update
+        metrics = discriminator_step(*next(real_batches))  # a fresh real batch for every update
     return {**metrics, **generator_step()}
 
 
 def train(config):
-    strategy = runs.make_strategy(config["strategy"])  # before any other TensorFlow work
+    strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
     config = {**config, **data.run_settings(dataset, config["conditional"])}
-    runs.seed_everything(config["seed"])
-    runs.set_precision(config)
-    real_batches = data.make_batches(dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy)
-
+    devices.seed_everything(config["seed"])
+    devices.set_precision(config)
+    real_batches = data.make_batches(
+        dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy
+    )
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)
     discriminator_step, generator_step = make_steps(*models, config, strategy)
 
-    with runs.Run(config, *models, strategy) as run:
+    with training_run.TrainingRun(config, *models, strategy) as run:
         for step in run.steps():
-            metrics = train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
+            n_critic = critic_updates(step, config)
+            metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)
             run.end_step(step, metrics)
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise runs.UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
-    train(runs.config_from_flags(sys.modules[__name__], variant="dcgan"))
+    train(cli.config_from_flags(flags.FLAGS, sys.modules[__name__]))
 
 
 if __name__ == "__main__":
-    runs.run(main)
+    define_flags(flags.FLAGS)
+    cli.run_command(main)

@@ -36,16 +36,17 @@ RING_POINTS = 32
 GP_LAMBDA = 0.1  # gan_toy.py: "smaller lambda seems to help for toy tasks"; the paper uses 10 elsewhere
 
 
-def worker(variant, dataset, steps, output):
-    """Trains one critic and saves D on the grid and at the modes."""
+def train_critic(variant, dataset, steps):
+    """Trains one critic; returns D on the grid and at the modes."""
     import numpy as np
 
+    from common import devices
     from toy import data, networks
     from toy import steps as toy_steps
 
     train = toolkit.variant_module(variant)
     config = toolkit.default_config(train, batch_size=256, seed=0, gp_lambda=GP_LAMBDA)
-    train.runs.seed_everything(0)
+    devices.seed_everything(0)
     generator = toolkit.data_plus_noise(data.sample(dataset, 100_000, np.random.default_rng(1)))
     discriminator = networks.make_discriminator()
     discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
@@ -69,7 +70,7 @@ def worker(variant, dataset, steps, output):
         at_modes = discriminator(points.reshape(-1, 2).astype(np.float32)).numpy().reshape(len(centres), -1)
         result["local_maxima"] = int(np.sum(at_modes[:, 0] > at_modes[:, 1:].max(axis=1)))
         result["modes"] = len(centres)
-    np.savez(output, **result)
+    return result
 
 
 def quadratic_r2(values):
@@ -90,10 +91,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer critic updates")
     parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
-    parser.add_argument("--worker", nargs=4, metavar=("VARIANT", "DATASET", "STEPS", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        return worker(*args.worker)
 
     import numpy as np
 
@@ -108,7 +106,7 @@ def main():
     for column, dataset in enumerate(datasets):
         real = data.sample(dataset, 1000, np.random.default_rng(2))
         for row, (variant, method) in enumerate(METHODS.items()):
-            result = toolkit.run_worker(__file__, variant, dataset, steps[variant])
+            result = train_critic(variant, dataset, steps[variant])
             r2 = quadratic_r2(result["values"])
             panel = {"quadratic_r2": round(r2, 4)}
             label = f"{method}\nquadratic fit R² {r2:.2f}"

@@ -29,16 +29,17 @@ QUICK_STEPS = {"dcgan": 300, "wgan": 600}
 PLOT_RANGE = 5.0
 
 
-def worker(variant, steps, output):
+def train_discriminator(variant, steps):
     import numpy as np
     import tensorflow as tf
 
+    from common import devices
     from toy import networks
     from toy import steps as toy_steps
 
     train = toolkit.variant_module(variant)
     config = toolkit.default_config(train, batch_size=256, seed=0)
-    train.runs.seed_everything(0)
+    devices.seed_everything(0)
     generator = toolkit.data_plus_noise(np.array([[FAKE_MEAN]], np.float32), noise_scale=STD)  # N(-2, 0.5^2)
     discriminator = networks.make_discriminator(dimensions=1)
     discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
@@ -56,23 +57,20 @@ def worker(variant, steps, output):
         signal = tf.reduce_sum(tf.math.log_sigmoid(-output_values) if variant == "dcgan" else -output_values)
     gradient = tape.gradient(signal, x)
     values = tf.sigmoid(output_values) if variant == "dcgan" else output_values
-    np.savez(output, x=x.numpy().ravel(), values=values.numpy().ravel(), gradient=gradient.numpy().ravel())
+    return {"x": x.numpy().ravel(), "values": values.numpy().ravel(), "gradient": gradient.numpy().ravel()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer updates")
     parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
-    parser.add_argument("--worker", nargs=3, metavar=("VARIANT", "STEPS", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        return worker(*args.worker)
 
     import numpy as np
 
     steps = QUICK_STEPS if args.quick else STEPS
-    gan = toolkit.run_worker(__file__, "dcgan", steps["dcgan"])
-    critic = toolkit.run_worker(__file__, "wgan", steps["wgan"])
+    gan = train_discriminator("dcgan", steps["dcgan"])
+    critic = train_discriminator("wgan", steps["wgan"])
     x = gan["x"]
     at_fakes = np.abs(x - FAKE_MEAN) <= 2 * STD
 

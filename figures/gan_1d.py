@@ -39,12 +39,13 @@ def main():
     import numpy as np
     import tensorflow as tf
 
+    from common import devices
     from toy import networks
     from toy import steps as toy_steps
 
     train = toolkit.variant_module("dcgan")
     config = toolkit.default_config(train, batch_size=256, seed=0)
-    train.runs.seed_everything(0)
+    devices.seed_everything(0)
     generator = networks.make_generator(latent_dim=1, width=WIDTH, dimensions=1)
     discriminator = networks.make_discriminator(width=WIDTH, dimensions=1)
     discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)

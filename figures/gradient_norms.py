@@ -37,11 +37,12 @@ ITERATIONS, QUICK_ITERATIONS = 200, 10  # generator iterations (5 critic updates
 BINS = 60
 
 
-def worker(label, iterations, output):
+def train_deep_critic(label, iterations):
     import keras
     import numpy as np
     import tensorflow as tf
 
+    from common import devices
     from toy import data, networks
     from toy import steps as toy_steps
 
@@ -49,7 +50,7 @@ def worker(label, iterations, output):
     train = toolkit.variant_module(variant)
     losses = __import__(f"{variant}.losses", fromlist=["losses"])
     config = toolkit.default_config(train, batch_size=256, seed=0, **overrides)
-    train.runs.seed_everything(0)
+    devices.seed_everything(0)
     generator, discriminator = networks.make_generator(), networks.make_discriminator(depth=DEPTH)
     discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
     real_batches = data.batches("swissroll", config["batch_size"], seed=0)
@@ -68,17 +69,14 @@ def worker(label, iterations, output):
             loss = losses.discriminator_loss(outputs[-1][:size], outputs[-1][size:])
         norms += [float(tf.norm(gradient)) for gradient in tape.gradient(loss, outputs[:-1])]
     weights = np.concatenate([layer.kernel.numpy().ravel() for layer in dense[1:-1]])  # the 512x512 layers
-    np.savez(output, gradient_norms=norms / 5, weights=weights)
+    return {"gradient_norms": norms / 5, "weights": weights}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer training iterations")
     parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
-    parser.add_argument("--worker", nargs=3, metavar=("SETTING", "ITERATIONS", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker:
-        return worker(*args.worker)
 
     import numpy as np
 
@@ -91,7 +89,7 @@ def main():
     for label in SETTINGS:
         if args.quick and label == "clipping c=0.1":
             continue
-        result = toolkit.run_worker(__file__, label, iterations)
+        result = train_deep_critic(label, iterations)
         norms, weights = result["gradient_norms"], result["weights"]
         log_norms = np.log10(np.maximum(norms, 1e-45))
         norms_axes.plot(np.arange(1, len(norms) + 1), log_norms, marker="o", label=label)

@@ -33,14 +33,15 @@ def main():
 
     import numpy as np
 
-    from common import generate, images, runs
+    from common import images, sampling
+    from common.cli import UserError
 
     try:
-        generator, checkpoint, num_classes = generate.load_generator(args.logdir)
-    except runs.UserError as error:
+        generator, checkpoint, num_classes = sampling.load_generator(args.logdir)
+    except UserError as error:
         sys.exit(f"error: {error}")
     rng = np.random.default_rng(args.seed)
-    ends = rng.standard_normal((2, ROWS, runs.latent_dim(generator)))
+    ends = rng.standard_normal((2, ROWS, sampling.latent_dim(generator)))
     weights = np.linspace(0.0, 1.0, STEPS)[None, :, None]
     noise = ((1 - weights) * ends[0][:, None] + weights * ends[1][:, None]).reshape(ROWS * STEPS, -1)
     inputs = noise.astype(np.float32)

@@ -1,35 +1,27 @@
-"""Plumbing the figure scripts share: worker processes, variant steps on toy data, saving.
+"""Plumbing the figure scripts share: a variant's module and defaults, a fixed generator, saving.
 
-Each variant's train.py defines its flags when imported, so one process can hold one
-variant only. A figure that compares variants runs each in a worker process
-(`run_worker`), which imports that variant, trains with the variant's own
-make_optimizers / make_steps (through toy/steps.py, not copies), and hands back NumPy arrays in an .npz.
+The figures train with each variant's own make_optimizers / make_steps (through
+toy/steps.py, not copies), all in one process: importing a train.py defines no flags.
 """
 import importlib
 import json
 import os
 import pathlib
-import subprocess
-import sys
-import tempfile
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FIGURES = REPO / "docs" / "figures"
 
 
 def variant_module(name):
-    """VARIANT.train, with its flags defined (call once per process)."""
+    """VARIANT.train, the module with the variant's make_optimizers and make_steps."""
     return importlib.import_module(f"{name}.train")
 
 
 def default_config(train, **overrides):
     """The variant's flag defaults (the paper's settings) as a config dict, with overrides."""
-    from absl import flags
+    from common import cli
 
-    config = {flag.name: flag.default for flag in flags.FLAGS.get_key_flags_for_module(train)}
-    config.update(conditional=False, jit_compile=False)
-    config.update(overrides)
-    return config
+    return cli.default_config(train, conditional=False, jit_compile=False, **overrides)
 
 
 def data_plus_noise(pool, noise_scale=1.0):
@@ -49,21 +41,6 @@ def data_plus_noise(pool, noise_scale=1.0):
         return tf.gather(pool, rows) + noise_scale * z
 
     return keras.Model(noise, keras.layers.Lambda(shift)(noise), name="data_plus_noise")
-
-
-def run_worker(script, *args, timeout=3600):
-    """Runs `python SCRIPT --worker ARGS... OUTPUT.npz` and returns the arrays it saved, as a dict."""
-    with tempfile.TemporaryDirectory() as folder:
-        output = pathlib.Path(folder) / "result.npz"
-        command = [sys.executable, str(script), "--worker", *map(str, args), str(output)]
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            sys.exit(f"error: worker {' '.join(map(str, args))} failed:\n{done.stderr[-3000:]}")
-        import numpy as np
-
-        with np.load(output) as archive:
-            return {key: archive[key] for key in archive.files}
 
 
 def save_figure(figure, name, output_dir=FIGURES):

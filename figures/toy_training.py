@@ -24,7 +24,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from figures import toolkit  # noqa: E402
 from toy import compare, data  # noqa: E402
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp")
+VARIANTS = ("dcgan", "wgan", "wgan_gp")  # the default; the siblings can be chosen too
+CHOICES = VARIANTS + ("sngan", "wgan_r1")
 DEFAULT_STEPS, QUICK_STEPS = 1000, 300
 
 
@@ -38,7 +39,7 @@ def panel(axes, real, fake, title):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"8 Gaussians, {QUICK_STEPS} iterations")
-    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", choices=CHOICES, default=list(VARIANTS))
     parser.add_argument("--datasets", nargs="+", choices=data.NAMES, default=list(data.NAMES))
     parser.add_argument("--train_steps", type=int, default=None, help=f"generator iterations (default {DEFAULT_STEPS})")
     parser.add_argument("--runs_dir", default="runs/toy", help="where the runs go (shared with toy/compare.py)")
@@ -65,7 +66,7 @@ def main():
         for column, variant in enumerate(args.variants):
             logdir = compare.run_directory(args.runs_dir, variant, [], dataset, 0, steps)
             print(f"{variant} on {dataset} ({logdir})", flush=True)
-            result = compare.run(variant, variant, [], dataset, 0, steps, logdir)
+            result = compare.run(variant, [], dataset, 0, steps, logdir)
             with np.load(logdir / "samples.npz") as archive:
                 fake = archive["points"]
             numbers = {"sliced_wasserstein": round(result["sliced_wasserstein"], 3), "seconds": round(result["seconds"])}

@@ -35,7 +35,6 @@ quality_vs_time.png and training_curves.json (--output_dir to change).
 import argparse
 import csv
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -45,11 +44,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from figures import toolkit  # noqa: E402
 
 WGAN_LEARNING_RATE = 5e-5  # the WGAN paper's RMSProp step size
-SETTINGS = {  # name: (variant, extra flags)
-    "weight clipping (RMSProp)": ("wgan", []),
-    "gradient penalty (RMSProp)": ("wgan_gp", ["--optimizer=rmsprop", f"--learning_rate={WGAN_LEARNING_RATE}"]),
-    "gradient penalty (Adam)": ("wgan_gp", []),
-    "DCGAN": ("dcgan", []),
+SETTINGS = {  # name: (variant, flags other than the variant's defaults)
+    "weight clipping (RMSProp)": ("wgan", {}),
+    "gradient penalty (RMSProp)": ("wgan_gp", {"optimizer": "rmsprop", "learning_rate": WGAN_LEARNING_RATE}),
+    "gradient penalty (Adam)": ("wgan_gp", {}),
+    "DCGAN": ("dcgan", {}),
 }
 LOSS_PANELS = ("weight clipping (RMSProp)", "gradient penalty (Adam)", "DCGAN")
 FULL = {"train_steps": 1000, "eval_every": 50, "log_every": 5}
@@ -59,18 +58,17 @@ QUALITY = "eval/classifier_fd"
 
 
 def train(name, schedule, runs_dir):
-    """Trains (or resumes, or reuses) one setting with its variant's train.py; returns its log rows."""
+    """Trains (or resumes, or reuses) one setting with its variant's own train(); returns its log rows.
+
+    The same as `python VARIANT/train.py --dataset=mnist_5k --logdir=... FLAGS`, in this process.
+    """
     variant, extra = SETTINGS[name]
     slug = name.replace(" ", "_").replace("(", "").replace(")", "").lower()
-    logdir = (pathlib.Path(runs_dir) / slug).resolve()  # train.py runs from the repository root
-    command = [
-        sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--logdir={logdir}",
-        *(f"--{key}={value}" for key, value in schedule.items()),
-        f"--sample_every={schedule['train_steps']}", f"--checkpoint_every={schedule['eval_every']}", *extra,
-    ]
-    print(" ".join(command[1:]), flush=True)
-    if subprocess.run(command, cwd=toolkit.REPO).returncode != 0:
-        sys.exit(f"error: {name} failed (its output is above)")
+    logdir = (pathlib.Path(runs_dir) / slug).resolve()
+    settings = {**schedule, "sample_every": schedule["train_steps"], "checkpoint_every": schedule["eval_every"], **extra}
+    print(f"{variant}/train.py " + " ".join(f"--{key}={value}" for key, value in settings.items()), flush=True)
+    train_module = toolkit.variant_module(variant)
+    train_module.train(toolkit.default_config(train_module, dataset="mnist_5k", logdir=str(logdir), **settings))
     with open(logdir / "metrics.csv", newline="") as f:
         return [row for row in csv.DictReader(f) if int(row["step"]) <= schedule["train_steps"]]
 

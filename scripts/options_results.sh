@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the README's comparison of critic options and its conditional result: a
 # class-conditional DCGAN at the README's DCGAN budget (1,000 generator iterations on
-# mnist_5k), then WGAN-GP with the one-centred penalty (Algorithm 1), the zero-centred
-# penalty and the hinge loss with spectral norm, each for 500 generator iterations
-# with the same seed. About 45 minutes on 2 CPU cores. Run from the repository root:
+# mnist_5k), then WGAN-GP with the one-centred penalty (Algorithm 1), its sibling with the
+# zero-centred penalty (wgan_r1/) and the hinge loss with spectral norm (sngan/), each for
+# 500 generator iterations with the same seed. About 45 minutes on 2 CPU cores. Run from the repository root:
 #     bash scripts/options_results.sh [RUNS_DIR]
 set -euo pipefail
 runs=${1:-runs/options}
@@ -19,7 +19,7 @@ while read -r name steps variant flags; do
   cp "$runs/$name/samples/step_$(printf %07d "$steps").png" "docs/figures/${name}_mnist_5k.png"
 done <<'SPECS'
 dcgan_conditional 1000 dcgan --conditional
-wgan_gp_zero_centred 500 wgan_gp --penalty=zero_centred --gp_lambda=5
-wgan_gp_hinge_sn 500 wgan_gp --loss=hinge --penalty=none --spectral_norm
+wgan_r1 500 wgan_r1
+sngan 500 sngan
 wgan_gp_one_centred 500 wgan_gp
 SPECS

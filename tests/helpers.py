@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-VARIANTS = ("dcgan", "wgan", "wgan_gp")
 
 
 def run_python(args, timeout=300, cwd=REPO, env=None):

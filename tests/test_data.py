@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from common import data
-from common.runs import UserError
+from common.cli import UserError
 
 
 def test_bundled_mnist_5k_is_real_balanced_digits():

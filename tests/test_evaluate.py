@@ -1,5 +1,6 @@
 """The classifier, the metrics on real digits, the Inception path and the evaluate command."""
 import csv
+import importlib
 import json
 import math
 
@@ -8,20 +9,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import classifier, data, evaluate
-from common.runs import UserError
+from common import classifier, cli, data, quality
+from common.cli import UserError
 from tests.helpers import run_python
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
+def cache():
+    """The session's fresh cache (tests/conftest.py): empty until the first evaluator trains."""
+    return classifier.CACHE_DIR.parent
 
 
 @pytest.fixture(scope="module")
 def evaluator(cache):
-    """Trains the mnist_5k classifier from scratch (about 20 s) into a fresh cache."""
-    return evaluate.Evaluator("mnist_5k", num_samples=1000, cache_dir=cache / "gan-reference")
+    """Trains the mnist_5k classifier from scratch (about 20 s) into the cache, or loads it."""
+    return quality.Evaluator("mnist_5k", num_samples=1000, cache_dir=cache / "gan-reference")
 
 
 def test_classifier_reaches_95_percent_on_held_out_mnist_5k(evaluator):
@@ -85,7 +87,7 @@ def test_label_accuracy_checks_each_sample_against_its_requested_class(evaluator
 
 
 def test_inception_embedding_shapes_with_random_weights():
-    embedding = evaluate.InceptionEmbedding(weights=None, batch_size=2)
+    embedding = quality.InceptionEmbedding(weights=None, batch_size=2)
     features, probabilities = embedding.embed(np.zeros((3, 32, 32, 3), np.uint8))
     assert features.shape == (3, 2048) and probabilities.shape == (3, 1000)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
@@ -99,25 +101,22 @@ def test_inception_weights_offline_is_one_line(monkeypatch):
 
     monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline)
     with pytest.raises(UserError, match="--inception_weights=PATH") as error:
-        evaluate.inception_model("imagenet")
+        quality.inception_model("imagenet")
     assert "\n" not in str(error.value)
 
 
-def test_train_with_eval_every_then_the_evaluate_command(tmp_path):
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
     logdir = tmp_path / "run"
-    result = run_python(
-        ["dcgan/train.py", "--dataset=mnist_5k", "--batch_size=8", "--train_steps=4", "--log_every=1",
-         "--eval_every=2", f"--logdir={logdir}"], env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    train = importlib.import_module("dcgan.train")
+    train.train(cli.default_config(train, dataset="mnist_5k", batch_size=8, train_steps=4, log_every=1, eval_every=2,
+                                   logdir=str(logdir)))
     with open(logdir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     evaluated = [int(row["step"]) for row in rows if row["eval/classifier_fd"]]
     assert evaluated == [2, 4]
     assert all(float(row["eval/classifier_fd"]) > 0 for row in rows if row["eval/classifier_fd"])
 
-    result = run_python(["-m", "common.evaluate", f"--logdir={logdir}", "--num_samples=300"], env=env)
+    result = run_python(["-m", "common.evaluate", f"--logdir={logdir}", "--num_samples=300"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "classifier_fd" in result.stdout and "real floor" in result.stdout
     report = json.loads((logdir / "metrics.json").read_text())
@@ -129,11 +128,11 @@ def test_train_with_eval_every_then_the_evaluate_command(tmp_path):
     samples = tmp_path / "digits.npz"
     digits = data.load_dataset("mnist_5k")
     np.savez(samples, images=digits.images[::16][:300], labels=digits.labels[::16][:300])  # every class
-    result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"], env=env)
+    result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "digits.metrics.json").read_text())
     assert report["samples"]["classes_covered"] == 10
     assert report["samples"]["label_accuracy"] > 0.95 and report["real_floor"]["label_accuracy"] > 0.95
 
-    result = run_python(["-m", "common.evaluate", f"--samples={samples}"], env=env)
+    result = run_python(["-m", "common.evaluate", f"--samples={samples}"])
     assert result.returncode == 2 and "--dataset" in result.stderr

@@ -7,8 +7,10 @@ import pytest
 import tensorflow as tf
 
 from dcgan import losses as dcgan_losses
+from sngan import losses as sngan_losses
 from wgan import losses as wgan_losses
 from wgan_gp import losses as wgan_gp_losses
+from wgan_r1 import losses as wgan_r1_losses
 
 
 def softplus(x):
@@ -52,7 +54,7 @@ def test_minimax_generator_loss_saturates_where_non_saturating_does_not():
 # ---- WGAN and WGAN-GP: critic values ----------------------------------------------------
 
 
-@pytest.mark.parametrize("losses", [wgan_losses, wgan_gp_losses], ids=["wgan", "wgan_gp"])
+@pytest.mark.parametrize("losses", [wgan_losses, wgan_gp_losses, wgan_r1_losses], ids=["wgan", "wgan_gp", "wgan_r1"])
 def test_wasserstein_losses_on_known_values(losses):
     real = np.array([[2.0], [4.0], [6.0]], np.float32)  # mean 4
     fake = np.array([[-1.0], [1.0], [3.0], [5.0]], np.float32)  # mean 2
@@ -143,7 +145,7 @@ def test_penalty_scale_keeps_a_float16_inner_gradient_from_underflowing():
     assert np.all(penalty_norms("mixed_float16", 1.0) < 0.7 * reference)  # unscaled: the gradient is lost
 
 
-# ---- WGAN-GP options: the zero-centred penalty and the hinge loss ------------------------
+# ---- The siblings: the zero-centred penalty (wgan_r1/) and the hinge loss (sngan/) --------
 
 
 @pytest.mark.parametrize("scale", [0.25, 1.0, 3.7])
@@ -153,7 +155,7 @@ def test_zero_centred_penalty_of_a_linear_critic_is_the_squared_norm(scale):
     w *= scale / np.linalg.norm(w)
     critic = linear_critic((4, 4, 2), w)
     real = tf.constant(rng.standard_normal((8, 4, 4, 2)), tf.float32)
-    penalty, norms = wgan_gp_losses.zero_centred_penalty(critic, real)
+    penalty, norms = wgan_r1_losses.zero_centred_penalty(critic, real)
     np.testing.assert_allclose(norms.numpy(), np.full(8, scale), rtol=1e-5)
     assert float(penalty) == pytest.approx(scale**2, rel=1e-5)  # ||w||^2: no 1/2, no "- 1"
 
@@ -164,7 +166,7 @@ def test_zero_centred_penalty_is_taken_at_the_points_it_is_given():
     points = keras.Input((3,))
     critic = keras.Model(points, keras.layers.Lambda(lambda x: 0.5 * tf.reduce_sum(x * x, axis=1, keepdims=True))(points))
     real = tf.constant([[1.0, 2.0, 2.0], [0.0, 0.0, 4.0]])  # norms 3 and 4
-    penalty, norms = wgan_gp_losses.zero_centred_penalty(critic, real)
+    penalty, norms = wgan_r1_losses.zero_centred_penalty(critic, real)
     np.testing.assert_allclose(norms.numpy(), [3.0, 4.0], rtol=1e-6)
     assert float(penalty) == pytest.approx((9.0 + 16.0) / 2)
 
@@ -180,14 +182,16 @@ def test_penalties_accept_points_as_well_as_images():
     penalty, norms = wgan_gp_losses.gradient_penalty(critic, tf.constant(x_hat))
     np.testing.assert_allclose(norms.numpy(), 5.0, rtol=1e-6)
     assert float(penalty) == pytest.approx(16.0, rel=1e-5)
+    penalty, norms = wgan_r1_losses.zero_centred_penalty(critic, real)
+    assert norms.shape == (512,) and float(penalty) == pytest.approx(25.0, rel=1e-5)
 
 
 def test_hinge_losses_on_known_values():
     real = np.array([[2.0], [0.5], [-1.0]], np.float32)  # max(0, 1 - D): 0, 0.5, 2
     fake = np.array([[-2.0], [0.5], [3.0]], np.float32)  # max(0, 1 + D): 0, 1.5, 4
     expected = (0.0 + 0.5 + 2.0) / 3 + (0.0 + 1.5 + 4.0) / 3
-    assert float(wgan_gp_losses.discriminator_loss(real, fake, hinge=True)) == pytest.approx(expected, rel=1e-6)
-    assert float(wgan_gp_losses.generator_loss(fake)) == pytest.approx(-0.5)  # -E[D(G(z))]
+    assert float(sngan_losses.discriminator_loss(real, fake)) == pytest.approx(expected, rel=1e-6)
+    assert float(sngan_losses.generator_loss(fake)) == pytest.approx(-0.5)  # -E[D(G(z))]
 
 
 def test_hinge_loss_ignores_samples_past_the_margin():
@@ -195,6 +199,6 @@ def test_hinge_loss_ignores_samples_past_the_margin():
     fake = tf.constant([[-3.0], [-0.2]])  # the first is past the margin D(G(z)) <= -1
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([real, fake])
-        loss = wgan_gp_losses.discriminator_loss(real, fake, hinge=True)
+        loss = sngan_losses.discriminator_loss(real, fake)
     np.testing.assert_allclose(tape.gradient(loss, real).numpy().ravel(), [0.0, -0.5])
     np.testing.assert_allclose(tape.gradient(loss, fake).numpy().ravel(), [0.0, 0.5])

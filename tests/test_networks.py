@@ -7,10 +7,13 @@ import pytest
 import tensorflow as tf
 
 from dcgan import networks as dcgan_networks
+from sngan import networks as sngan_networks
 from wgan import networks as wgan_networks
 from wgan_gp import networks as wgan_gp_networks
+from wgan_r1 import networks as wgan_r1_networks
 
-ALL = {"dcgan": dcgan_networks, "wgan": wgan_networks, "wgan_gp": wgan_gp_networks}
+ALL = {"dcgan": dcgan_networks, "wgan": wgan_networks, "wgan_gp": wgan_gp_networks, "sngan": sngan_networks,
+       "wgan_r1": wgan_r1_networks}
 SHAPES = [(28, 28, 1), (32, 32, 3), (64, 64, 3)]
 
 
@@ -74,7 +77,8 @@ def test_generator_shape_range_and_size(variant, shape):
         ("dcgan", lambda shape: dcgan_networks.make_discriminator(shape), "batch"),
         ("wgan", lambda shape: wgan_networks.make_discriminator(shape), "batch"),
         ("wgan_gp", lambda shape: wgan_gp_networks.make_discriminator(shape), "none"),
-        ("wgan_gp-layer", lambda shape: wgan_gp_networks.make_discriminator(shape, "layer"), "layer"),
+        ("wgan_gp-layer", lambda shape: wgan_gp_networks.make_discriminator(shape, normalization="layer"), "layer"),
+        ("wgan_r1", lambda shape: wgan_r1_networks.make_discriminator(shape), "none"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -85,10 +89,10 @@ def test_discriminator_shape_and_size(variant, build, norm, shape):
     assert discriminator.count_params() == discriminator_parameters(shape[0], EXPECTED_WIDTHS[shape[0]], shape[2], norm)
 
 
-@pytest.mark.parametrize("norm", ["none", "layer"])
-def test_wgan_gp_critic_treats_each_example_on_its_own(norm):
+@pytest.mark.parametrize("variant, norm", [("wgan_gp", "none"), ("wgan_gp", "layer"), ("wgan_r1", "none")])
+def test_penalized_critics_treat_each_example_on_its_own(variant, norm):
     # The penalty needs D(x_i) to depend on x_i alone; BatchNorm in training mode breaks that.
-    critic = wgan_gp_networks.make_discriminator((28, 28, 1), norm)
+    critic = ALL[variant].make_discriminator((28, 28, 1), normalization=norm)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers)
     batch = tf.random.uniform([4, 28, 28, 1], -1, 1)
     changed = tf.concat([batch[:1], tf.random.uniform([3, 28, 28, 1], -1, 1)], axis=0)
@@ -112,7 +116,7 @@ def test_weights_start_from_dcgan_normal_init():
     assert kernel.std() == pytest.approx(0.02, rel=0.02)
 
 
-# ---- --conditional and --spectral_norm ---------------------------------------------------
+# ---- --conditional, and sngan/'s spectral norm -------------------------------------------
 
 
 @pytest.mark.parametrize("variant", ALL)
@@ -141,7 +145,8 @@ def test_projection_discriminator_adds_the_label_embedding_dotted_with_the_featu
     discriminator = ALL[variant].make_discriminator((28, 28, 1), num_classes=10)
     images = tf.random.uniform([2, 28, 28, 1], -1, 1)
     embedding = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Embedding))
-    dense = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Dense))
+    dense = next(getattr(layer, "layer", layer) for layer in discriminator.layers  # sngan: the wrapped Dense
+                 if isinstance(getattr(layer, "layer", layer), keras.layers.Dense))
     flatten = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Flatten))
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, with phi(x) read from the model itself.
     phi = keras.Model(discriminator.inputs[0], flatten.output)(images, training=False).numpy()
@@ -154,7 +159,7 @@ def test_projection_discriminator_adds_the_label_embedding_dotted_with_the_featu
 
 def test_spectral_norm_brings_every_critic_layer_to_unit_spectral_norm():
     keras.utils.set_random_seed(0)
-    critic = wgan_gp_networks.make_discriminator((28, 28, 1), spectral_norm=True)
+    critic = sngan_networks.make_discriminator((28, 28, 1))
     wrapped = [layer for layer in critic.layers if isinstance(layer, keras.layers.SpectralNormalization)]
     assert len(wrapped) == 4  # three convolutions and the output layer
     images = tf.random.uniform([4, 28, 28, 1], -1, 1)

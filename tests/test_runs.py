@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from common import images, runs
-from common.runs import UserError
+from common import images, logs, rundir
+from common.cli import UserError
 
 
 def test_to_uint8_maps_the_tanh_range_and_clips():
@@ -36,26 +36,26 @@ def config(tmp_path, **changes):
 
 
 def new_run(tmp_path, **changes):
-    assert runs.check_logdir(config(tmp_path, **changes)) is False
+    assert rundir.check_logdir(config(tmp_path, **changes)) is False
     (tmp_path / "run").mkdir()
-    runs.write_json(tmp_path / "run" / "config.json", config(tmp_path, **changes))
+    rundir.write_json(tmp_path / "run" / "config.json", config(tmp_path, **changes))
 
 
 def test_resume_accepts_a_longer_run_with_other_cadences(tmp_path):
-    assert runs.check_logdir(config(tmp_path)) is False
+    assert rundir.check_logdir(config(tmp_path)) is False
     assert not (tmp_path / "run").exists(), "checking writes nothing"
     new_run(tmp_path)
     assert json.loads((tmp_path / "run" / "config.json").read_text())["batch_size"] == 64
-    assert runs.check_logdir(config(tmp_path, train_steps=20, sample_every=7)) is True
+    assert rundir.check_logdir(config(tmp_path, train_steps=20, sample_every=7)) is True
 
 
 def test_resume_with_other_settings_is_refused_and_changes_nothing(tmp_path):
     new_run(tmp_path)
     before = (tmp_path / "run" / "config.json").read_bytes()
     with pytest.raises(UserError, match="batch_size: 64 -> 32"):
-        runs.check_logdir(config(tmp_path, batch_size=32))
+        rundir.check_logdir(config(tmp_path, batch_size=32))
     with pytest.raises(UserError, match="critic_norm"):
-        runs.check_logdir(config(tmp_path, critic_norm="layer"))
+        rundir.check_logdir(config(tmp_path, critic_norm="layer"))
     assert (tmp_path / "run" / "config.json").read_bytes() == before
 
 
@@ -63,18 +63,36 @@ def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "thesis.tex").write_text("precious")
     with pytest.raises(UserError, match="not empty"):
-        runs.check_logdir(config(tmp_path))
+        rundir.check_logdir(config(tmp_path))
     assert (tmp_path / "run" / "thesis.tex").read_text() == "precious"
     assert not (tmp_path / "run" / "config.json").exists()
 
 
 def test_metrics_csv_drops_rows_a_resumed_run_will_redo(tmp_path):
-    log = runs.ScalarLog(tmp_path, resume_step=0)
+    log = logs.ScalarLog(tmp_path, resume_step=0)
     for step in (10, 20, 30):
         log.scalars(step, {"loss/generator": step / 10})
     log.flush()
-    resumed = runs.ScalarLog(tmp_path, resume_step=20)  # the last checkpoint was at step 20
+    resumed = logs.ScalarLog(tmp_path, resume_step=20)  # the last checkpoint was at step 20
     resumed.scalars(30, {"loss/generator": 9.0})
     with open(tmp_path / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(row["step"], row["loss/generator"]) for row in rows] == [("10", "1.0"), ("20", "2.0"), ("30", "9.0")]
+
+
+def test_a_run_saved_with_a_retired_flag_resumes_only_with_the_value_the_code_now_uses(tmp_path):
+    # wgan_gp's --penalty, --loss and --spectral_norm moved to wgan_r1/ and sngan/; a run
+    # saved before that with the paper's own values still resumes, any other is refused.
+    new_run(tmp_path, penalty="one_centred", loss="wasserstein", spectral_norm=False)
+    assert rundir.check_logdir(config(tmp_path)) is True
+    (tmp_path / "other").mkdir()
+    other = config(tmp_path, logdir=str(tmp_path / "other"))
+    rundir.write_json(tmp_path / "other" / "config.json", {**other, "loss": "hinge"})
+    with pytest.raises(UserError, match="loss: 'hinge' \\(not a flag of wgan_gp now\\)"):
+        rundir.check_logdir(other)
+
+
+def test_another_variants_run_is_refused_in_one_plain_sentence(tmp_path):
+    new_run(tmp_path)
+    with pytest.raises(UserError, match="holds a wgan_gp run; resume it with wgan_gp/train.py"):
+        rundir.check_logdir(config(tmp_path, variant="sngan"))

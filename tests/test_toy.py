@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 
 from common import metrics
-from tests.helpers import VARIANTS, own_stderr_lines, run_python
+from common.cli import UserError
+from tests.helpers import own_stderr_lines, run_python
 from toy import data
+from toy import train as toy_train
+
+VARIANTS = toy_train.VARIANTS
 
 
 def test_gaussian_mixtures_are_built_as_the_official_toy_script_builds_them():
@@ -38,22 +42,47 @@ def test_swiss_roll_is_a_noisy_spiral_of_about_unit_scale():
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_toy_trainer_runs_each_variant_and_reports_coverage(variant, tmp_path):
-    result = run_python(["toy/train.py", f"--variant={variant}", "--dataset=25gaussians", "--train_steps=3",
-                         "--num_samples=200", f"--logdir={tmp_path}"])
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads((tmp_path / "result.json").read_text())
-    assert report["modes"] == 25 and 0 <= report["modes_covered"] <= 25
+    config = toy_train.toy_config(variant, dataset="25gaussians", train_steps=3, num_samples=200)
+    report = toy_train.run(variant, config, tmp_path)
+    assert json.loads((tmp_path / "result.json").read_text())["modes_covered"] == report["modes_covered"]
+    # The reported coverage is the saved points' own: recount it from samples.npz.
+    with np.load(tmp_path / "samples.npz") as archive:
+        points = archive["points"]
+    assert points.shape == (200, 2)
+    covered, _ = metrics.mode_coverage(points, data.centres("25gaussians"), data.MODE_RADIUS)
+    assert report["modes"] == 25 and report["modes_covered"] == covered
     assert report["sliced_wasserstein"] > report["real_sliced_wasserstein"] > 0  # 3 iterations: far from the data
-    assert report["config"]["variant"] == variant and report["config"]["batch_size"] == 256
+    assert report["config"]["batch_size"] == 256 and report["config"]["train_steps"] == 3
     assert (tmp_path / "samples.png").stat().st_size > 0
 
 
+def test_toy_defaults_are_the_official_toy_scripts():
+    # gan_toy.py: batch 256; Adam(1e-4, beta1 0.5, beta2 0.9) and lambda 0.1 for the penalized critics.
+    assert toy_train.toy_config("wgan_gp")["gp_lambda"] == 0.1 and toy_train.toy_config("wgan_gp")["beta1"] == 0.5
+    assert toy_train.toy_config("wgan_r1")["gp_lambda"] == 0.1 and toy_train.toy_config("sngan")["beta1"] == 0.5
+    assert toy_train.toy_config("dcgan")["beta1"] == 0.5 and toy_train.toy_config("wgan")["batch_size"] == 256
+
+
+def test_toy_command_trains_and_writes_its_result(tmp_path):
+    result = run_python(["toy/train.py", "--variant=wgan_r1", "--train_steps=2", "--num_samples=100",
+                         f"--logdir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((tmp_path / "result.json").read_text())
+    assert report["config"]["variant"] == "wgan_r1" and report["config"]["gp_lambda"] == 0.1
+    assert report["config"]["train_steps"] == 2 and report["modes"] == 8
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--variant=began"], "--variant must be one of dcgan, wgan, wgan_gp"),
-    (["--dataset=mnist"], "unknown toy dataset 'mnist'"),
+    (["--variant=began"], "--variant must be one of dcgan, wgan, wgan_gp, sngan, wgan_r1"),
     (["--conditional"], "the toy sets have none"),
 ])
-def test_toy_trainer_refuses_bad_input_in_one_line(args, message, tmp_path):
+def test_toy_command_refuses_bad_input_in_one_line(args, message, tmp_path):
     result = run_python(["toy/train.py", *args, "--train_steps=1", f"--logdir={tmp_path / 'run'}"])
     assert result.returncode == 2 and message in own_stderr_lines(result.stderr)[0]
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_toy_trainer_refuses_an_image_dataset(tmp_path):
+    with pytest.raises(UserError, match="unknown toy dataset 'mnist'"):
+        toy_train.run("wgan", toy_train.toy_config("wgan", dataset="mnist"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

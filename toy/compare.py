@@ -1,28 +1,28 @@
-"""Trains several toy runs (toy/train.py, one process each) and prints one table.
+"""Trains several toy runs (toy/train.py's run, in this process) and prints one table.
 
     python toy/compare.py --study=variants  # dcgan, wgan, wgan_gp on all three toy sets
     python toy/compare.py --study=options   # critic options of wgan_gp/ on 8 and 25 Gaussians
     python toy/compare.py --study=beta1     # Adam's beta1 for wgan_gp and dcgan on 25 Gaussians
     python toy/compare.py --study=dcgan     # DCGAN's generator losses and k on 8 Gaussians
 
-Each run is `python toy/train.py --variant=... FLAGS` into RUNS_DIR/VARIANT-FLAGS-DATASET-SEED;
+Each run is what `python toy/train.py --variant=... FLAGS` trains, into RUNS_DIR/VARIANT-FLAGS-DATASET-SEED;
 a run whose result.json is there already is read, not repeated, so studies share runs.
 The table (Markdown) goes to stdout and to RUNS_DIR/STUDY.md.
 --train_steps and --seeds set the budget of every row; the rest are toy/train.py's
-defaults (gan_toy.py's settings: batch 256, and for wgan_gp lambda 0.1, beta1 0.5).
+defaults (gan_toy.py's settings: batch 256; for the Adam critics lambda 0.1, beta1 0.5).
 """
 import argparse
 import json
 import pathlib
 import statistics
-import subprocess
 import sys
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
 OPTIONS = {  # name: (variant, flags)
     "one-centred penalty (WGAN-GP)": ("wgan_gp", []),
-    "zero-centred penalty (R1)": ("wgan_gp", ["--penalty=zero_centred"]),
-    "hinge loss + spectral norm": ("wgan_gp", ["--loss=hinge", "--penalty=none", "--spectral_norm"]),
+    "zero-centred penalty (R1)": ("wgan_r1", []),
+    "hinge loss + spectral norm": ("sngan", []),
 }
 STUDIES = {
     "variants": [(variant, variant, [], dataset) for dataset in ("8gaussians", "25gaussians", "swissroll")
@@ -48,15 +48,16 @@ def run_directory(runs_dir, variant, flags, dataset, seed, steps):
     return pathlib.Path(runs_dir) / f"{slug}-{dataset}-{steps}-seed{seed}"
 
 
-def run(name, variant, flags, dataset, seed, steps, logdir):
+def run(variant, flags, dataset, seed, steps, logdir):
+    """The run's result.json, training it first (in this process) if it is not there yet."""
+    from toy import train as toy_train
+
     if (logdir / "result.json").is_file():
         return json.loads((logdir / "result.json").read_text())
-    command = [sys.executable, str(REPO / "toy" / "train.py"), f"--variant={variant}", f"--dataset={dataset}",
-               f"--train_steps={steps}", f"--seed={seed}", f"--logdir={pathlib.Path(logdir).resolve()}", "--log_every=1000000", *flags]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"error: {name} on {dataset} failed:\n{done.stderr[-2000:]}")
-    return json.loads((logdir / "result.json").read_text())
+    overrides = dict(flag.lstrip("-").split("=", 1) for flag in flags)
+    config = toy_train.toy_config(variant, dataset=dataset, train_steps=steps, seed=seed, log_every=10**6)
+    config.update({key: type(config[key])(value) for key, value in overrides.items()})
+    return toy_train.run(variant, config, logdir)
 
 
 def main():
@@ -74,7 +75,7 @@ def main():
         results = []
         for seed in range(args.seeds):
             logdir = run_directory(args.runs_dir, variant, flags, dataset, seed, args.train_steps)
-            results.append(run(name, variant, flags, dataset, seed, args.train_steps, logdir))
+            results.append(run(variant, flags, dataset, seed, args.train_steps, logdir))
         floors += [r["real_sliced_wasserstein"] for r in results]
         covered = ", ".join(f"{r['modes_covered']}/{r['modes']}" if "modes" in r else "-" for r in results)
         quality = f"{statistics.mean(r['high_quality'] for r in results):.0%}" if "modes" in results[0] else "-"

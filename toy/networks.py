@@ -27,10 +27,9 @@ def make_generator(latent_dim=LATENT_DIM, width=WIDTH, depth=DEPTH, dimensions=2
 
 
 def make_discriminator(width=WIDTH, depth=DEPTH, spectral_norm=False, dimensions=2):
-    """D: points [N, dimensions] -> values [N, 1] (logits for DCGAN, critic values for WGAN and WGAN-GP).
+    """D: points [N, dimensions] -> values [N, 1] (logits for DCGAN, critic values otherwise).
 
-    spectral_norm: every layer spectrally normalized, as wgan_gp/networks.py does for
-    --spectral_norm.
+    spectral_norm: every layer spectrally normalized, as sngan/networks.py does.
     """
 
     def spectral(layer):

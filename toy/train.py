@@ -2,15 +2,15 @@
 
     python toy/train.py --variant=wgan_gp --dataset=8gaussians
     python toy/train.py --variant=dcgan --dataset=25gaussians --beta1=0.9
-    python toy/train.py --variant=wgan_gp --dataset=25gaussians --penalty=zero_centred --gp_lambda=5
+    python toy/train.py --variant=wgan_r1 --dataset=25gaussians
 
---variant picks dcgan/, wgan/ or wgan_gp/; every flag of that variant's train.py
-applies (losses, optimizer, n_critic, penalty options), with the toy defaults of the
-official gan_toy.py: --batch_size=256 and, for wgan_gp, --gp_lambda=0.1 and --beta1=0.5
-(its image settings, lambda 10 and beta1 0, leave the toy critic far behind in 1,000
-iterations); and --train_steps=1000. The networks are toy/networks.py's
-MLPs instead of the image networks; image-only flags (data_dir, image_size,
-strategy, mixed_precision, conditional) do not apply.
+--variant picks a variant directory (dcgan, wgan, wgan_gp, sngan, wgan_r1); every flag
+of that variant's train.py applies (losses, optimizer, n_critic, penalty), with the toy
+defaults of the official gan_toy.py: --batch_size=256 and, for the Adam critics, beta1
+0.5 and lambda 0.1 (their image settings, beta1 0 and lambda 10, leave the toy critic far
+behind in 1,000 iterations); and --train_steps=1000. The networks are toy/networks.py's
+MLPs instead of the image networks; image-only flags (data_dir, image_size, strategy,
+mixed_precision, conditional, eval_every) do not apply.
 
 Writes into --logdir (default runs/toy-VARIANT-DATASET):
   result.json   modes covered (at least a tenth of a mode's fair share of the samples within
@@ -19,6 +19,9 @@ Writes into --logdir (default runs/toy-VARIANT-DATASET):
                 points (common/metrics.py), time, and the config
   samples.png   real and generated points over the critic's contours
   samples.npz   the generated points [num_samples, 2]
+
+Other scripts train in-process with `run(variant, config, logdir)`, config from
+`toy_config(variant, ...)`.
 """
 import importlib
 import os
@@ -29,54 +32,53 @@ import time
 if __package__ in (None, ""):  # run as `python toy/train.py`: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import metrics, runs  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from common import cli, devices, logs, metrics, rundir  # noqa: E402  (first: quiets TensorFlow)
 from toy import data, networks, steps  # noqa: E402
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp")
-
-
-def _variant_on_the_command_line(argv):
-    """The --variant=NAME argument, read before absl parses: it decides which flags exist."""
-    names = [arg.split("=", 1)[1] for arg in argv[1:] if arg.startswith("--variant=")]
-    return names[-1] if names else "wgan_gp"
-
-
-VARIANT = _variant_on_the_command_line(sys.argv)
-if VARIANT not in VARIANTS:
-    print(f"error: --variant must be one of {', '.join(VARIANTS)}, not {VARIANT!r}", file=sys.stderr)
-    sys.exit(2)
-variant = importlib.import_module(f"{VARIANT}.train")  # defines the variant's flags
-
-flags.DEFINE_enum("variant", "wgan_gp", VARIANTS, "The variant whose losses, steps and optimizers train the toy nets")
-flags.DEFINE_integer("num_samples", 2500, "Generated (and real) points for the metrics and the plot", lower_bound=2)
-FLAGS = flags.FLAGS
-FLAGS.set_default("dataset", "8gaussians")
-FLAGS.set_default("batch_size", 256)  # gan_toy.py
-FLAGS.set_default("train_steps", 1000)
-if VARIANT == "wgan_gp":  # gan_toy.py: "smaller lambda seems to help for toy tasks"; Adam(1e-4, 0.5, 0.9)
-    FLAGS.set_default("gp_lambda", 0.1)
-    FLAGS.set_default("beta1", 0.5)
-FLAGS.set_default("log_every", 250)
+VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
+TOY_DEFAULTS = {"dataset": "8gaussians", "batch_size": 256, "train_steps": 1000, "log_every": 250}
+# gan_toy.py: "smaller lambda seems to help for toy tasks"; Adam(1e-4, beta1 0.5, 0.9).
+ADAM_CRITIC = {"wgan_gp": {"gp_lambda": 0.1, "beta1": 0.5}, "wgan_r1": {"gp_lambda": 0.1, "beta1": 0.5},
+               "sngan": {"beta1": 0.5}}
 PLOT_RANGE = 3.0  # the plot and the critic's contours cover [-3, 3]^2
 IGNORED = ("data_dir", "image_size", "strategy", "mixed_precision", "conditional", "eval_every")
+NUM_SAMPLES = 2500
 
 
-def train(config):
+def variant_module(variant):
+    if variant not in VARIANTS:
+        raise cli.UserError(f"--variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
+    return importlib.import_module(f"{variant}.train")
+
+
+def toy_defaults(variant):
+    """The toy settings that replace the variant's image defaults."""
+    return {**TOY_DEFAULTS, **ADAM_CRITIC.get(variant, {})}
+
+
+def toy_config(variant, **overrides):
+    """The variant's configuration at the toy defaults, with overrides; for in-process use."""
+    config = cli.default_config(variant_module(variant), **toy_defaults(variant))
+    config = {key: value for key, value in config.items() if key not in IGNORED}
+    return {**config, "conditional": False, "jit_compile": False, "num_samples": NUM_SAMPLES, **overrides}
+
+
+def train(variant, config):
     """Trains the toy nets with the variant's steps. Returns (generator, discriminator, seconds)."""
-    runs.seed_everything(config["seed"])
+    train_module = variant_module(variant)
+    devices.seed_everything(config["seed"])
     generator = networks.make_generator()
-    discriminator = networks.make_discriminator(spectral_norm=config.get("spectral_norm", False))
-    discriminator_step, generator_step = steps.make_steps(variant, generator, discriminator, config)
+    discriminator = networks.make_discriminator(spectral_norm=variant == "sngan")
+    discriminator_step, generator_step = steps.make_steps(train_module, generator, discriminator, config)
     real_batches = data.batches(config["dataset"], config["batch_size"], config["seed"])
-    critic_updates = getattr(variant, "critic_updates", lambda step, config: config["n_critic"])
-    progress = runs.Progress(0, config["train_steps"], config["log_every"])
+    progress = logs.Progress(0, config["train_steps"], config["log_every"])
     began = time.perf_counter()
     for step in range(1, config["train_steps"] + 1):
-        result = variant.train_iteration(real_batches, discriminator_step, generator_step, critic_updates(step, config))
+        n_critic = train_module.critic_updates(step, config)
+        result = train_module.train_iteration(real_batches, discriminator_step, generator_step, n_critic)
         progress.update(step, result)
     return generator, discriminator, time.perf_counter() - began
 
@@ -122,32 +124,54 @@ def plot(path, discriminator, fake, real, title):
     os.replace(partial, path)
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise runs.UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
-    config = runs.config_from_flags(variant, variant=VARIANT)
-    config = {key: value for key, value in config.items() if key not in IGNORED}
-    if FLAGS.dataset not in data.NAMES:
-        raise runs.UserError(f"unknown toy dataset {FLAGS.dataset!r}; choose one of {', '.join(data.NAMES)}")
-    if FLAGS.conditional:
-        raise runs.UserError("--conditional needs class labels; the toy sets have none")
-    config.update(num_samples=FLAGS.num_samples, conditional=False)
-    if not FLAGS["logdir"].present:
-        config["logdir"] = os.path.join("runs", f"toy-{VARIANT}-{FLAGS.dataset}")
-    logdir = pathlib.Path(config["logdir"])
+def run(variant, config, logdir):
+    """Trains, scores, and writes result.json, samples.png and samples.npz into logdir; returns the result."""
+    if config["dataset"] not in data.NAMES:
+        raise cli.UserError(f"unknown toy dataset {config['dataset']!r}; choose one of {', '.join(data.NAMES)}")
+    logdir = pathlib.Path(logdir)
     logdir.mkdir(parents=True, exist_ok=True)
-
-    print(f"{VARIANT} on {FLAGS.dataset}: {config['train_steps']} generator iterations, batch {config['batch_size']}")
-    generator, discriminator, seconds = train(config)
-    result, fake, real = score(generator, FLAGS.dataset, FLAGS.num_samples, config["seed"])
+    print(f"{variant} on {config['dataset']}: {config['train_steps']} generator iterations, "
+          f"batch {config['batch_size']}")
+    generator, discriminator, seconds = train(variant, config)
+    result, fake, real = score(generator, config["dataset"], config["num_samples"], config["seed"])
     modes = f"{result['modes_covered']}/{result['modes']} modes, " if "modes" in result else ""
     summary = f"{modes}sliced W1 {result['sliced_wasserstein']:.3f} (real {result['real_sliced_wasserstein']:.3f})"
     print(f"{summary}; {seconds:.0f} s")
-    plot(logdir / "samples.png", discriminator, fake, real, f"{VARIANT}, {FLAGS.dataset}: {summary}")
+    plot(logdir / "samples.png", discriminator, fake, real, f"{variant}, {config['dataset']}: {summary}")
     np.savez(logdir / "samples.npz", points=fake)
-    runs.write_json(logdir / "result.json", {**result, "seconds": seconds, "config": config})
+    result = {**result, "seconds": seconds, "config": {**config, "logdir": str(logdir)}}
+    rundir.write_json(logdir / "result.json", result)
     print(f"wrote {logdir / 'result.json'} and {logdir / 'samples.png'}")
+    return result
+
+
+def _variant_on_the_command_line(argv):
+    """The --variant=NAME argument, read before absl parses: it decides which flags exist."""
+    names = [arg.split("=", 1)[1] for arg in argv[1:] if arg.startswith("--variant=")]
+    return names[-1] if names else "wgan_gp"
+
+
+def main(argv):
+    variant = flags.FLAGS.variant
+    config = cli.config_from_flags(flags.FLAGS, variant_module(variant))
+    if flags.FLAGS.conditional:
+        raise cli.UserError("--conditional needs class labels; the toy sets have none")
+    config = {key: value for key, value in config.items() if key not in IGNORED}
+    config.update(variant=variant, num_samples=flags.FLAGS.num_samples, conditional=False)
+    logdir = config["logdir"] if flags.FLAGS["logdir"].present else os.path.join(
+        "runs", f"toy-{variant}-{config['dataset']}")
+    run(variant, config, logdir)
 
 
 if __name__ == "__main__":
-    runs.run(main)
+    VARIANT = _variant_on_the_command_line(sys.argv)
+    if VARIANT not in VARIANTS:
+        print(f"error: --variant must be one of {', '.join(VARIANTS)}, not {VARIANT!r}", file=sys.stderr)
+        sys.exit(2)
+    train_module = variant_module(VARIANT)
+    train_module.define_flags(flags.FLAGS)  # the variant's own flags, as its train.py has them
+    flags.DEFINE_enum("variant", "wgan_gp", VARIANTS, "The variant whose steps train the toy nets")
+    flags.DEFINE_integer("num_samples", NUM_SAMPLES, "Generated (and real) points for the metrics", lower_bound=2)
+    for name, value in toy_defaults(VARIANT).items():
+        flags.FLAGS.set_default(name, value)
+    cli.run_command(main)

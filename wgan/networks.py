@@ -56,17 +56,20 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
     inputs, x = noise, noise
     if num_classes:
         labels = keras.Input((), dtype="int32", name="labels")
-        inputs, x = [noise, labels], layers.Concatenate()([noise, layers.CategoryEncoding(num_classes, "one_hot")(labels)])
+        one_hot = layers.CategoryEncoding(num_classes, "one_hot")(labels)
+        inputs, x = [noise, labels], layers.Concatenate()([noise, one_hot])
     x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=weight_init())(x)
     x = layers.Reshape((4, 4, widths[0]))(x)
     x = layers.ReLU()(batch_norm()(x))
     for width in widths[1:]:
-        x = layers.Conv2DTranspose(width, 5, 2, "same", use_bias=False, kernel_initializer=weight_init())(x)
+        x = layers.Conv2DTranspose(width, 5, 2, "same", use_bias=False,
+                                   kernel_initializer=weight_init())(x)
         x = layers.ReLU()(batch_norm()(x))
         if size == 28 and x.shape[1] == 8:
             x = layers.Cropping2D(((0, 1), (0, 1)))(x)  # 8x8 -> 7x7, as gan_mnist.py does
     x = layers.Conv2DTranspose(channels, 5, 2, "same", kernel_initializer=weight_init())(x)
-    images = layers.Activation("tanh", dtype="float32")(x)  # no BatchNorm; float32 under mixed precision
+    # No BatchNorm on the output; float32 under mixed precision.
+    images = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(inputs, images, name="generator")
 
 
@@ -79,7 +82,8 @@ def make_discriminator(image_shape, num_classes=0):
     x = images
     for index, width in enumerate(reversed(WIDTHS[image_shape[0]])):
         normalized = index > 0  # no BatchNorm on the input layer
-        x = layers.Conv2D(width, 5, 2, "same", use_bias=not normalized, kernel_initializer=weight_init())(x)
+        x = layers.Conv2D(width, 5, 2, "same", use_bias=not normalized,
+                          kernel_initializer=weight_init())(x)
         if normalized:
             x = batch_norm()(x)
         x = layers.LeakyReLU(0.2)(x)
@@ -90,7 +94,9 @@ def make_discriminator(image_shape, num_classes=0):
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
     labels = keras.Input((), dtype="int32", name="labels")
-    label_embedding = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=weight_init())(labels)
+    embedding = layers.Embedding(num_classes, features.shape[-1],
+                                 embeddings_initializer=weight_init())
+    label_embedding = embedding(labels)
     projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
     output = layers.Add(dtype="float32")([output, projection])
     return keras.Model([images, labels], output, name="discriminator")

@@ -2,17 +2,19 @@
 
 Implements Algorithm 1 of the paper. Each generator iteration runs n_critic critic
 updates, each on a fresh real batch, with the loss
-    f(G(z)) - f(x),
+    D(G(z)) - D(x),
 and after each update clips every critic weight to [-c, c]; then one generator
-update on -f(G(z)). Both networks use RMSProp. The papers call the discriminator
-the critic; the code calls it the discriminator, as in dcgan/ and wgan_gp/.
+update on -D(G(z)). Both networks use RMSProp.
+
+Notation, one for every variant: D is the discriminator, which the WGAN papers call the
+critic (f_w in WGAN, D_w in WGAN-GP); G the generator; x a real image; z the noise.
 
     python wgan/train.py --dataset mnist
     python wgan/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
 
-Deviations from the paper: none. The official code's extra critic schedule (100
-critic updates for the first 25 generator iterations and for every 500th) is off
-by default, because Algorithm 1 does not have it; --official_critic_schedule turns it on.
+Deviations from the paper: none. The official code's extra critic updates (100 for the
+first 25 generator iterations and for every 500th) are off by default, because
+Algorithm 1 does not have them; --official_critic_schedule turns them on.
 """
 import os
 import sys
@@ -20,48 +22,42 @@ import sys
 if __package__ in (None, ""):  # run as `python wgan/train.py`: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import data, runs  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from common import cli, data, devices, sampling, training_run  # noqa: E402  (first: quiets TF)
 from wgan import losses, networks  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import flags  # noqa: E402
 
-runs.define_flags()  # --dataset, --data_dir, --image_size, --logdir, --seed, --*_every
-flags.adopt_module_key_flags(runs)
-flags.DEFINE_integer("train_steps", 200_000, "Generator iterations to train for (WGAN-GP code: 200000)", lower_bound=1)
-flags.DEFINE_integer("batch_size", 64, "Images per batch, m in Algorithm 1 (paper: 64)", lower_bound=1)
-flags.DEFINE_integer("n_critic", 5, "Critic updates per generator iteration (Algorithm 1: 5)", lower_bound=1)
-flags.DEFINE_float("clip_value", 0.01, "Clip every critic weight to [-c, c] (Algorithm 1: c = 0.01)")
-flags.DEFINE_float("learning_rate", 5e-5, "RMSProp step size alpha, both networks (Algorithm 1: 5e-5)", lower_bound=0.0)
-flags.DEFINE_float(
-    "beta1", 0.0, "RMSProp momentum, the counterpart of Adam's beta1 (paper: 0; Section 3 found momentum unstable)",
-    lower_bound=0.0, upper_bound=1.0,
-)
-flags.DEFINE_bool("official_critic_schedule", False, "100 critic updates for the first 25 and every 500th generator iteration")
-flags.register_validator("clip_value", lambda c: c > 0, "--clip_value must be positive")
-FLAGS = flags.FLAGS
+
+def define_flags(flag_values):
+    """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
+    define = cli.define_flags(flag_values, __name__)
+    define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
+    define.integer("batch_size", 64, "Images per batch, m in Alg. 1 (paper: 64)", lower_bound=1)
+    define.integer("n_critic", 5, "Critic updates per generator iteration (Alg. 1)", lower_bound=1)
+    define.float("clip_value", 0.01, "Clip every critic weight to [-c, c] (Alg. 1)")
+    define.float("learning_rate", 5e-5, "Step size alpha, G and D (Alg. 1)", lower_bound=0)
+    define.bool("official_critic_schedule", False, "The official code's 100 critic updates in the "
+                "first 25 and every 500th generator iteration")
+    define.validator("clip_value", lambda c: c > 0, "--clip_value must be positive")
 
 
 def make_optimizers(config):
-    """RMSProp for G and for D, as Algorithm 1 specifies."""
-    # The paper gives only the step size; rho = 0.9 is the TF default that the WGAN-GP
-    # code's WGAN baselines used.
-    return (
-        keras.optimizers.RMSprop(config["learning_rate"], momentum=config["beta1"]),
-        keras.optimizers.RMSprop(config["learning_rate"], momentum=config["beta1"]),
-    )
+    """RMSProp for G and for D (Alg. 1), without momentum, which the paper found unstable."""
+    # The paper gives only alpha; rho 0.9 is the TF default the WGAN-GP code's baselines used.
+    return tuple(keras.optimizers.RMSprop(config["learning_rate"]) for _ in range(2))
 
 
 def make_models(config):
     """G, D and their optimizers, as the paper specifies."""
-    num_classes = config.get("num_classes", 0)  # set by --conditional
-    generator = networks.make_generator(config["image_shape"], num_classes=num_classes)
-    discriminator = networks.make_discriminator(config["image_shape"], num_classes=num_classes)
+    image_shape, num_classes = config["image_shape"], config.get("num_classes", 0)  # --conditional
+    generator = networks.make_generator(image_shape, num_classes=num_classes)
+    discriminator = networks.make_discriminator(image_shape, num_classes)
     generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
-    generator_optimizer = runs.for_precision(generator_optimizer, config)
-    discriminator_optimizer = runs.for_precision(discriminator_optimizer, config)
+    generator_optimizer = devices.for_precision(generator_optimizer, config)
+    discriminator_optimizer = devices.for_precision(discriminator_optimizer, config)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -69,22 +65,24 @@ def make_models(config):
     return generator, discriminator, generator_optimizer, discriminator_optimizer
 
 
-def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy):
-    """The two updates of Algorithm 1, each traced once into a tf.function that runs on every replica."""
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config,
+               strategy):
+    """The two updates of Algorithm 1, each traced once into a tf.function run on every replica."""
     replicas = strategy.num_replicas_in_sync
-    batch_size, latent_dim = runs.replica_batch_size(config, strategy), runs.latent_dim(generator)
+    batch_size = devices.replica_batch_size(config, strategy)
+    latent_dim = sampling.latent_dim(generator)
 
     def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
         return [inputs, labels] if config["conditional"] else inputs
 
     def discriminator_step(real_images, labels):
-        """Alg. 1 lines 2-8: one critic update.
+        """Alg. 1 lines 3-7: one critic update.
 
         real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
         used only with --conditional, where G is asked for the same classes.
         """
         noise = tf.random.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
-        fake_images = generator(conditioned(noise, labels), training=True)  # g(z)
+        fake_images = generator(conditioned(noise, labels), training=True)  # G(z)
         with tf.GradientTape() as tape:
             real_output = discriminator(conditioned(real_images, labels), training=True)
             fake_output = discriminator(conditioned(fake_images, labels), training=True)
@@ -94,7 +92,7 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
             # float16 loss scale (if any) keeps small gradients from underflowing.
             scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, discriminator.trainable_variables)
-        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))  # line 6
+        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
         # ALGO: weight clipping keeps the critic in a compact set of K-Lipschitz functions.
         for weight in discriminator.trainable_variables:  # line 7: w = clip(w, -c, c)
             weight.assign(tf.clip_by_value(weight, -config["clip_value"], config["clip_value"]))
@@ -107,52 +105,55 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
 
     def generator_step():
         """Alg. 1 lines 9-11: one generator update."""
-        noise = tf.random.normal([batch_size, latent_dim])  # line 9
+        noise = tf.random.normal([batch_size, latent_dim])  # line 9: z ~ p(z)
         # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
-        labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32) if config["conditional"] else None
+        labels = None
+        if config["conditional"]:
+            labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32)
         with tf.GradientTape() as tape:
             fake_images = generator(conditioned(noise, labels), training=True)
             fake_output = discriminator(conditioned(fake_images, labels), training=True)
             loss = losses.generator_loss(fake_output)  # line 10
             scaled_loss = generator_optimizer.scale_loss(loss / replicas)
         gradients = tape.gradient(scaled_loss, generator.trainable_variables)
-        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))  # line 11
+        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
         return {"loss/generator": loss}
 
     return (
-        runs.distribute(strategy, discriminator_step, config["jit_compile"]),
-        runs.distribute(strategy, generator_step, config["jit_compile"]),
+        devices.distribute(strategy, discriminator_step, config["jit_compile"]),
+        devices.distribute(strategy, generator_step, config["jit_compile"]),
     )
 
 
 def critic_updates(step, config):
-    """n_critic, or the official code's schedule: 100 while the critic is far from optimal."""
+    """Critic updates in generator iteration `step`: n_critic (Alg. 1 line 2)."""
     done = step - 1  # generator iterations finished before this one (the official code's counter)
     if config["official_critic_schedule"] and (done < 25 or done % 500 == 0):
-        return 100
+        return 100  # --official_critic_schedule: while the critic is far from optimal
     return config["n_critic"]
 
 
 def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
-    """One generator iteration (Alg. 1 lines 2-11): n_critic critic updates, then one generator update."""
+    """One generator iteration: n_critic critic updates, then one generator update."""
     for _ in range(n_critic):
-        metrics = discriminator_step(*next(real_batches))  # line 3: a fresh real batch for every update
+        metrics = discriminator_step(*next(real_batches))  # a fresh real batch for every update
     return {**metrics, **generator_step()}
 
 
 def train(config):
-    strategy = runs.make_strategy(config["strategy"])  # before any other TensorFlow work
+    strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
     config = {**config, **data.run_settings(dataset, config["conditional"])}
-    runs.seed_everything(config["seed"])
-    runs.set_precision(config)
-    real_batches = data.make_batches(dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy)
-
+    devices.seed_everything(config["seed"])
+    devices.set_precision(config)
+    real_batches = data.make_batches(
+        dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy
+    )
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)
     discriminator_step, generator_step = make_steps(*models, config, strategy)
 
-    with runs.Run(config, *models, strategy) as run:
+    with training_run.TrainingRun(config, *models, strategy) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)
             metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)
@@ -160,10 +161,9 @@ def train(config):
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise runs.UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
-    train(runs.config_from_flags(sys.modules[__name__], variant="wgan"))
+    train(cli.config_from_flags(flags.FLAGS, sys.modules[__name__]))
 
 
 if __name__ == "__main__":
-    runs.run(main)
+    define_flags(flags.FLAGS)
+    cli.run_command(main)

@@ -61,52 +61,52 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
     inputs, x = noise, noise
     if num_classes:
         labels = keras.Input((), dtype="int32", name="labels")
-        inputs, x = [noise, labels], layers.Concatenate()([noise, layers.CategoryEncoding(num_classes, "one_hot")(labels)])
+        one_hot = layers.CategoryEncoding(num_classes, "one_hot")(labels)
+        inputs, x = [noise, labels], layers.Concatenate()([noise, one_hot])
     x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=weight_init())(x)
     x = layers.Reshape((4, 4, widths[0]))(x)
     x = layers.ReLU()(batch_norm()(x))
     for width in widths[1:]:
-        x = layers.Conv2DTranspose(width, 5, 2, "same", use_bias=False, kernel_initializer=weight_init())(x)
+        x = layers.Conv2DTranspose(width, 5, 2, "same", use_bias=False,
+                                   kernel_initializer=weight_init())(x)
         x = layers.ReLU()(batch_norm()(x))
         if size == 28 and x.shape[1] == 8:
             x = layers.Cropping2D(((0, 1), (0, 1)))(x)  # 8x8 -> 7x7, as gan_mnist.py does
     x = layers.Conv2DTranspose(channels, 5, 2, "same", kernel_initializer=weight_init())(x)
-    images = layers.Activation("tanh", dtype="float32")(x)  # no BatchNorm; float32 under mixed precision
+    # No BatchNorm on the output; float32 under mixed precision.
+    images = layers.Activation("tanh", dtype="float32")(x)
     return keras.Model(inputs, images, name="generator")
 
 
-def make_discriminator(image_shape, normalization="none", spectral_norm=False, num_classes=0):
+def make_discriminator(image_shape, num_classes=0, normalization="none"):
     """D, the critic: images [N, H, W, C] in [-1, 1] -> critic values D(x) [N, 1], unbounded.
 
     normalization: "none", or "layer" for layer normalization over H, W and C of
       each example; never BatchNorm (see the module docstring).
-    spectral_norm: divide every weight matrix by its largest singular value (Miyato et
-      al. 2018, arXiv:1802.05957), estimated by one power iteration per training call;
-      each layer is then 1-Lipschitz, and so is the critic (LeakyReLU is too).
     num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
     """
     if normalization not in ("none", "layer"):
         raise ValueError(f"normalization must be 'none' or 'layer', not {normalization!r}")
 
-    def spectral(layer):
-        return layers.SpectralNormalization(layer) if spectral_norm else layer
-
     images = keras.Input(image_shape, name="images")
     x = images
     for index, width in enumerate(reversed(WIDTHS[image_shape[0]])):
         normalized = index > 0 and normalization == "layer"  # never on the input layer
-        x = spectral(layers.Conv2D(width, 5, 2, "same", use_bias=not normalized, kernel_initializer=weight_init()))(x)
+        x = layers.Conv2D(width, 5, 2, "same", use_bias=not normalized,
+                          kernel_initializer=weight_init())(x)
         if normalized:
             x = layers.LayerNormalization(axis=[1, 2, 3], epsilon=1e-5)(x)
         x = layers.LeakyReLU(0.2)(x)
     features = layers.Flatten()(x)
-    output = spectral(layers.Dense(1, kernel_initializer=weight_init(), dtype="float32"))(features)
+    output = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(features)
     if not num_classes:
         return keras.Model(images, output, name="discriminator")
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
     labels = keras.Input((), dtype="int32", name="labels")
-    label_embedding = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer=weight_init())(labels)
+    embedding = layers.Embedding(num_classes, features.shape[-1],
+                                 embeddings_initializer=weight_init())
+    label_embedding = embedding(labels)
     projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
     output = layers.Add(dtype="float32")([output, projection])
     return keras.Model([images, labels], output, name="discriminator")

@@ -1,0 +1,148 @@
+"""The command line: how every command starts, stops, reports bad input, and reads its flags.
+
+    if __name__ == "__main__":
+        define_flags(flags.FLAGS)  # the train.py's own: cli.define_flags, then the variant's
+        cli.run_command(main)
+
+A train.py defines its flags only when it runs as a program, into whichever
+absl.flags.FlagValues it is given, so that one process can import every variant
+(`default_config` reads a variant's defaults into a private FlagValues).
+"""
+import functools
+import os
+import pathlib
+import signal
+import sys
+
+from absl import app, flags, logging
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one line, exit status 2."""
+
+
+_stop_requested = False
+
+
+def stop_requested():
+    """True once Ctrl-C or SIGTERM has arrived (the training loop checks it after each iteration)."""
+    return _stop_requested
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C or a SIGTERM (a job scheduler, `kill`) stops the run: a checkpoint first."""
+    global _stop_requested
+    _stop_requested = True  # the training loop raises again if this raise is swallowed
+    raise KeyboardInterrupt
+
+
+def run_command(main):
+    """absl.app.run(main), but bad input ends the program with one line instead of a traceback.
+
+    main(argv) is called with the arguments left after the flags; any left over is an error.
+    """
+
+    def guarded(argv):
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.WARNING)  # hide TensorFlow's routine INFO lines
+        try:
+            if len(argv) > 1:
+                raise UserError(f"unexpected arguments {argv[1:]}; flags take the form --name=value")
+            return main(argv)
+        except UserError as error:
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+        except KeyboardInterrupt:  # during start-up; once training runs, it saves and exits itself
+            print("interrupted before training began; nothing to save", file=sys.stderr)
+            sys.exit(130)
+
+    app.run(guarded)
+
+
+class FlagDefiner:
+    """absl's flags.DEFINE_<kind> into one FlagValues, on behalf of one module.
+
+    define.integer("n_critic", 5, "help", lower_bound=1) is flags.DEFINE_integer with
+    flag_values and module_name filled in, so that the flags count as that module's.
+    """
+
+    def __init__(self, flag_values, module_name):
+        if module_name == "__main__":
+            module_name = sys.argv[0]  # absl's name for the program's own module
+        self.flag_values, self.module_name = flag_values, module_name
+
+    def __getattr__(self, kind):
+        return functools.partial(
+            getattr(flags, f"DEFINE_{kind}"), flag_values=self.flag_values, module_name=self.module_name
+        )
+
+    def validator(self, name, check, message):
+        flags.register_validator(name, check, message, flag_values=self.flag_values)
+
+
+def define_flags(flag_values, module_name):
+    """Defines the flags every train.py shares (data, run directory, cadence, devices) for module_name.
+
+    Returns a FlagDefiner with which the train.py defines its own.
+    """
+    define = FlagDefiner(flag_values, module_name)
+    define.string("dataset", "mnist", "mnist, fashion_mnist, cifar10, mnist_5k (bundled, offline) or folder:PATH")
+    define.string("data_dir", None, "Folder with a local copy of the dataset's files instead of downloading")
+    define.integer("image_size", 64, "Side in pixels for folder: datasets (64: the DCGAN paper's nets)")
+    define.string("logdir", None, "Run directory; default runs/VARIANT-DATASET. An existing run is resumed")
+    define.integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise")
+    define.integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
+    define.integer("sample_every", 500, "Generator iterations between sample grids", lower_bound=1)
+    define.integer("checkpoint_every", 1000, "Generator iterations between checkpoints", lower_bound=1)
+    define.integer(
+        "eval_every", 0, "Generator iterations between sample-quality metrics (common/quality.py); 0: never",
+        lower_bound=0,
+    )
+    define.enum(
+        "strategy", "default", ["default", "mirrored", "multi_worker"],
+        "default: one device. mirrored: every GPU of this machine. multi_worker: several machines (TF_CONFIG)",
+    )
+    define.bool("jit_compile", False, "Compile the steps with XLA (slower on CPU: see the README's benchmarks)")
+    define.bool(
+        "conditional", False,
+        "Class-conditional G and D (datasets with labels): G reads a one-hot label, D is a projection discriminator",
+    )
+    define.enum(
+        "mixed_precision", "off", ["off", "float16", "bfloat16"],
+        "Compute in 16 bits with float32 variables; float16 adds a dynamic loss scale",
+    )
+    define.validator("image_size", lambda size: size in (28, 32, 64), "--image_size must be 28, 32 or 64")
+    return define
+
+
+def variant_name(module):
+    """The variant a train.py belongs to: the name of its directory (dcgan, wgan, wgan_gp, ...)."""
+    return pathlib.Path(module.__file__).resolve().parent.name
+
+
+def config_from_flags(flag_values, module):
+    """The resolved configuration: every flag `module` (a train.py) defined, as a dict."""
+    variant = variant_name(module)
+    values = {flag.name: flag.value for flag in flag_values.get_flags_for_module(module.__name__)}
+    if flag_values["image_size"].present and not values["dataset"].startswith("folder:"):
+        raise UserError(f"--image_size applies to folder: datasets; {values['dataset']} has a fixed size")
+    if values.get("logdir") is None:
+        dataset = values["dataset"]
+        if dataset.startswith("folder:"):
+            dataset = "folder-" + (pathlib.Path(dataset[len("folder:"):]).resolve().name or "root")
+        values["logdir"] = os.path.join("runs", f"{variant}-{dataset}")
+    return {"variant": variant, **dict(sorted(values.items()))}
+
+
+def default_config(module, **overrides):
+    """A train.py's configuration at its flags' defaults (the paper's settings), with overrides.
+
+    For scripts and tests that use a variant's functions without its command line; any
+    number of variants can be read this way in one process.
+    """
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    flag_values.mark_as_parsed()
+    return {**config_from_flags(flag_values, module), **overrides}

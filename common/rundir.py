@@ -1,0 +1,109 @@
+"""The run directory: config.json, the resume check, and checkpoints.
+
+A run directory (--logdir) holds
+  config.json        the resolved flags and the data source
+  metrics.csv        every logged scalar, one row per logged step (common/logs.py)
+  events.out.*       the same scalars and the sample grids, for TensorBoard
+  samples/           a PNG grid of G(fixed noise) every --sample_every steps (with
+                     --conditional, one row per class)
+  checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
+"""
+import importlib
+import json
+import os
+import pathlib
+
+from common.cli import UserError
+
+CONFIG_FILE = "config.json"
+# Flags that may change when a run is resumed: they say how long and how often,
+# not what is trained.
+RESUMABLE_KEYS = (
+    "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "logdir", "data_dir",
+    "strategy", "jit_compile",
+)
+# Flags that a variant no longer has, with the value its code now always uses. A run
+# saved with that value resumes; a run saved with another (wgan_gp's --loss=hinge, say)
+# is refused, since that option lives in another variant now (sngan/, wgan_r1/).
+RETIRED_FLAGS = {"penalty": "one_centred", "loss": "wasserstein", "spectral_norm": False, "beta1": 0.0}
+
+
+def check_logdir(config):
+    """Checks that --logdir is empty, new, or holds a run made with the same settings.
+
+    Returns True when there is a run to resume. Raises UserError when the existing
+    run's config differs in anything but how long and how often, or when the
+    folder holds something else. Writes nothing.
+    """
+    logdir = pathlib.Path(config["logdir"])
+    config_path = logdir / CONFIG_FILE
+    resuming = config_path.is_file()
+    if resuming:
+        try:
+            saved = json.loads(config_path.read_text())
+        except (OSError, ValueError) as error:
+            raise UserError(f"{config_path} is unreadable ({error}); use another --logdir") from None
+        if saved.get("variant", config["variant"]) != config["variant"]:
+            raise UserError(
+                f"{logdir} holds a {saved['variant']} run; resume it with {saved['variant']}/train.py "
+                "or choose a new --logdir"
+            )
+        # A flag added after the run was made counts as having its default value there.
+        missing = [key for key in config if key not in saved]
+        if missing:
+            defaults = variant_defaults(config["variant"])
+            saved = {**{key: defaults[key] for key in missing if key in defaults}, **saved}
+        retired = {key for key, value in RETIRED_FLAGS.items() if key not in config and saved.get(key) == value}
+        changed = sorted(
+            key for key in set(saved) | set(config)
+            if key not in RESUMABLE_KEYS and key not in retired and saved.get(key) != config.get(key)
+        )
+        if changed:
+            details = ", ".join(
+                f"{key}: {saved.get(key)!r} -> {config[key]!r}" if key in config
+                else f"{key}: {saved[key]!r} (not a flag of {config['variant']} now)"
+                for key in changed
+            )
+            raise UserError(
+                f"{logdir} holds a run with other settings ({details}); "
+                "resume it with its own flags or choose a new --logdir"
+            )
+    elif logdir.exists() and any(logdir.iterdir()):
+        raise UserError(f"{logdir} is not empty and holds no {CONFIG_FILE}; choose a new --logdir")
+    return resuming
+
+
+def variant_defaults(variant):
+    """A variant's configuration at its flags' defaults, read from its train.py."""
+    from common import cli
+
+    return cli.default_config(importlib.import_module(f"{variant}.train"))
+
+
+def write_json(path, value):
+    """Writes JSON so that the file is replaced whole or not at all."""
+    path = pathlib.Path(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n")
+    os.replace(partial, path)
+
+
+def read_config(logdir):
+    path = pathlib.Path(logdir) / CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{logdir} is not a run directory (no {CONFIG_FILE})")
+    return json.loads(path.read_text())
+
+
+def make_checkpoint(logdir, **objects):
+    """A tf.train.Checkpoint of `objects` and a manager that keeps the newest 3 in logdir/checkpoints.
+
+    TensorFlow writes a checkpoint's data files first and then replaces the small
+    `checkpoint` index file in one rename, so a save that is killed half-way leaves
+    the previous checkpoint as the latest one.
+    """
+    import tensorflow as tf
+
+    checkpoint = tf.train.Checkpoint(**objects)
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
+    return checkpoint, manager

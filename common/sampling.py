@@ -1,0 +1,58 @@
+"""Drawing images from a generator: the noise, the labels, a trained run's generator, preview grids."""
+import importlib
+import pathlib
+
+import numpy as np
+
+from common import images, rundir
+from common.cli import UserError
+
+
+def latent_dim(generator):
+    """The size of z, for a generator that takes noise or [noise, labels]."""
+    return generator.inputs[0].shape[-1]
+
+
+def load_generator(logdir):
+    """The generator of the run in `logdir`, with the weights of its latest checkpoint.
+
+    Returns (generator, checkpoint path, num_classes: 0 unless the run is --conditional).
+    """
+    import tensorflow as tf
+
+    config = rundir.read_config(logdir)
+    networks = importlib.import_module(f"{config['variant']}.networks")
+    generator = networks.make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
+    latest = tf.train.latest_checkpoint(str(pathlib.Path(logdir) / "checkpoints"))
+    if latest is None:
+        raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")
+    # The checkpoint also holds D and the optimizers; only the generator is needed.
+    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial().assert_existing_objects_matched()
+    return generator, latest, config.get("num_classes", 0)
+
+
+def generate(generator, num_samples, seed, batch_size=256, num_classes=0, label=None):
+    """Samples G(z), z ~ N(0, I): (uint8 images [num_samples, H, W, C], labels).
+
+    For a conditional generator (num_classes > 0) labels is int [num_samples]: `label`
+    for every sample, or every class in turn (equal shares, class by class);
+    otherwise labels is None.
+    """
+    noise = np.random.default_rng(seed).standard_normal((num_samples, latent_dim(generator))).astype(np.float32)
+    labels = None
+    if num_classes:
+        labels = np.full(num_samples, label, np.int32) if label is not None else (
+            np.arange(num_samples) * num_classes // num_samples).astype(np.int32)
+    batches = []
+    for start in range(0, num_samples, batch_size):
+        part = slice(start, start + batch_size)
+        batches.append(generator(noise[part] if labels is None else [noise[part], labels[part]], training=False))
+    return images.to_uint8(np.concatenate(batches)), labels
+
+
+def preview(samples, labels, columns=10):
+    """A grid image: `columns` samples of each class, one row per class; or the first 100 samples."""
+    classes = sorted(set(labels.tolist())) if labels is not None else []
+    if len(classes) < 2:
+        return images.grid(samples[:100])
+    return images.grid(np.concatenate([samples[labels == label][:columns] for label in classes]), columns=columns)

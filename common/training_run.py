@@ -1,0 +1,152 @@
+"""A training run's lifecycle: restore, then log, sample, evaluate and checkpoint on schedule.
+
+The training loop itself stays in each train.py:
+
+    with training_run.TrainingRun(config, *models, strategy) as run:
+        for step in run.steps():
+            metrics = train_iteration(...)
+            run.end_step(step, metrics)
+
+Opening a TrainingRun restores the latest checkpoint in --logdir, if any. Leaving it
+with Ctrl-C or SIGTERM saves a checkpoint first, so the same command resumes the run.
+"""
+import pathlib
+import shutil
+import sys
+import tempfile
+import time
+
+from common import cli, devices, images, logs, quality, rundir, sampling
+
+SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
+
+
+class TrainingRun:
+    """Everything a training run writes, on its schedule (see the module docstring)."""
+
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy):
+        import numpy as np
+        import tensorflow as tf
+
+        self.config = config
+        self.logdir = pathlib.Path(config["logdir"])
+        # Only the chief writes logs, samples and config. Every worker takes part in
+        # saving a checkpoint (a collective operation); the others write to a scratch folder.
+        self.chief = devices.is_chief(strategy)
+        resuming = rundir.check_logdir(config) if self.chief else (self.logdir / rundir.CONFIG_FILE).is_file()
+        self.generator = generator
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
+        self.checkpoint, self.manager = rundir.make_checkpoint(
+            self._scratch or self.logdir,
+            step=self.step,
+            generator=generator,
+            discriminator=discriminator,
+            generator_optimizer=generator_optimizer,
+            discriminator_optimizer=discriminator_optimizer,
+        )
+        latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        self.start = int(self.step.numpy())
+        # The same noise every time, so that the grids show one set of samples evolving.
+        self.num_classes = config.get("num_classes", 0)
+        noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
+        self.fixed_inputs = noise.astype(np.float32)
+        if self.num_classes:  # one row per class, the same 8 noise vectors in every row
+            classes = np.arange(self.num_classes, dtype=np.int32)
+            self.fixed_inputs = [np.tile(self.fixed_inputs[:8], (self.num_classes, 1)), np.repeat(classes, 8)]
+
+        self.log = self.evaluator = None
+        self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
+        self._tick = (time.perf_counter(), self.start)
+        if not self.chief:
+            return
+        print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
+        print(
+            f"generator: {generator.count_params():,} parameters; "
+            f"discriminator: {discriminator.count_params():,} parameters; "
+            f"{strategy.num_replicas_in_sync} replica(s)"
+        )
+        state = f"resuming at generator iteration {self.start}" if resuming else "new run"
+        print(f"run directory: {self.logdir} ({state})")
+        if self.start < config["train_steps"]:  # a finished run is left exactly as it was
+            self.logdir.mkdir(parents=True, exist_ok=True)
+            rundir.write_json(self.logdir / rundir.CONFIG_FILE, config)
+            self.log = logs.ScalarLog(self.logdir, self.start)
+        if config["eval_every"] and self.log is not None:
+            self.evaluator = quality.Evaluator(
+                config["dataset"], config["data_dir"], seed=config["seed"], image_size=config["image_size"]
+            )
+            print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
+
+    def steps(self):
+        """The generator iterations still to run: start + 1 ... train_steps."""
+        if self.start >= self.config["train_steps"]:
+            print(f"already trained for {self.start} generator iterations; raise --train_steps to go on")
+        return range(self.start + 1, self.config["train_steps"] + 1)
+
+    def end_step(self, step, metrics):
+        """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule."""
+        if cli.stop_requested():
+            # A signal's KeyboardInterrupt can land where it is swallowed (a finalizer run
+            # while TensorFlow traces a step); stop here instead.
+            raise KeyboardInterrupt
+        self.step.assign(step)
+        last = step == self.config["train_steps"]
+        if step % self.config["checkpoint_every"] == 0 or last:
+            self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
+        if not self.chief:
+            return
+        values = {}
+        if step % self.config["log_every"] == 0 or last:
+            values = {key: float(value) for key, value in metrics.items()}
+            now = time.perf_counter()
+            values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
+            self._tick = (now, step)
+        if self.evaluator and (step % self.config["eval_every"] == 0 or last):
+            values.update(self.evaluate(step))
+        if values:
+            self.log.scalars(step, values)
+        self.progress.update(step, metrics)
+        if step % self.config["sample_every"] == 0 or last:
+            self.save_samples(step)
+        if step % self.config["checkpoint_every"] == 0 or last:
+            self.log.flush()
+
+    def save_samples(self, step):
+        samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
+        sample_grid = images.grid(samples, columns=8)
+        images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
+        self.log.image(step, "samples", sample_grid)
+
+    def evaluate(self, step):
+        """Sample-quality metrics of the generator now, as eval/* scalars."""
+        began = time.perf_counter()
+        samples, labels = sampling.generate(
+            self.generator, self.evaluator.num_samples, seed=self.config["seed"] + step, num_classes=self.num_classes
+        )
+        results = self.evaluator.score(samples, labels)
+        self._tick = (self._tick[0] + time.perf_counter() - began, self._tick[1])  # keep it out of steps/s
+        self.progress.message(f"step {step}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
+        return {f"eval/{key}": value for key, value in results.items()}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, trace):
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        if self.log is None:
+            return False
+        self.log.flush()
+        if kind is KeyboardInterrupt:
+            step = int(self.step.numpy())
+            self.manager.save(checkpoint_number=step)
+            self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
+                                  "run the same command to resume")
+            sys.exit(130)
+        if kind is None and self.start < self.config["train_steps"]:
+            self.progress.message(f"done: {self.config['train_steps']} generator iterations in {self.logdir}")
+        return False

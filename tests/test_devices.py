@@ -1,0 +1,115 @@
+"""Several devices and machines: replicas make the update one device makes; workers share one run.
+
+The replica tests run in this process on the two logical CPUs that conftest.py sets up.
+"""
+import csv
+import importlib
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common import cli
+from tests.helpers import REPO
+
+VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
+TINY = ["--dataset=mnist_5k", "--batch_size=8", "--sample_every=2", "--checkpoint_every=2", "--log_every=1"]
+
+
+def by_example_index(shape, *args, **kwargs):
+    """Stands in for tf.random.normal/uniform: values fixed by each example's index in the
+    global batch, so that one device and two replicas draw the same numbers."""
+    replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+    count, size = shape[0], int(np.prod(shape[1:]))
+    rows = tf.cast(tf.range(replica * count, (replica + 1) * count), tf.float32)[:, None]
+    columns = tf.range(size, dtype=tf.float32)[None, :]
+    return tf.reshape(0.5 + 0.45 * tf.sin(rows * 1.7 + columns * 0.3), shape)
+
+
+class TensorFlowWithFixedRandom:
+    """What the variant's modules see as `tf` in these tests."""
+
+    random = type("random", (), {"normal": staticmethod(by_example_index), "uniform": staticmethod(by_example_index)})
+
+    def __getattr__(self, name):
+        return getattr(tf, name)
+
+
+def one_iteration(variant, strategy, sgd):
+    """Weights and metrics after one generator iteration (2 critic updates) on a fixed batch."""
+    train = importlib.import_module(f"{variant}.train")
+    config = cli.default_config(train, image_shape=[28, 28, 1], batch_size=8, jit_compile=False, n_critic=2,
+                                conditional=False)
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        generator, discriminator, generator_optimizer, discriminator_optimizer = train.make_models(config)
+        if sgd:  # a plain gradient step: unlike Adam and RMSProp, it shows a wrong gradient scale
+            generator_optimizer, discriminator_optimizer = keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05)
+            generator_optimizer.build(generator.trainable_variables)
+            discriminator_optimizer.build(discriminator.trainable_variables)
+    start = [w.numpy() for w in generator.weights + discriminator.weights]
+    steps = train.make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config, strategy)
+    real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat()
+    batches = iter(strategy.experimental_distribute_dataset(pairs))
+    metrics = train.train_iteration(batches, *steps, config["n_critic"])
+    weights = [w.numpy() for w in generator.weights + discriminator.weights]
+    return start, weights, {key: float(value) for key, value in metrics.items()}
+
+
+@pytest.fixture(scope="module")
+def mirrored():
+    """One MirroredStrategy over both logical CPUs for the whole module: strategies created
+    one after another in a process can hand out clashing collective keys."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+CASES = [(variant, False) for variant in VARIANTS] + [("dcgan", True), ("wgan_gp", True)]
+
+
+@pytest.mark.parametrize("variant, sgd", CASES, ids=[f"{v}{'-sgd' if s else ''}" for v, s in CASES])
+def test_two_replicas_make_the_same_update_as_one_device(variant, sgd, mirrored, monkeypatch):
+    train = importlib.import_module(f"{variant}.train")
+    losses = importlib.import_module(f"{variant}.losses")
+    monkeypatch.setattr(train, "tf", TensorFlowWithFixedRandom())
+    monkeypatch.setattr(losses, "tf", TensorFlowWithFixedRandom())
+    start, one, one_metrics = one_iteration(variant, tf.distribute.get_strategy(), sgd)
+    _, two, two_metrics = one_iteration(variant, mirrored, sgd)
+    assert mirrored.num_replicas_in_sync == 2
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(one, start)) > 1e-4, "the weights must change"
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(one, two)) < 1e-5
+    for key in one_metrics:
+        assert two_metrics[key] == pytest.approx(one_metrics[key], rel=1e-4, abs=1e-5), key
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_workers_on_localhost_train_and_write_one_run(tmp_path):
+    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
+    logdir = tmp_path / "run"
+    command = [sys.executable, "wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4",
+               f"--logdir={logdir}"]
+    workers = [
+        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
+            **os.environ, "CUDA_VISIBLE_DEVICES": "", "TMPDIR": str(tmp_path),
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        })
+        for index in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    assert "2 replica(s)" in outputs[0][0] and outputs[1][0] == ""  # only worker 0 reports and writes
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-4")
+    with open(logdir / "metrics.csv") as f:
+        assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
+    assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other worker's scratch folder is gone

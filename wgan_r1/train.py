@@ -1,0 +1,174 @@
+"""WGAN with the zero-centred penalty at real samples, R1 (Mescheder et al. 2018, arXiv:1801.04406).
+
+Beyond the three papers; a sibling of wgan_gp/, whose Algorithm 1 it follows with one
+change: the critic loss is
+    D(G(z)) - D(x) + lambda * ||grad D(x)||_2^2,
+the penalty taken at the real samples only and centred on 0, not 1. In the energy
+view (energy -D) each real sample then sits at the flat floor of a well that the
+generated samples roll into. R1 is gamma/2 * E||grad D(x)||^2, so lambda = gamma/2.
+The comments keep WGAN-GP's Algorithm 1 line numbers; lines 4 and 6 lose x_hat.
+
+Notation, one for every variant: D is the discriminator, which the WGAN papers call the
+critic (f_w in WGAN, D_w in WGAN-GP); G the generator; x a real image; z the noise.
+
+    python wgan_r1/train.py --dataset mnist
+    python wgan_r1/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
+
+Deviations from the paper: the R1 paper pairs the penalty with the non-saturating loss;
+here it replaces WGAN-GP's penalty and everything else is wgan_gp/'s, so that the diff
+shows the penalty alone.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):  # run as `python wgan_r1/train.py`: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common import cli, data, devices, sampling, training_run  # noqa: E402  (first: quiets TF)
+from wgan_r1 import losses, networks  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import flags  # noqa: E402
+
+
+def define_flags(flag_values):
+    """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
+    define = cli.define_flags(flag_values, __name__)
+    define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
+    define.integer("batch_size", 64, "Images per batch, m in Alg. 1 (paper: 64)", lower_bound=1)
+    define.integer("n_critic", 5, "Critic updates per generator iteration (Alg. 1)", lower_bound=1)
+    define.float("gp_lambda", 5.0, "Penalty coefficient lambda, R1's gamma/2", lower_bound=0)
+    define.enum("optimizer", "adam", ["adam", "rmsprop"], "Alg. 1's adam, or rmsprop (Fig. 3)")
+    define.float("learning_rate", 1e-4, "Step size alpha, G and D (Alg. 1)", lower_bound=0)
+    define.float("beta1", 0.0, "Adam beta1 (Alg. 1; code: 0.5)", lower_bound=0, upper_bound=1)
+    define.float("beta2", 0.9, "Adam beta2 (Alg. 1)", lower_bound=0, upper_bound=1)
+    define.enum("critic_norm", "none", ["none", "layer"], "Never BatchNorm (paper, Section 4)")
+
+
+def make_optimizers(config):
+    """Adam for G and D (Alg. 1); rmsprop: WGAN's (Fig. 3), beta1 its momentum, beta2 its rho."""
+    rate, beta1, beta2 = config["learning_rate"], config["beta1"], config["beta2"]
+    if config["optimizer"] == "rmsprop":
+        return tuple(keras.optimizers.RMSprop(rate, rho=beta2, momentum=beta1) for _ in range(2))
+    return tuple(keras.optimizers.Adam(rate, beta1, beta2) for _ in range(2))
+
+
+def make_models(config):
+    """G, D and their optimizers, as the paper specifies."""
+    image_shape, num_classes = config["image_shape"], config.get("num_classes", 0)  # --conditional
+    generator = networks.make_generator(image_shape, num_classes=num_classes)
+    discriminator = networks.make_discriminator(image_shape, num_classes, config["critic_norm"])
+    generator_optimizer, discriminator_optimizer = make_optimizers(config)
+    # Under --mixed_precision=float16 both get a dynamic loss scale.
+    generator_optimizer = devices.for_precision(generator_optimizer, config)
+    discriminator_optimizer = devices.for_precision(discriminator_optimizer, config)
+    # Create the optimizers' state now: a checkpoint can then restore it, and the
+    # steps do not create variables while they run on several replicas.
+    generator_optimizer.build(generator.trainable_variables)
+    discriminator_optimizer.build(discriminator.trainable_variables)
+    return generator, discriminator, generator_optimizer, discriminator_optimizer
+
+
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config,
+               strategy):
+    """The two updates of Algorithm 1, each traced once into a tf.function run on every replica."""
+    replicas = strategy.num_replicas_in_sync
+    batch_size = devices.replica_batch_size(config, strategy)
+    latent_dim = sampling.latent_dim(generator)
+
+    def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
+        return [inputs, labels] if config["conditional"] else inputs
+
+    def discriminator_step(real_images, labels):
+        """Alg. 1 lines 3-9: one critic update.
+
+        real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
+        used only with --conditional, where G is asked for the same classes.
+        """
+        noise = tf.random.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
+        fake_images = generator(conditioned(noise, labels), training=True)  # line 5: x_tilde = G(z)
+        with tf.GradientTape() as tape:
+            real_output = discriminator(conditioned(real_images, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
+            critic_loss = losses.discriminator_loss(real_output, fake_output)
+            # ALGO: the penalty is taken at the real samples, not at interpolates.
+            critic = lambda images: discriminator(conditioned(images, labels), training=True)
+            output_scale = discriminator_optimizer.scale_loss(1.0)  # float16's loss scale, or 1
+            penalty, gradient_norms = losses.zero_centred_penalty(critic, real_images, output_scale)
+            loss = critic_loss + config["gp_lambda"] * penalty  # line 7
+            # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
+            # float16 loss scale (if any) keeps small gradients from underflowing.
+            scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, discriminator.trainable_variables)
+        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
+        return {
+            "loss/discriminator": loss,
+            "discriminator/real": tf.reduce_mean(real_output),
+            "discriminator/fake": tf.reduce_mean(fake_output),
+            "wasserstein_estimate": -critic_loss,
+            "gradient_penalty": penalty,
+            "gradient_norm": tf.reduce_mean(gradient_norms),
+        }
+
+    def generator_step():
+        """Alg. 1 lines 11-12: one generator update."""
+        noise = tf.random.normal([batch_size, latent_dim])  # line 11: z ~ p(z)
+        # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
+        labels = None
+        if config["conditional"]:
+            labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32)
+        with tf.GradientTape() as tape:
+            fake_images = generator(conditioned(noise, labels), training=True)
+            fake_output = discriminator(conditioned(fake_images, labels), training=True)
+            loss = losses.generator_loss(fake_output)  # line 12
+            scaled_loss = generator_optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, generator.trainable_variables)
+        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+        return {"loss/generator": loss}
+
+    return (
+        devices.distribute(strategy, discriminator_step, config["jit_compile"]),
+        devices.distribute(strategy, generator_step, config["jit_compile"]),
+    )
+
+
+def critic_updates(step, config):
+    """Critic updates in generator iteration `step`: n_critic (Alg. 1 line 2)."""
+    return config["n_critic"]
+
+
+def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
+    """One generator iteration: n_critic critic updates, then one generator update."""
+    for _ in range(n_critic):
+        metrics = discriminator_step(*next(real_batches))  # a fresh real batch for every update
+    return {**metrics, **generator_step()}
+
+
+def train(config):
+    strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
+    dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
+    config = {**config, **data.run_settings(dataset, config["conditional"])}
+    devices.seed_everything(config["seed"])
+    devices.set_precision(config)
+    real_batches = data.make_batches(
+        dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy
+    )
+    with strategy.scope():  # variables mirrored on every replica
+        models = make_models(config)
+    discriminator_step, generator_step = make_steps(*models, config, strategy)
+
+    with training_run.TrainingRun(config, *models, strategy) as run:
+        for step in run.steps():
+            n_critic = critic_updates(step, config)
+            metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)
+            run.end_step(step, metrics)
+
+
+def main(argv):
+    train(cli.config_from_flags(flags.FLAGS, sys.modules[__name__]))
+
+
+if __name__ == "__main__":
+    define_flags(flags.FLAGS)
+    cli.run_command(main)
