@@ -4,6 +4,7 @@ The variants' steps are plain per-replica functions; `distribute` turns each int
 tf.function that runs it on every replica, so the algorithm reads the same with one
 device or many.
 """
+import contextlib
 import os
 
 from common.cli import UserError
@@ -23,11 +24,24 @@ def make_strategy(name):
 
 
 def is_chief(strategy):
-    """True for the one process that writes logs, samples and checkpoints (worker 0)."""
+    """True for the one process that writes logs, samples and checkpoints.
+
+    TensorFlow's rule: the `chief` task if the cluster has one, else worker 0.
+    """
     resolver = getattr(strategy, "cluster_resolver", None)
-    return resolver is None or resolver.task_type in (None, "chief") or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-    )
+    if resolver is None or resolver.task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def worker_index(strategy):
+    """This process's place in the cluster: 0 for the chief (or worker 0 without one), then 1, 2, ..."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type in (None, "chief"):
+        return 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_id + int(has_chief)
 
 
 def replica_batch_size(config, strategy):
@@ -63,6 +77,19 @@ def set_precision(config):
     keras.mixed_precision.set_global_policy(policy)
 
 
+@contextlib.contextmanager
+def float32_policy():
+    """Keras' global dtype policy set to float32 inside the block, whatever it was before."""
+    import keras
+
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
 def for_precision(optimizer, config):
     """The optimizer, with a dynamic loss scale under float16 (whose small gradients would underflow).
 
@@ -76,7 +103,15 @@ def for_precision(optimizer, config):
     return optimizer
 
 
-def seed_everything(seed):
+def seed_everything(seed, strategy=None):
+    """Seeds Python, NumPy and TensorFlow with `seed`, plus the worker's index under multi_worker.
+
+    Every worker traces the same steps, so with one seed every worker would draw the same
+    z and eps and the global batch would hold copies; each worker gets its own stream
+    instead. One machine (one device or several) keeps `seed` itself, so runs reproduce.
+    The variables are unaffected: MultiWorkerMirroredStrategy gives every worker the
+    chief's initial values.
+    """
     import keras
 
-    keras.utils.set_random_seed(seed)  # Python, NumPy and TensorFlow
+    keras.utils.set_random_seed(seed + (worker_index(strategy) if strategy is not None else 0))

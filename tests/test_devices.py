@@ -9,13 +9,14 @@ import os
 import socket
 import subprocess
 import sys
+import types
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from common import cli
+from common import cli, devices
 from tests.helpers import REPO
 
 VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
@@ -94,22 +95,67 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def test_two_workers_on_localhost_train_and_write_one_run(tmp_path):
-    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
+@pytest.mark.parametrize("roles", [("chief", "worker"), ("worker", "worker")], ids=["chief+worker", "workers"])
+def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
+    # With a `chief` task, the chief writes and worker 0 must not (TensorFlow's rule).
+    cluster = {}
+    for role in roles:
+        cluster.setdefault(role, []).append(f"localhost:{free_port()}")
+    tasks = [{"type": role, "index": roles[:index].count(role)} for index, role in enumerate(roles)]
     logdir = tmp_path / "run"
     command = [sys.executable, "wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4",
                f"--logdir={logdir}"]
-    workers = [
+    processes = [
         subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
             **os.environ, "CUDA_VISIBLE_DEVICES": "", "TMPDIR": str(tmp_path),
-            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": task}),
         })
-        for index in range(2)
+        for task in tasks
     ]
-    outputs = [worker.communicate(timeout=300) for worker in workers]
-    assert [worker.returncode for worker in workers] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
-    assert "2 replica(s)" in outputs[0][0] and outputs[1][0] == ""  # only worker 0 reports and writes
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    assert "2 replica(s)" in outputs[0][0] and outputs[1][0] == ""  # only the first task reports and writes
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-4")
     with open(logdir / "metrics.csv") as f:
         assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
-    assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other worker's scratch folder is gone
+    assert len(list((logdir / "samples").iterdir())) == 2  # steps 2 and 4, written once each
+    assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other's scratch folder is gone
+
+
+class FakeResolver:
+    """What a strategy's cluster_resolver tells about the cluster and this task."""
+
+    def __init__(self, cluster, task_type, task_id):
+        self.cluster, self.task_type, self.task_id = cluster, task_type, task_id
+
+    def cluster_spec(self):
+        return tf.train.ClusterSpec(self.cluster)
+
+
+def task(cluster, task_type, task_id):
+    return types.SimpleNamespace(cluster_resolver=FakeResolver(cluster, task_type, task_id))
+
+
+WITH_CHIEF = {"chief": ["a:1"], "worker": ["b:1", "c:1"]}
+WORKERS = {"worker": ["a:1", "b:1"]}
+
+
+def test_the_chief_writes_and_worker_0_only_when_there_is_no_chief():
+    assert devices.is_chief(tf.distribute.get_strategy())
+    assert [devices.is_chief(task(WITH_CHIEF, *t)) for t in [("chief", 0), ("worker", 0), ("worker", 1)]] == [
+        True, False, False]
+    assert [devices.is_chief(task(WORKERS, "worker", index)) for index in (0, 1)] == [True, False]
+
+
+def test_each_worker_draws_its_own_random_numbers_and_one_device_keeps_the_seed():
+    def noise_after_seeding(strategy):
+        devices.seed_everything(7, strategy)
+        return tf.function(lambda: tf.random.normal([4]))().numpy()  # traced anew: the seed applies
+
+    one_device = noise_after_seeding(None)
+    assert np.array_equal(noise_after_seeding(tf.distribute.get_strategy()), one_device)
+    indices = [devices.worker_index(task(WITH_CHIEF, *t)) for t in [("chief", 0), ("worker", 0), ("worker", 1)]]
+    assert indices == [0, 1, 2]
+    draws = [noise_after_seeding(task(WITH_CHIEF, *t)) for t in [("chief", 0), ("worker", 0), ("worker", 1)]]
+    assert np.array_equal(draws[0], one_device)  # the chief draws what one device draws
+    assert not np.allclose(draws[0], draws[1]) and not np.allclose(draws[1], draws[2])

@@ -144,7 +144,7 @@ def train(config):
     strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
     config = {**config, **data.run_settings(dataset, config["conditional"])}
-    devices.seed_everything(config["seed"])
+    devices.seed_everything(config["seed"], strategy)  # each worker its own random numbers
     devices.set_precision(config)
     real_batches = data.make_batches(
         dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy
