@@ -16,8 +16,7 @@ DCGAN's guidelines, kept here: strided convolutions; BatchNorm in the generator
 except on its output; ReLU in the generator with tanh on its output; LeakyReLU(0.2)
 in the critic; weights from N(0, 0.02).
 
-Deviations from the paper: the DCGAN nets instead of the paper's; Keras' layer
-normalizes the kernel in place, so the gradient does not flow through sigma.
+Deviations from the paper: the DCGAN nets; Keras' layer normalizes the kernel in place.
 """
 import keras
 from keras import layers
@@ -87,15 +86,16 @@ def make_discriminator(image_shape, num_classes=0):
         x = layers.LeakyReLU(0.2)(x)
     features = layers.Flatten()(x)
     dense = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")
-    output = layers.SpectralNormalization(dense)(features)
+    output = layers.SpectralNormalization(dense, dtype="float32")(features)  # float32, as in wgan/
     if not num_classes:
         return keras.Model(images, output, name="discriminator")
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
     labels = keras.Input((), dtype="int32", name="labels")
-    embedding = layers.Embedding(num_classes, features.shape[-1],
-                                 embeddings_initializer=weight_init())
-    label_embedding = embedding(labels)
+    # embed(y) = one_hot(y) V, so that V is spectrally normalized too, as in that paper.
+    embedding = layers.Dense(features.shape[-1], use_bias=False, kernel_initializer=weight_init())
+    one_hot = layers.CategoryEncoding(num_classes, "one_hot")(labels)
+    label_embedding = layers.SpectralNormalization(embedding)(one_hot)
     projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
     output = layers.Add(dtype="float32")([output, projection])
     return keras.Model([images, labels], output, name="discriminator")

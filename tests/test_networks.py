@@ -144,28 +144,47 @@ def test_projection_discriminator_adds_the_label_embedding_dotted_with_the_featu
     keras.utils.set_random_seed(0)
     discriminator = ALL[variant].make_discriminator((28, 28, 1), num_classes=10)
     images = tf.random.uniform([2, 28, 28, 1], -1, 1)
-    embedding = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Embedding))
-    dense = next(getattr(layer, "layer", layer) for layer in discriminator.layers  # sngan: the wrapped Dense
-                 if isinstance(getattr(layer, "layer", layer), keras.layers.Dense))
+    unwrapped = [getattr(layer, "layer", layer) for layer in discriminator.layers]  # sngan wraps its layers
+    embedding = next((layer for layer in unwrapped if isinstance(layer, keras.layers.Embedding)), None)
+    denses = [layer for layer in unwrapped if isinstance(layer, keras.layers.Dense)]
+    dense = next(layer for layer in denses if layer.kernel.shape[-1] == 1)
     flatten = next(layer for layer in discriminator.layers if isinstance(layer, keras.layers.Flatten))
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, with phi(x) read from the model itself.
     phi = keras.Model(discriminator.inputs[0], flatten.output)(images, training=False).numpy()
-    table = embedding.embeddings.numpy()
+    if embedding is not None:
+        table = embedding.embeddings.numpy()
+    else:  # sngan: embed(y) = one_hot(y) V, V the kernel of a spectrally normalized Dense
+        table = next(layer for layer in denses if layer.kernel.shape[0] == 10).kernel.numpy()
     for label in (0, 7):
         output = discriminator([images, tf.constant([label, label])], training=False).numpy().ravel()
         expected = phi @ dense.kernel.numpy().ravel() + dense.bias.numpy()[0] + phi @ table[label]
         np.testing.assert_allclose(output, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_spectral_norm_brings_every_critic_layer_to_unit_spectral_norm():
+@pytest.mark.parametrize("num_classes", [0, 10], ids=["unconditional", "conditional"])
+def test_spectral_norm_brings_every_critic_layer_to_unit_spectral_norm(num_classes):
     keras.utils.set_random_seed(0)
-    critic = sngan_networks.make_discriminator((28, 28, 1))
+    critic = sngan_networks.make_discriminator((28, 28, 1), num_classes=num_classes)
     wrapped = [layer for layer in critic.layers if isinstance(layer, keras.layers.SpectralNormalization)]
-    assert len(wrapped) == 4  # three convolutions and the output layer
+    # Three convolutions and the output layer; conditional, also the label embedding, as
+    # the projection paper normalizes it: otherwise the class term has no Lipschitz bound.
+    assert len(wrapped) == (5 if num_classes else 4)
     images = tf.random.uniform([4, 28, 28, 1], -1, 1)
-    for _ in range(30):  # one power iteration per training call; u converges in a few
-        critic(images, training=True)
+    inputs = [images, tf.constant([0, 3, 7, 9])] if num_classes else images
+    for _ in range(100):  # one power iteration per training call; u converges within about 100
+        critic(inputs, training=True)
     for layer in wrapped:
         kernel = layer.layer.kernel.numpy()
         largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
         assert largest == pytest.approx(1.0, rel=0.02)
+
+
+@pytest.mark.parametrize("num_classes", [0, 10], ids=["unconditional", "conditional"])
+@pytest.mark.parametrize("variant", ALL)
+def test_every_critic_outputs_float32_under_mixed_precision(variant, num_classes):
+    # The losses and penalties add to the critic's output: 16 bits there would mix dtypes.
+    keras.mixed_precision.set_global_policy("mixed_float16")  # conftest.py restores float32
+    critic = ALL[variant].make_discriminator((28, 28, 1), num_classes=num_classes)
+    images = tf.random.uniform([2, 28, 28, 1], -1, 1)
+    output = critic([images, tf.constant([1, 2])] if num_classes else images, training=True)
+    assert output.dtype == tf.float32

@@ -3,7 +3,7 @@
 The networks are DCGAN's (see dcgan/networks.py): the WGAN paper trains the DCGAN
 architecture, BatchNorm in the critic included, and changes only the losses and
 the training procedure. The papers call the discriminator the critic; its output
-is an unbounded value f(x), not a logit, but the network is the same.
+is an unbounded value D(x), not a logit, but the network is the same.
 
 One architecture per image size, all from the papers' own code:
   28x28 (MNIST, Fashion-MNIST)  the official WGAN-GP MNIST nets (gan_mnist.py, DIM = 64)
@@ -74,7 +74,7 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
 
 
 def make_discriminator(image_shape, num_classes=0):
-    """D, the critic: images [N, H, W, C] in [-1, 1] -> critic values f(x) [N, 1], unbounded.
+    """D, the critic: images [N, H, W, C] in [-1, 1] -> critic values D(x) [N, 1], unbounded.
 
     num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
     """
