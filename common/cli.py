@@ -100,6 +100,10 @@ def define_flags(flag_values, module_name):
         "eval_every", 0, "Generator iterations between sample-quality metrics (common/quality.py); 0: never",
         lower_bound=0,
     )
+    define.string(
+        "inception_weights", "imagenet",
+        "With --eval_every on colour images: InceptionV3 weights, imagenet (downloaded) or a local .h5 file",
+    )
     define.enum(
         "strategy", "default", ["default", "mirrored", "multi_worker"],
         "default: one device. mirrored: every GPU of this machine. multi_worker: several machines (TF_CONFIG)",

@@ -21,6 +21,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
+from common import rundir
 from common.cli import UserError
 
 NAMES = ("mnist", "fashion_mnist", "cifar10", "mnist_5k", "folder:PATH")
@@ -60,6 +61,18 @@ def load_dataset(name, data_dir=None, image_size=64, split="train"):
 
 
 MNIST_5K_HELDOUT_PER_CLASS = 100
+
+
+def load_training_data(config):
+    """The images a run trains on: --dataset, except that a resumed run keeps the data it recorded.
+
+    A run that fell back to mnist_5k while offline goes on with mnist_5k once mnist can be
+    downloaded, instead of changing its data half-way.
+    """
+    recorded = rundir.recorded_data_source(config["logdir"])
+    if config["dataset"] == "mnist" and recorded and recorded.startswith("mnist_5k"):
+        return load_mnist_5k()._replace(source=recorded)
+    return load_dataset(config["dataset"], config["data_dir"], config["image_size"])
 
 
 def mnist_5k_heldout(labels):

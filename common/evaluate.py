@@ -40,7 +40,7 @@ def main(argv):
         raise cli.UserError("pass either --logdir=RUN or --samples=FILE.npz --dataset=NAME")
     if FLAGS.logdir:
         config = rundir.read_config(FLAGS.logdir)
-        dataset, data_dir = config["dataset"], FLAGS.data_dir or config["data_dir"]
+        dataset, data_dir = rundir.data_identity(config), FLAGS.data_dir or config["data_dir"]  # what it trained on
         image_size = config["image_size"]
         output = pathlib.Path(FLAGS.output or pathlib.Path(FLAGS.logdir) / "metrics.json")
     else:

@@ -19,8 +19,9 @@ CONFIG_FILE = "config.json"
 # Flags that may change when a run is resumed: they say how long and how often,
 # not what is trained.
 RESUMABLE_KEYS = (
-    "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "logdir", "data_dir",
-    "strategy", "jit_compile",
+    "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "inception_weights", "logdir",
+    "data_dir", "strategy", "jit_compile",
+    "data_source",  # where the data was read from; what it is, is data_identity's
 )
 # Flags that a variant no longer has, with the value its code now always uses. A run
 # saved with that value resumes; a run saved with another (wgan_gp's --loss=hinge, say)
@@ -58,6 +59,11 @@ def check_logdir(config):
             key for key in set(saved) | set(config)
             if key not in RESUMABLE_KEYS and key not in retired and saved.get(key) != config.get(key)
         )
+        if "data_source" in saved and "data_source" in config and data_identity(saved) != data_identity(config):
+            raise UserError(
+                f"{logdir} holds a run trained on {data_identity(saved)}, and this one would train on "
+                f"{data_identity(config)}; give it that data (--data_dir) or choose a new --logdir"
+            )
         if changed:
             details = ", ".join(
                 f"{key}: {saved.get(key)!r} -> {config[key]!r}" if key in config
@@ -71,6 +77,26 @@ def check_logdir(config):
     elif logdir.exists() and any(logdir.iterdir()):
         raise UserError(f"{logdir} is not empty and holds no {CONFIG_FILE}; choose a new --logdir")
     return resuming
+
+
+def data_identity(config):
+    """What a run trains on: its --dataset, or mnist_5k where mnist fell back to the bundled digits.
+
+    Where the files were read from (--data_dir, the download cache) is not part of it, so a
+    run resumes from a moved copy of its data.
+    """
+    if config.get("data_source", "").startswith("mnist_5k"):
+        return "mnist_5k"
+    return config["dataset"]
+
+
+def recorded_data_source(logdir):
+    """The data_source of the run in `logdir`, or None where there is no run yet."""
+    path = pathlib.Path(logdir) / CONFIG_FILE
+    try:
+        return json.loads(path.read_text()).get("data_source") if path.is_file() else None
+    except (OSError, ValueError):
+        return None  # check_logdir reports an unreadable config.json
 
 
 def variant_defaults(variant):

@@ -51,8 +51,11 @@ def generate(generator, num_samples, seed, batch_size=256, num_classes=0, label=
 
 
 def preview(samples, labels, columns=10):
-    """A grid image: `columns` samples of each class, one row per class; or the first 100 samples."""
+    """A grid image: one row per class, as many samples in each as the rarest class has (at
+    most `columns`); or, without classes, the first 100 samples."""
     classes = sorted(set(labels.tolist())) if labels is not None else []
     if len(classes) < 2:
         return images.grid(samples[:100])
-    return images.grid(np.concatenate([samples[labels == label][:columns] for label in classes]), columns=columns)
+    per_class = min(columns, min(int(np.sum(labels == label)) for label in classes))
+    rows = [samples[labels == label][:per_class] for label in classes]
+    return images.grid(np.concatenate(rows), columns=per_class)

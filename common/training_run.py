@@ -59,8 +59,10 @@ class TrainingRun:
             self.fixed_inputs = [np.tile(self.fixed_inputs[:8], (self.num_classes, 1)), np.repeat(classes, 8)]
 
         self.log = self.evaluator = None
+        if self.chief and config["eval_every"] and self.start < config["train_steps"]:
+            self.evaluator = self.make_evaluator(strategy)  # before anything is written
         self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
-        self._tick = (time.perf_counter(), self.start)
+        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
         if not self.chief:
             return
         print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
@@ -75,11 +77,27 @@ class TrainingRun:
             self.logdir.mkdir(parents=True, exist_ok=True)
             rundir.write_json(self.logdir / rundir.CONFIG_FILE, config)
             self.log = logs.ScalarLog(self.logdir, self.start)
-        if config["eval_every"] and self.log is not None:
-            self.evaluator = quality.Evaluator(
-                config["dataset"], config["data_dir"], seed=config["seed"], image_size=config["image_size"]
-            )
+        if self.evaluator:
             print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
+        self._tick = (time.perf_counter(), self.start)
+
+    def make_evaluator(self, strategy):
+        """The sample-quality evaluator, scoring against the data the run trains on.
+
+        Built in float32 whatever --mixed_precision says, so that the numbers (and a
+        cached classifier) do not depend on it. Building it may train the classifier,
+        which seeds TensorFlow; the run's own seed is set again afterwards, so that
+        --eval_every changes no training number. An evaluator that cannot start (the
+        InceptionV3 weights offline) stops the run before anything is written.
+        """
+        config = self.config
+        with devices.float32_policy():
+            evaluator = quality.Evaluator(
+                rundir.data_identity(config), config["data_dir"], seed=config["seed"],
+                inception_weights=config.get("inception_weights", "imagenet"), image_size=config["image_size"],
+            )
+        devices.seed_everything(config["seed"], strategy)
+        return evaluator
 
     def steps(self):
         """The generator iterations still to run: start + 1 ... train_steps."""

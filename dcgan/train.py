@@ -131,7 +131,7 @@ def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
 
 def train(config):
     strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
-    dataset = data.load_dataset(config["dataset"], config["data_dir"], config["image_size"])
+    dataset = data.load_training_data(config)  # on resume, the data the run recorded
     config = {**config, **data.run_settings(dataset, config["conditional"])}
     devices.seed_everything(config["seed"], strategy)  # each worker its own random numbers
     devices.set_precision(config)
