@@ -10,6 +10,7 @@ The training loop itself stays in each train.py:
 Opening a TrainingRun restores the latest checkpoint in --logdir, if any. Leaving it
 with Ctrl-C or SIGTERM saves a checkpoint first, so the same command resumes the run.
 """
+import math
 import pathlib
 import shutil
 import sys
@@ -19,6 +20,10 @@ import time
 from common import cli, devices, images, logs, quality, rundir, sampling
 
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
+
+
+class NonFiniteError(cli.UserError):
+    """A loss, a gradient norm or a weight became NaN or infinite: one line, no checkpoint."""
 
 
 class TrainingRun:
@@ -38,6 +43,10 @@ class TrainingRun:
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
+        self.checkpoint_variables = [
+            *generator.variables, *discriminator.variables,
+            *generator_optimizer.variables, *discriminator_optimizer.variables,
+        ]
         self.checkpoint, self.manager = rundir.make_checkpoint(
             self._scratch or self.logdir,
             step=self.step,
@@ -113,12 +122,16 @@ class TrainingRun:
             raise KeyboardInterrupt
         self.step.assign(step)
         last = step == self.config["train_steps"]
-        if step % self.config["checkpoint_every"] == 0 or last:
+        logging = step % self.config["log_every"] == 0 or last
+        saving = step % self.config["checkpoint_every"] == 0 or last
+        if logging or saving:  # the only host syncs: never one per update
+            self.check_finite(step, metrics, weights=saving)
+        if saving:
             self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
         if not self.chief:
             return
         values = {}
-        if step % self.config["log_every"] == 0 or last:
+        if logging:
             values = {key: float(value) for key, value in metrics.items()}
             now = time.perf_counter()
             values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
@@ -132,6 +145,32 @@ class TrainingRun:
             self.save_samples(step)
         if step % self.config["checkpoint_every"] == 0 or last:
             self.log.flush()
+
+    def check_finite(self, step, metrics, weights):
+        """Stops the run if a logged number (or, before a save, a weight) is NaN or infinite.
+
+        Nothing non-finite is logged or saved, so the newest checkpoint on disk stays
+        the last good one; rerunning the command resumes from it.
+        """
+        for key, value in metrics.items():
+            if not math.isfinite(float(value)):
+                raise NonFiniteError(self.blow_up_message(step, f"{key} is {float(value)}"))
+        if weights and not self.weights_finite():
+            raise NonFiniteError(self.blow_up_message(step, "a weight is not finite"))
+
+    def weights_finite(self):
+        import tensorflow as tf
+
+        variables = self.checkpoint_variables
+        floats = [v for v in variables if "float" in str(v.dtype)]  # not the step counters
+        return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in floats]))
+
+    def blow_up_message(self, step, what):
+        latest = self.manager.latest_checkpoint
+        kept = (f"the latest checkpoint, {pathlib.Path(latest).name}, holds finite weights: run the same "
+                "command to resume from it, or start a new --logdir with a lower --learning_rate"
+                if latest else "no checkpoint was saved before it; lower --learning_rate and start again")
+        return f"stopped at generator iteration {step}: {what} (nothing saved); {kept}"
 
     def save_samples(self, step):
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
@@ -161,6 +200,10 @@ class TrainingRun:
         self.log.flush()
         if kind is KeyboardInterrupt:
             step = int(self.step.numpy())
+            if not self.weights_finite():  # a blow-up since the last check: keep the good checkpoint
+                self.progress.message(f"interrupted at generator iteration {step} with non-finite weights; "
+                                      "nothing saved, the latest checkpoint is the last good one")
+                sys.exit(130)
             self.manager.save(checkpoint_number=step)
             self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
                                   "run the same command to resume")

@@ -9,6 +9,7 @@ import hashlib
 import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -537,3 +538,47 @@ def test_a_real_change_of_data_is_refused(tmp_path, monkeypatch):
     with pytest.raises(cli.UserError, match="trained on mnist, and this one would train on mnist_5k"):
         train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")  # no --data_dir: the fallback
     assert snapshot(logdir) == before
+
+
+# ---- a blow-up: NaN or inf stops the run, and no checkpoint holds it -----------------------------
+
+
+def all_checkpoints_finite(logdir):
+    """Every checkpoint left in logdir, read back: are all its floating-point values finite?"""
+    indices = sorted((logdir / "checkpoints").glob("ckpt-*.index"))
+    for index in indices:
+        reader = tf.train.load_checkpoint(str(index)[:-len(".index")])
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype.is_floating and not np.all(np.isfinite(reader.get_tensor(name))):
+                return False
+    return bool(indices)
+
+
+class TooLargeStepRun(training_run.TrainingRun):
+    """A run whose optimizers take steps far too large once it has restored its checkpoint."""
+
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy):
+        super().__init__(config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy)
+        generator_optimizer.learning_rate = discriminator_optimizer.learning_rate = 1e38
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp_path, monkeypatch, capsys):
+    logdir = tmp_path / "run"
+    train_in_process(variant, logdir, "--train_steps=2")  # ckpt-2, a good one
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    with pytest.raises(training_run.NonFiniteError) as error:
+        train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
+    message = str(error.value)
+    assert re.match(r"stopped at generator iteration \d+: (\S+ is (nan|inf|-inf)|a weight is not finite) "
+                    r"\(nothing saved\); the latest checkpoint, ckpt-\d+, holds finite weights", message), message
+    assert "\n" not in message
+    assert all_checkpoints_finite(logdir)
+    assert all(np.isfinite(float(value)) for row in metrics_rows(logdir) for value in row.values())
+    # The same command resumes from the last good checkpoint (here, to blow up again).
+    latest = int(tf.train.latest_checkpoint(str(logdir / "checkpoints")).rsplit("-", 1)[1])
+    capsys.readouterr()
+    with pytest.raises(training_run.NonFiniteError):
+        train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
+    assert f"resuming at generator iteration {latest}" in capsys.readouterr().out
+    assert all_checkpoints_finite(logdir)
