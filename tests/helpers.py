@@ -1,4 +1,7 @@
-"""Runs the repo's commands in subprocesses, as a user would type them."""
+"""Runs the repo's commands as a user types them (in subprocesses), and the same in this process."""
+import csv
+import hashlib
+import importlib
 import os
 import pathlib
 import subprocess
@@ -19,3 +22,46 @@ def own_stderr_lines(stderr):
     """stderr without TensorFlow's C++ start-up notes, which no flag can silence."""
     noise = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "E0000 ", "W0000 ")
     return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)]
+
+
+VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
+TINY = ["--dataset=mnist_5k", "--batch_size=8", "--sample_every=2", "--checkpoint_every=2", "--log_every=1"]
+N_CRITIC = {"dcgan": 1, "wgan": 5, "wgan_gp": 5, "sngan": 5, "wgan_r1": 5}
+ITERATIONS = "/.ATTRIBUTES/VARIABLE_VALUE"  # a checkpoint key's suffix
+
+
+def train_module(variant):
+    return importlib.import_module(f"{variant}.train")
+
+
+def parse(variant, argv):
+    """The config that `python VARIANT/train.py ARGV` would train, parsed in this process."""
+    from absl import flags
+
+    from common import cli
+
+    flag_values = flags.FlagValues()
+    train_module(variant).define_flags(flag_values)
+    leftover = flag_values(["train.py", *argv])
+    assert leftover == ["train.py"]
+    return cli.config_from_flags(flag_values, train_module(variant))
+
+
+def train_in_process(variant, logdir, *argv):
+    """Runs what `python VARIANT/train.py TINY ARGV --logdir=LOGDIR` runs, in this process."""
+    config = parse(variant, [*TINY, *argv, f"--logdir={logdir}"])
+    train_module(variant).train(config)
+    return config
+
+
+def metrics_rows(logdir):
+    with open(pathlib.Path(logdir) / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def snapshot(folder):
+    """Every file under `folder` with its modification time and contents' hash."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
+        for path in sorted(folder.rglob("*")) if path.is_file()
+    }

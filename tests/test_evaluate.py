@@ -7,7 +7,6 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from common import classifier, cli, data, quality
 from common.cli import UserError

@@ -6,7 +6,6 @@ child's paper and little else.
 import ast
 import difflib
 import importlib
-import pathlib
 
 import pytest
 from absl import flags

@@ -68,7 +68,7 @@ def main():
     parser.add_argument("--runs_dir", default="runs/toy", help="where the runs go")
     args = parser.parse_args()
 
-    lines = [f"| option | data | modes covered (per seed) | high-quality samples | sliced W1 (real: {{floor}}) | s/run |",
+    lines = ["| option | data | modes covered (per seed) | high-quality samples | sliced W1 (real: {floor}) | s/run |",
              "|---|---|---|---|---|---|"]
     floors = []
     for name, variant, flags, dataset in STUDIES[args.study]:

@@ -1,0 +1,341 @@
+"""A training run's lifecycle, in-process: conditional runs, signals, switches, evaluation during
+training, the data a resumed run trains on, and a blow-up to NaN.
+
+Each test calls what `python VARIANT/train.py FLAGS` runs after parsing its flags (the
+signal tests start the command itself: a signal needs a process of its own).
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from common import cli, generate, quality, rundir, training_run
+from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse, snapshot,
+                           train_in_process)
+
+
+# ---- --conditional ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def conditional_runs(tmp_path_factory):
+    """Each paper's variant trained for 2 generator iterations with --conditional."""
+    root = tmp_path_factory.mktemp("conditional")
+    for variant in ("dcgan", "wgan", "wgan_gp"):
+        train_in_process(variant, root / variant, "--conditional", "--train_steps=2")
+    train_in_process("wgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
+    return root
+
+
+@pytest.mark.parametrize("variant", ("dcgan", "wgan", "wgan_gp"))
+def test_conditional_run_records_the_classes_and_draws_one_row_per_class(conditional_runs, variant):
+    logdir = conditional_runs / variant
+    config = json.loads((logdir / "config.json").read_text())
+    assert config["conditional"] is True and config["num_classes"] == 10
+    grid = np.asarray(Image.open(logdir / "samples" / "step_0000002.png"))
+    assert grid.shape == (10 * 30 + 2, 8 * 30 + 2)  # 10 classes x 8 noise vectors
+
+
+def test_generate_with_a_label_writes_that_class_only(conditional_runs, tmp_path):
+    samples, labels = generate.write_samples(conditional_runs / "wgan_gp", 12, tmp_path / "sevens.npz", label=7)
+    assert samples.shape == (12, 28, 28, 1) and labels.tolist() == [7] * 12
+    with np.load(tmp_path / "sevens.npz") as archive:
+        assert archive["labels"].tolist() == [7] * 12
+
+
+def test_generate_without_a_label_covers_every_class_one_row_each(conditional_runs, tmp_path):
+    output = tmp_path / "all.npz"
+    _, labels = generate.write_samples(conditional_runs / "dcgan", 100, output)
+    assert np.bincount(labels).tolist() == [10] * 10
+    assert np.asarray(Image.open(output.with_suffix(".png"))).shape == (10 * 30 + 2, 10 * 30 + 2)
+
+
+@pytest.mark.parametrize("num_samples, per_row", [(64, 6), (100, 10), (25, 2)])
+def test_a_conditional_preview_has_one_row_per_class_for_any_sample_count(conditional_runs, tmp_path,
+                                                                          num_samples, per_row):
+    # 64 samples of 10 classes are 6 or 7 per class: rows of 6, one class each.
+    output = tmp_path / "s.npz"
+    _, labels = generate.write_samples(conditional_runs / "wgan", num_samples, output)
+    assert np.bincount(labels).min() == per_row or per_row == 10
+    assert np.asarray(Image.open(output.with_suffix(".png"))).shape == (10 * 30 + 2, per_row * 30 + 2)
+
+
+@pytest.mark.parametrize("which, label, message", [
+    ("conditional", 10, "--label=10 is not a class of this run (0 to 9)"),
+    ("unconditional", 3, "--label needs a run trained with --conditional"),
+])
+def test_generate_refuses_a_label_it_cannot_honour(conditional_runs, tmp_path, which, label, message):
+    logdir = conditional_runs / ("wgan" if which == "conditional" else "unconditional")
+    with pytest.raises(cli.UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        generate.write_samples(logdir, 4, tmp_path / "x.npz", label=label)
+    assert not (tmp_path / "x.npz").exists()
+
+
+# ---- signals -----------------------------------------------------------------------------------
+
+
+def signal_a_long_run(logdir, when, signal_number):
+    """Starts a long wgan_gp run, sends `signal_number` once a stdout line starts with `when`.
+
+    Returns (exit status, the rest of stdout, stderr).
+    """
+    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
+    stderr_path = logdir.parent / "stderr.txt"
+    with open(stderr_path, "w") as stderr:  # a file, not a pipe: nothing reads it until the end
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        for line in process.stdout:
+            if line.startswith(when):
+                process.send_signal(signal_number)
+                break
+        rest = process.stdout.read()
+        status = process.wait(timeout=120)
+    return status, rest, stderr_path.read_text()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signal_name, capsys):
+    logdir = tmp_path / "run"
+    status, rest, _ = signal_a_long_run(logdir, "step 3/", getattr(signal, signal_name))
+    assert status == 130
+    assert "interrupted: saved a checkpoint at generator iteration" in rest
+    saved = int(rest.split("generator iteration ")[1].split(";")[0])
+    assert saved >= 3
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith(f"ckpt-{saved}")
+
+    train_in_process("wgan_gp", logdir, f"--train_steps={saved + 1}")
+    assert f"resuming at generator iteration {saved}" in capsys.readouterr().out
+
+
+def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
+    # Sent while the run loads and TensorFlow traces the first steps, where a raised
+    # KeyboardInterrupt can be swallowed; the run must stop all the same.
+    status, rest, errors = signal_a_long_run(tmp_path / "run", "run directory:", signal.SIGTERM)
+    assert status == 130, errors[-2000:]
+    assert "interrupted" in rest + errors and "Traceback" not in errors
+
+
+# ---- the switches ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant, switches",
+    [("wgan_gp", "--mixed_precision=float16"), ("dcgan", "--mixed_precision=bfloat16"), ("wgan", "--jit_compile"),
+     ("wgan_gp", "--conditional --mixed_precision=float16"), ("wgan_gp", "--critic_norm=layer"),
+     ("wgan_gp", "--optimizer=rmsprop"), ("sngan", "--conditional --mixed_precision=float16"),
+     ("wgan_r1", "--mixed_precision=bfloat16"), ("dcgan", "--mixed_precision=float16")],
+)
+def test_switches_train_with_finite_losses(variant, switches, tmp_path):
+    logdir = tmp_path / "run"
+    train_in_process(variant, logdir, "--train_steps=3", *switches.split())
+    rows = metrics_rows(logdir)
+    assert len(rows) == 3 and all(np.isfinite(float(value)) for row in rows for value in row.values())
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logdir / "checkpoints")))
+    kernels = [name for name in reader.get_variable_to_dtype_map() if name.startswith("generator/")]
+    assert kernels and all(reader.get_variable_to_dtype_map()[name] == tf.float32 for name in kernels)
+    if "--mixed_precision=float16" in switches:
+        assert_float16_updates_were_applied(variant, logdir)
+
+
+def assert_float16_updates_were_applied(variant, logdir):
+    """Finite losses are not enough: a loss scale that overflows skips every update and halves."""
+    before, after = (tf.train.load_checkpoint(str(logdir / "checkpoints" / f"ckpt-{step}")) for step in (2, 3))
+    updates = {"generator_optimizer": 3, "discriminator_optimizer": 3 * N_CRITIC[variant]}
+    for name, count in updates.items():
+        applied = after.get_tensor(f"{name}/inner_optimizer/_iterations{ITERATIONS}")
+        scale = after.get_tensor(f"{name}/dynamic_scale{ITERATIONS}")
+        assert applied >= count // 2, f"{name}: {applied} of {count} updates applied"
+        assert 2.0**10 <= scale <= 2.0**15, f"{name}: loss scale {scale}"  # starts at 2^15, halves per skip
+    shapes = after.get_variable_to_shape_map()  # the critic's kernels, as its optimizer holds them
+    critic = [key for key in shapes if key.startswith("discriminator_optimizer/_trainable_variables/")
+              and len(shapes[key]) == 4]
+    assert critic and any(not np.array_equal(before.get_tensor(key), after.get_tensor(key)) for key in critic)
+
+
+# ---- evaluation during training, and the data a run trains on ----------------------------------
+
+
+def small_evaluator(monkeypatch, built=None):
+    """In-training evaluation with 200 samples instead of 5,000; `built` collects each evaluator."""
+
+    class SmallEvaluator(quality.Evaluator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, num_samples=200, **kwargs)
+            if built is not None:
+                built.append(self)
+
+    monkeypatch.setattr(training_run.quality, "Evaluator", SmallEvaluator)
+
+
+def test_evaluation_during_training_changes_no_training_number(tmp_path, monkeypatch):
+    # Building the evaluator seeds TensorFlow (the classifier trains seeded); the run's
+    # own seed must still decide every training number.
+    small_evaluator(monkeypatch)
+
+    def losses(name, *argv):
+        train_in_process("dcgan", tmp_path / name, "--train_steps=2", *argv)
+        return [(row["loss/discriminator"], row["loss/generator"]) for row in metrics_rows(tmp_path / name)]
+
+    plain = losses("plain", "--seed=1")
+    assert losses("evaluated", "--seed=1", "--eval_every=1") == plain
+    assert losses("other_seed", "--seed=2", "--eval_every=1") != plain
+
+
+def test_in_training_evaluation_is_float32_under_mixed_precision(tmp_path, monkeypatch):
+    built = []
+    small_evaluator(monkeypatch, built)
+    train_in_process("dcgan", tmp_path / "run", "--train_steps=1", "--eval_every=1", "--mixed_precision=float16")
+    layers = [layer for layer in built[0].extractor.model.layers if layer.weights]
+    assert layers and {layer.compute_dtype for layer in layers} == {"float32"}
+
+
+def test_the_clock_starts_after_the_evaluator_is_built(tmp_path, monkeypatch):
+    # The first perf/steps_per_sec must not count the evaluator's start-up (on a cache miss,
+    # ~20 s of classifier training).
+    class Evaluator:
+        num_samples = 10
+
+        def __init__(self, *args, **kwargs):
+            self.built_at = time.perf_counter()
+            built.append(self)
+
+        def describe(self):
+            return "a stand-in"
+
+        def score(self, images, labels=None):
+            return {"classifier_fd": 1.0}
+
+    class RecordedRun(training_run.TrainingRun):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            clock_starts.append(self._tick[0])
+
+    built, clock_starts = [], []
+    monkeypatch.setattr(training_run.quality, "Evaluator", Evaluator)
+    monkeypatch.setattr(training_run, "TrainingRun", RecordedRun)
+    train_in_process("dcgan", tmp_path / "run", "--train_steps=1", "--eval_every=1")
+    assert clock_starts[0] >= built[0].built_at
+
+
+def test_offline_evaluation_of_colour_images_stops_before_anything_is_written(tmp_path, monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline)
+    folder = tmp_path / "colour"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(8):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    with pytest.raises(cli.UserError, match="--inception_weights=PATH") as error:
+        train_in_process("dcgan", tmp_path / "run", f"--dataset=folder:{folder}", "--image_size=32",
+                         "--train_steps=1", "--eval_every=1")
+    assert "\n" not in str(error.value) and not (tmp_path / "run").exists()
+    assert parse("dcgan", ["--inception_weights=/weights.h5"])["inception_weights"] == "/weights.h5"
+
+
+def fake_mnist(folder, count=64):
+    """A stand-in for keras' mnist.npz: random 28x28 digits, 10 classes."""
+    rng = np.random.default_rng(0)
+    arrays = {f"x_{split}": rng.integers(0, 256, (count, 28, 28), dtype=np.uint8) for split in ("train", "test")}
+    arrays.update({f"y_{split}": np.arange(count) % 10 for split in ("train", "test")})
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "mnist.npz", **arrays)
+    return arrays
+
+
+def test_a_run_resumes_from_a_moved_copy_of_its_data(tmp_path, capsys):
+    fake_mnist(tmp_path / "here")
+    logdir = tmp_path / "run"
+    train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'here'}", "--train_steps=2")
+    (tmp_path / "here").rename(tmp_path / "there")
+    train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'there'}", "--train_steps=3")
+    assert "resuming at generator iteration 2" in capsys.readouterr().out
+    assert "there" in json.loads((logdir / "config.json").read_text())["data_source"]
+
+
+def test_a_run_that_fell_back_to_mnist_5k_keeps_it_when_the_network_is_back(tmp_path, monkeypatch, capsys):
+    from common import data
+
+    def offline(name, fix, split):
+        raise cli.UserError(f"{name} could not be downloaded (no network); {fix}")
+
+    logdir = tmp_path / "run"
+    monkeypatch.setattr(data, "_download", offline)
+    train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=2")
+    recorded = json.loads((logdir / "config.json").read_text())["data_source"]
+    assert recorded.startswith("mnist_5k") and "fallback" in recorded
+
+    arrays = fake_mnist(tmp_path / "download")
+    monkeypatch.setattr(data, "_download", lambda name, fix, split: (arrays[f"x_{split}"], arrays[f"y_{split}"]))
+    train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")
+    assert "resuming at generator iteration 2" in capsys.readouterr().out
+    assert json.loads((logdir / "config.json").read_text())["data_source"] == recorded  # still mnist_5k
+    assert rundir.data_identity(json.loads((logdir / "config.json").read_text())) == "mnist_5k"  # scored on it
+
+
+def test_a_real_change_of_data_is_refused(tmp_path, monkeypatch):
+    from common import data
+
+    fake_mnist(tmp_path / "here")
+    logdir = tmp_path / "run"
+    train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'here'}", "--train_steps=2")
+    before = snapshot(logdir)
+    monkeypatch.setattr(data, "_download", lambda name, fix, split: (_ for _ in ()).throw(cli.UserError("offline")))
+    with pytest.raises(cli.UserError, match="trained on mnist, and this one would train on mnist_5k"):
+        train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")  # no --data_dir: the fallback
+    assert snapshot(logdir) == before
+
+
+# ---- a blow-up: NaN or inf stops the run, and no checkpoint holds it -----------------------------
+
+
+def all_checkpoints_finite(logdir):
+    """Every checkpoint left in logdir, read back: are all its floating-point values finite?"""
+    indices = sorted((logdir / "checkpoints").glob("ckpt-*.index"))
+    for index in indices:
+        reader = tf.train.load_checkpoint(str(index)[:-len(".index")])
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype.is_floating and not np.all(np.isfinite(reader.get_tensor(name))):
+                return False
+    return bool(indices)
+
+
+class TooLargeStepRun(training_run.TrainingRun):
+    """A run whose optimizers take steps far too large once it has restored its checkpoint."""
+
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy):
+        super().__init__(config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy)
+        generator_optimizer.learning_rate = discriminator_optimizer.learning_rate = 1e38
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp_path, monkeypatch, capsys):
+    logdir = tmp_path / "run"
+    train_in_process(variant, logdir, "--train_steps=2")  # ckpt-2, a good one
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    with pytest.raises(training_run.NonFiniteError) as error:
+        train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
+    message = str(error.value)
+    assert re.match(r"stopped at generator iteration \d+: (\S+ is (nan|inf|-inf)|a weight is not finite) "
+                    r"\(nothing saved\); the latest checkpoint, ckpt-\d+, holds finite weights", message), message
+    assert "\n" not in message
+    assert all_checkpoints_finite(logdir)
+    assert all(np.isfinite(float(value)) for row in metrics_rows(logdir) for value in row.values())
+    # The same command resumes from the last good checkpoint (here, to blow up again).
+    latest = int(tf.train.latest_checkpoint(str(logdir / "checkpoints")).rsplit("-", 1)[1])
+    capsys.readouterr()
+    with pytest.raises(training_run.NonFiniteError):
+        train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
+    assert f"resuming at generator iteration {latest}" in capsys.readouterr().out
+    assert all_checkpoints_finite(logdir)
