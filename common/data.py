@@ -31,9 +31,19 @@ KERAS_CACHE = pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".
 
 
 class Dataset(NamedTuple):
-    images: np.ndarray  # uint8 [N, H, W, C], 0..255
+    images: Optional[np.ndarray]  # uint8 [N, H, W, C], 0..255; None for a folder, which streams
     labels: Optional[np.ndarray]  # int [N] or None
     source: str  # where the images came from, for config.json
+    files: Optional[tuple] = None  # a folder's readable image files, read batch by batch
+    image_size: int = 0  # a folder's images are centre-cropped and resized to this side
+
+    @property
+    def image_shape(self):
+        return tuple(self.images.shape[1:]) if self.images is not None else (self.image_size, self.image_size, 3)
+
+    @property
+    def count(self):
+        return len(self.images) if self.images is not None else len(self.files)
 
 
 def load_dataset(name, data_dir=None, image_size=64, split="train"):
@@ -171,34 +181,65 @@ def _load_cifar10(data_dir, split):
     return Dataset(images, labels, f"cifar10 (keras.datasets, {split} split)")
 
 
-def load_folder(path, image_size):
-    """Reads every image under `path` into memory as uint8 [N, size, size, 3]."""
-    from PIL import Image, UnidentifiedImageError
+IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
+SHOWN_UNREADABLE = 3  # files named in the warning about unreadable ones
 
+
+def load_folder(path, image_size):
+    """Every .jpg/.jpeg/.png under `path`, as a file list that make_batches reads as it trains.
+
+    Nothing is decoded here, so memory does not grow with the folder and training starts at
+    once; a file that is not a JPEG or PNG (by its first bytes) is skipped, with one warning
+    that counts them. A file whose header is sound but whose data is broken is dropped when
+    it is read.
+    """
     root = pathlib.Path(path)
     if not root.is_dir():
         raise UserError(f"folder dataset: {root} is not a directory")
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise UserError(f"folder dataset: no .jpg/.jpeg/.png files under {root}")
-    images = np.empty((len(files), image_size, image_size, 3), np.uint8)
-    for index, file in enumerate(files):
+    readable, unreadable = [], []
+    for file in files:
         try:
-            with Image.open(file) as image:
-                images[index] = _centre_crop_resize(image.convert("RGB"), image_size)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise UserError(f"folder dataset: cannot read image {file}: {error}") from None
-    return Dataset(images, None, f"folder {root.resolve()} ({len(files)} images, {image_size}x{image_size})")
+            with open(file, "rb") as f:
+                (readable if f.read(8).startswith(IMAGE_SIGNATURES) else unreadable).append(file)
+        except OSError:
+            unreadable.append(file)
+    if not readable:
+        raise UserError(f"folder dataset: cannot read any image under {root} ({len(files)} files, e.g. {files[0]})")
+    if unreadable:
+        shown = ", ".join(str(file) for file in unreadable[:SHOWN_UNREADABLE])
+        more = ", ..." if len(unreadable) > SHOWN_UNREADABLE else ""
+        print(f"WARNING: folder dataset: skipping {len(unreadable)} of {len(files)} files that are not "
+              f"JPEG or PNG images ({shown}{more})", file=sys.stderr)
+    source = f"folder {root.resolve()} ({len(readable)} images, {image_size}x{image_size})"
+    return Dataset(None, None, source, files=tuple(str(file) for file in readable), image_size=image_size)
 
 
-def _centre_crop_resize(image, size):
-    from PIL import Image
+def decode_image(path, size):
+    """An image file -> uint8 [size, size, 3]: decoded, centre-cropped to a square, resized (bicubic)."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    side = tf.minimum(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[top:top + side, left:left + side]
+    resized = tf.image.resize(square, [size, size], method="bicubic", antialias=True)
+    return tf.ensure_shape(tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), [size, size, 3])
 
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    square = image.crop((left, top, left + side, top + side))
-    return np.asarray(square.resize((size, size), Image.Resampling.BICUBIC))
+
+def read_images(dataset, count, seed=0):
+    """`count` images of a dataset (at most all of them), in memory: uint8 [count, H, W, C].
+
+    For a folder, a random subset of its files is decoded; the rest stays on disk.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(dataset.count, min(count, dataset.count), replace=False)
+    if dataset.images is not None:
+        return dataset.images[chosen]
+    files = tf.data.Dataset.from_tensor_slices([dataset.files[index] for index in chosen])
+    images = files.map(lambda path: decode_image(path, dataset.image_size), num_parallel_calls=tf.data.AUTOTUNE)
+    return np.stack(list(images.ignore_errors().as_numpy_iterator()))
 
 
 def scale_images(images):
@@ -209,7 +250,7 @@ def scale_images(images):
 def run_settings(dataset, conditional):
     """What a run's config.json records about its data: source, image shape, and with
     --conditional the number of classes."""
-    settings = {"data_source": dataset.source, "image_shape": list(dataset.images.shape[1:])}
+    settings = {"data_source": dataset.source, "image_shape": list(dataset.image_shape)}
     if conditional:
         if dataset.labels is None:
             raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
@@ -217,22 +258,33 @@ def run_settings(dataset, conditional):
     return settings
 
 
-def make_batches(images, labels, batch_size, seed, strategy=None):
-    """An endless iterator of shuffled (images, labels) batches.
+def make_batches(dataset, batch_size, seed, strategy=None):
+    """An endless iterator of shuffled (images, labels) batches from a Dataset.
 
     images: float32 [batch_size, H, W, C] in [-1, 1]; labels: int32 [batch_size] (all 0
-    when `labels` is None). Every batch is full (drop_remainder) so that the
+    when the dataset has none). Every batch is full (drop_remainder) so that the
     tf.function steps see one static shape and trace once. The data reshuffles each
-    epoch. With a tf.distribute strategy, each batch is split over the replicas.
+    epoch. A folder streams: its file list is shuffled, and the files of each batch are
+    decoded, cropped and resized on tf.data's parallel threads as training goes, so
+    memory does not depend on the number of images. With a tf.distribute strategy, each
+    batch is split over the replicas.
     """
-    if batch_size > len(images):
-        raise UserError(f"--batch_size={batch_size} is larger than the dataset ({len(images)} images)")
-    labels = np.zeros(len(images), np.int32) if labels is None else np.asarray(labels, np.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
-    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=True)
-    dataset = dataset.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.repeat().prefetch(tf.data.AUTOTUNE)
+    count = dataset.count
+    if batch_size > count:
+        raise UserError(f"--batch_size={batch_size} is larger than the dataset ({count} images)")
+    if dataset.images is not None:
+        labels = np.zeros(count, np.int32) if dataset.labels is None else np.asarray(dataset.labels, np.int32)
+        pairs = tf.data.Dataset.from_tensor_slices((dataset.images, labels))
+        pairs = pairs.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    else:
+        files = tf.data.Dataset.from_tensor_slices(list(dataset.files))
+        files = files.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        size = dataset.image_size
+        images = files.map(lambda path: decode_image(path, size), num_parallel_calls=tf.data.AUTOTUNE)
+        pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
+    pairs = pairs.batch(batch_size, drop_remainder=True)
+    pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    pairs = pairs.repeat().prefetch(tf.data.AUTOTUNE)
     if strategy is not None:
-        return iter(strategy.experimental_distribute_dataset(dataset))
-    return iter(dataset)
+        return iter(strategy.experimental_distribute_dataset(pairs))
+    return iter(pairs)

@@ -27,6 +27,7 @@ from common.cli import UserError
 DEFAULT_NUM_SAMPLES = 5000  # run-to-run spread at this count: see the README's results section
 DIGIT_DATASETS = ("mnist", "fashion_mnist", "mnist_5k")
 INCEPTION_SIZE = 299
+FOLDER_REFERENCE = 10_000  # a folder's reference images (a random subset; the rest stays on disk)
 INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 
 
@@ -87,10 +88,15 @@ class Evaluator:
             self.kind = "inception"
             self.extractor = InceptionEmbedding(inception_weights)
             train_labels = None
-            train_images = data.load_dataset(dataset, data_dir, image_size).images
+            training = data.load_dataset(dataset, data_dir, image_size)
             if dataset.startswith("folder:"):  # no held-out split: the folder is its own reference
-                reference = train_images[rng.choice(len(train_images), min(len(train_images), 10_000), replace=False)]
+                # A random subset in memory, whatever the folder's size: the reference, then the floor's.
+                images = data.read_images(training, FOLDER_REFERENCE + num_samples, seed)
+                reference, train_images = images[:FOLDER_REFERENCE], images[FOLDER_REFERENCE:]
+                if len(train_images) < 2:  # a small folder: the floor compares it with itself
+                    train_images = reference
             else:
+                train_images = training.images
                 reference = data.load_dataset(dataset, data_dir, split="test").images
         self.num_samples = min(num_samples, len(train_images))
         self.reference_size = len(reference)

@@ -135,9 +135,7 @@ def train(config):
     config = {**config, **data.run_settings(dataset, config["conditional"])}
     devices.seed_everything(config["seed"], strategy)  # each worker its own random numbers
     devices.set_precision(config)
-    real_batches = data.make_batches(
-        dataset.images, dataset.labels, config["batch_size"], config["seed"], strategy
-    )
+    real_batches = data.make_batches(dataset, config["batch_size"], config["seed"], strategy)
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)
     discriminator_step, generator_step = make_steps(*models, config, strategy)

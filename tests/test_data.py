@@ -1,10 +1,12 @@
 """Datasets, the offline fallback, image folders and the input pipeline."""
 import gzip
+import pathlib
 import pickle
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from common import data
@@ -102,8 +104,9 @@ def test_folder_dataset_centre_crops_and_resizes_every_image(tmp_path):
     write_image(tmp_path / "b" / "c" / "gray.jpg", np.full((30, 30), 90, np.uint8))
     (tmp_path / "notes.txt").write_text("not an image, not read")
     dataset = data.load_dataset(f"folder:{tmp_path}", image_size=32)
-    assert dataset.images.shape == (2, 32, 32, 3) and dataset.labels is None
-    stripes_out, gray = dataset.images  # sorted by path: a/stripes.png, then b/c/gray.jpg
+    assert dataset.images is None and dataset.labels is None and dataset.image_shape == (32, 32, 3)
+    assert [pathlib.Path(file).name for file in dataset.files] == ["stripes.png", "gray.jpg"]  # sorted by path
+    stripes_out, gray = (data.decode_image(file, 32).numpy() for file in dataset.files)
     assert stripes_out[..., 1].min() > 240 and stripes_out[..., 0].max() < 15 and stripes_out[..., 2].max() < 15
     assert abs(int(gray.mean()) - 90) <= 2
 
@@ -113,7 +116,8 @@ def test_folder_dataset_centre_crops_and_resizes_every_image(tmp_path):
     [
         (lambda root: None, "is not a directory"),
         (lambda root: root.mkdir(), "no .jpg/.jpeg/.png files"),
-        (lambda root: (root.mkdir(), (root / "broken.png").write_bytes(b"not a png")), "cannot read image .*broken.png"),
+        (lambda root: (root.mkdir(), (root / "broken.png").write_bytes(b"not a png")),
+         "cannot read any image under .*images \\(1 files, e.g. .*broken.png\\)"),
     ],
     ids=["missing", "empty", "unreadable"],
 )
@@ -124,11 +128,33 @@ def test_folder_dataset_errors(tmp_path, setup, message):
         data.load_dataset(f"folder:{root}")
 
 
+def test_a_folder_streams_skipping_unreadable_files_with_one_warning(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for index in range(5):
+        write_image(tmp_path / f"good{index}.png", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    (tmp_path / "text.png").write_bytes(b"just some text")  # not an image at all
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    # A sound PNG header over broken data: found only when it is read, and dropped then.
+    (tmp_path / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    dataset = data.load_dataset(f"folder:{tmp_path}", image_size=28)
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
+    assert len(warning) == 1 and "skipping 2 of 8 files" in warning[0]
+    assert "text.png" in warning[0] and "empty.jpg" in warning[0]
+    assert dataset.count == 6 and "6 images" in dataset.source
+    batches = data.make_batches(dataset, batch_size=5, seed=0)
+    for _ in range(3):  # an epoch of the 5 good files gives one full batch; truncated.png is dropped
+        images, labels = next(batches)
+        assert images.shape == (5, 28, 28, 3) and images.dtype == tf.float32
+        assert -1.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
+        assert labels.numpy().tolist() == [0] * 5
+    assert data.read_images(dataset, 10).shape == (5, 28, 28, 3)  # every readable one, no more
+
+
 def test_batches_are_full_scaled_and_cover_each_epoch_once():
     # Ten distinct one-pixel "images" 0, 10, ..., 90; batches of 4 drop the remainder of 2.
     images = (np.arange(10, dtype=np.uint8) * 10).reshape(10, 1, 1, 1)
     labels = np.arange(10) % 3
-    batches = data.make_batches(images, labels, batch_size=4, seed=0)
+    batches = data.make_batches(data.Dataset(images, labels, "test"), batch_size=4, seed=0)
     seen = []
     for _ in range(50):
         batch, batch_labels = (tensor.numpy() for tensor in next(batches))
@@ -150,7 +176,7 @@ def test_scaling_maps_0_and_255_to_the_tanh_range():
 
 def test_batch_larger_than_the_dataset_is_refused():
     with pytest.raises(UserError, match="larger than the dataset"):
-        data.make_batches(np.zeros((5, 2, 2, 1), np.uint8), None, batch_size=6, seed=0)
+        data.make_batches(data.Dataset(np.zeros((5, 2, 2, 1), np.uint8), None, "test"), batch_size=6, seed=0)
 
 
 def test_mnist_5k_test_split_is_the_last_100_digits_of_each_class():

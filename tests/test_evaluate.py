@@ -135,3 +135,19 @@ def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
 
     result = run_python(["-m", "common.evaluate", f"--samples={samples}"])
     assert result.returncode == 2 and "--dataset" in result.stderr
+
+
+def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch):
+    # The reference and the floor's images are decoded from a random subset of the files:
+    # memory depends on FOLDER_REFERENCE and num_samples, never on the folder's size.
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index in range(12):
+        Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(tmp_path / f"{index}.png")
+    monkeypatch.setattr(quality, "FOLDER_REFERENCE", 6)
+    evaluator = quality.Evaluator(f"folder:{tmp_path}", num_samples=4, inception_weights=None, image_size=32)
+    assert evaluator.reference_size == 6 and evaluator.num_samples == 4
+    assert set(evaluator.floor) == {"fid", "kid", "inception_score"}
+    scores = evaluator.score(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
+    assert scores["fid"] > 0

@@ -132,7 +132,7 @@ BAD_INPUTS = [
     ("wgan_gp", ["--dataset=imagenet"], "unknown dataset 'imagenet'"),
     ("wgan_gp", ["--dataset=folder:/no/such/folder"], "is not a directory"),
     ("dcgan", ["--dataset=folder:{empty}"], "no .jpg/.jpeg/.png files"),
-    ("wgan", ["--dataset=folder:{broken}"], "cannot read image"),
+    ("wgan", ["--dataset=folder:{broken}"], "cannot read any image"),
     ("wgan_gp", ["--train_steps=0"], "train_steps"),
     ("dcgan", ["--batch_size=-3"], "batch_size"),
     ("wgan_gp", ["--batch_size=6000"], "larger than the dataset"),
@@ -221,3 +221,12 @@ def test_benchmark_reports_throughput_and_flops(tmp_path):
     # an iteration makes 5 x 3 batches of such passes plus their gradients, so tens of GFLOP at least.
     assert 5 * 3 * 64 * 0.047 < row["gflop_per_iteration"] < 1000
     assert "wgan_gp" in result.stdout and "% peak" in result.stdout
+
+
+def test_folder_pipeline_benchmark_reports_its_table(tmp_path):
+    output = tmp_path / "folder.json"
+    result = run_python(["benchmarks/folder_pipeline.py", "--counts", "100", "--seconds", "0.5", f"--json={output}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    (row,) = json.loads(output.read_text())
+    assert row["images"] == 100 and row["images_per_sec"] > 0 and row["first_batch_seconds"] > 0
+    assert "| 100 |" in result.stdout and "peak MiB" in result.stdout

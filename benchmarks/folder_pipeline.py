@@ -1,0 +1,97 @@
+"""How a streamed image folder feeds training: start-up, rate and memory against its size.
+
+    python benchmarks/folder_pipeline.py                       # 5,000 and 50,000 generated JPEGs
+    python benchmarks/folder_pipeline.py --counts 5000 --seconds 5
+
+Writes COUNT JPEGs (96x80, smooth colour fields with noise, so that decoding does real
+work) into a scratch folder, then, in a fresh process per folder, measures what
+`--dataset=folder:PATH --image_size=64` does before and during training:
+  listing    seconds to list the files and check each one's first bytes (load_folder)
+  first      seconds from there to the first batch of 64 (decode, crop, resize, scale)
+  images/s   steady-state rate of the pipeline alone, over --seconds
+  peak MiB   the process's peak resident memory (TensorFlow itself is most of it)
+The peak must not grow with the folder: nothing but the file list is held in memory.
+"""
+import argparse
+import json
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+BATCH, SIZE = 64, 64
+
+
+def write_folder(folder, count, seed=0):
+    """COUNT JPEGs under FOLDER, 1,000 to a subfolder."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    rows, columns = np.mgrid[0:80, 0:96]
+    for index in range(count):
+        subfolder = folder / f"{index // 1000:03d}"
+        subfolder.mkdir(parents=True, exist_ok=True)
+        waves = np.sin(rows / rng.uniform(5, 20) + columns / rng.uniform(5, 20))[..., None]
+        field = rng.uniform(0, 255, 3) + 60 * waves + rng.normal(0, 12, (80, 96, 3))
+        Image.fromarray(np.clip(field, 0, 255).astype(np.uint8)).save(subfolder / f"{index:06d}.jpg")
+
+
+def measure(folder, seconds):
+    """One row, measured in this process."""
+    sys.path.insert(0, str(REPO))
+    import common  # noqa: F401  (quiets TensorFlow's start-up logging)
+    from common import data
+
+    began = time.perf_counter()
+    dataset = data.load_dataset(f"folder:{folder}", image_size=SIZE)
+    listed = time.perf_counter()
+    batches = data.make_batches(dataset, BATCH, seed=0)
+    next(batches)[0].numpy()
+    first = time.perf_counter()
+    count, began_steady = 0, time.perf_counter()
+    while time.perf_counter() - began_steady < seconds:
+        next(batches)[0].numpy()
+        count += BATCH
+    rate = count / (time.perf_counter() - began_steady)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"images": dataset.count, "listing_seconds": listed - began, "first_batch_seconds": first - listed,
+            "images_per_sec": rate, "peak_mib": peak}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--counts", type=int, nargs="+", default=[5000, 50000])
+    parser.add_argument("--seconds", type=float, default=15.0, help="steady-state measurement per folder")
+    parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # a folder, measured in this process
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.seconds)))
+        return
+
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for count in args.counts:
+            folder = pathlib.Path(scratch) / f"jpegs-{count}"
+            began = time.perf_counter()
+            write_folder(folder, count)
+            print(f"wrote {count} JPEGs in {time.perf_counter() - began:.0f} s", flush=True)
+            done = subprocess.run([sys.executable, __file__, f"--measure={folder}", f"--seconds={args.seconds}"],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"error: measuring {count} images failed:\n{done.stderr[-2000:]}")
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print("\n| images | listing s | first batch s | pipeline images/s | peak MiB |\n| --- | --- | --- | --- | --- |")
+    for row in rows:
+        print(f"| {row['images']:,} | {row['listing_seconds']:.2f} | {row['first_batch_seconds']:.2f} | "
+              f"{row['images_per_sec']:,.0f} | {row['peak_mib']:,.0f} |")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
