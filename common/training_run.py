@@ -71,7 +71,6 @@ class TrainingRun:
         if self.chief and config["eval_every"] and self.start < config["train_steps"]:
             self.evaluator = self.make_evaluator(strategy)  # before anything is written
         self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
-        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
         if not self.chief:
             return
         print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
@@ -88,7 +87,7 @@ class TrainingRun:
             self.log = logs.ScalarLog(self.logdir, self.start)
         if self.evaluator:
             print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
-        self._tick = (time.perf_counter(), self.start)
+        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
 
     def make_evaluator(self, strategy):
         """The sample-quality evaluator, scoring against the data the run trains on.
