@@ -76,17 +76,20 @@ class Progress:
         return (step - self.start) / elapsed if elapsed > 0 else 0.0
 
     def update(self, step, values):
+        """Shows generator iteration `step`; reads `values` (device tensors, maybe) only when it prints."""
         now = time.perf_counter()
-        shown = {key: value for key, value in values.items() if key in PROGRESS_KEYS}
-        numbers = "  ".join(f"{key} {float(value):.4g}" for key, value in shown.items())
+
+        def numbers():
+            return "  ".join(f"{key} {float(value):.4g}" for key, value in values.items() if key in PROGRESS_KEYS)
+
         if self.interactive and (now - self._shown > 0.25 or step == self.total):
             done = int(30 * step / self.total)
             bar = "#" * done + "." * (30 - done)
-            self.stream.write(f"\r[{bar}] {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers}\x1b[K")
+            self.stream.write(f"\r[{bar}] {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers()}\x1b[K")
             self.stream.flush()
             self._shown = now
         elif not self.interactive and (step % self.every == 0 or step == self.total):
-            self.stream.write(f"step {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers}\n")
+            self.stream.write(f"step {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers()}\n")
             self.stream.flush()
 
     def message(self, text):

@@ -123,7 +123,8 @@ class TrainingRun:
         last = step == self.config["train_steps"]
         logging = step % self.config["log_every"] == 0 or last
         saving = step % self.config["checkpoint_every"] == 0 or last
-        if logging or saving:  # the only host syncs: never one per update
+        if logging or saving:  # the numbers are read from the device here only, never per update
+            metrics = {key: float(value) for key, value in metrics.items()}
             self.check_finite(step, metrics, weights=saving)
         if saving:
             self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
@@ -131,7 +132,7 @@ class TrainingRun:
             return
         values = {}
         if logging:
-            values = {key: float(value) for key, value in metrics.items()}
+            values = dict(metrics)
             now = time.perf_counter()
             values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
             self._tick = (now, step)
@@ -151,9 +152,9 @@ class TrainingRun:
         Nothing non-finite is logged or saved, so the newest checkpoint on disk stays
         the last good one; rerunning the command resumes from it.
         """
-        for key, value in metrics.items():
-            if not math.isfinite(float(value)):
-                raise NonFiniteError(self.blow_up_message(step, f"{key} is {float(value)}"))
+        for key, value in metrics.items():  # already read from the device: Python floats
+            if not math.isfinite(value):
+                raise NonFiniteError(self.blow_up_message(step, f"{key} is {value}"))
         if weights and not self.weights_finite():
             raise NonFiniteError(self.blow_up_message(step, "a weight is not finite"))
 

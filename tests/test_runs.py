@@ -96,3 +96,26 @@ def test_another_variants_run_is_refused_in_one_plain_sentence(tmp_path):
     new_run(tmp_path)
     with pytest.raises(UserError, match="holds a wgan_gp run; resume it with wgan_gp/train.py"):
         rundir.check_logdir(config(tmp_path, variant="sngan"))
+
+
+class CountedValue:
+    """A logged number that counts how often it is read (on a GPU, each read is a device sync)."""
+
+    reads = 0
+
+    def __float__(self):
+        CountedValue.reads += 1
+        return 1.5
+
+
+def test_progress_reads_the_numbers_only_when_it_prints():
+    import io
+
+    CountedValue.reads = 0
+    stream = io.StringIO()  # not a terminal: a plain line every 10 steps
+    progress = logs.Progress(0, 100, every=10, stream=stream)
+    for step in range(1, 10):
+        progress.update(step, {"loss/generator": CountedValue(), "loss/discriminator": CountedValue()})
+    assert CountedValue.reads == 0 and stream.getvalue() == ""
+    progress.update(10, {"loss/generator": CountedValue(), "loss/discriminator": CountedValue()})
+    assert CountedValue.reads == 2 and "loss/generator 1.5" in stream.getvalue()
