@@ -23,18 +23,6 @@ def make_strategy(name):
     return tf.distribute.get_strategy()
 
 
-def is_chief(strategy):
-    """True for the one process that writes logs, samples and checkpoints.
-
-    TensorFlow's rule: the `chief` task if the cluster has one, else worker 0.
-    """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or resolver.task_type in (None, "chief"):
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
 def worker_index(strategy):
     """This process's place in the cluster: 0 for the chief (or worker 0 without one), then 1, 2, ..."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -42,6 +30,14 @@ def worker_index(strategy):
         return 0
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_id + int(has_chief)
+
+
+def is_chief(strategy):
+    """True for the one process that writes logs, samples and checkpoints.
+
+    TensorFlow's rule: the `chief` task if the cluster has one, else worker 0.
+    """
+    return worker_index(strategy) == 0
 
 
 def replica_batch_size(config, strategy):

@@ -17,10 +17,8 @@ import pytest
 import tensorflow as tf
 
 from common import cli, devices
-from tests.helpers import REPO
+from tests.helpers import REPO, TINY, VARIANTS
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
-TINY = ["--dataset=mnist_5k", "--batch_size=8", "--sample_every=2", "--checkpoint_every=2", "--log_every=1"]
 
 
 def by_example_index(shape, *args, **kwargs):

@@ -13,14 +13,10 @@ import pytest
 import tensorflow as tf
 
 from common import cli
+from tests.helpers import VARIANTS, train_module
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
 SHAPE = (2, 2, 1)  # tiny images: the known-answer networks below take any shape
 BATCH = 4
-
-
-def train_module(variant):
-    return importlib.import_module(f"{variant}.train")
 
 
 def config_for(variant, **overrides):

@@ -157,7 +157,7 @@ def main(argv):
     if flags.FLAGS.conditional:
         raise cli.UserError("--conditional needs class labels; the toy sets have none")
     config = {key: value for key, value in config.items() if key not in IGNORED}
-    config.update(variant=variant, num_samples=flags.FLAGS.num_samples, conditional=False)
+    config.update(num_samples=flags.FLAGS.num_samples, conditional=False)  # variant: config_from_flags
     logdir = config["logdir"] if flags.FLAGS["logdir"].present else os.path.join(
         "runs", f"toy-{variant}-{config['dataset']}")
     run(variant, config, logdir)
