@@ -66,9 +66,10 @@ class ScalarLog:
 class Progress:
     """A one-line progress bar on a terminal; a plain log line every `every` steps otherwise."""
 
-    def __init__(self, start, total, every, stream=sys.stdout):
-        self.start, self.total, self.every, self.stream = start, total, every, stream
-        self.interactive = stream.isatty()
+    def __init__(self, start, total, every, stream=None):
+        # sys.stdout as it is now, not as it was at import: a later redirect is honoured.
+        self.start, self.total, self.every, self.stream = start, total, every, stream or sys.stdout
+        self.interactive = self.stream.isatty()
         self._began = self._shown = time.perf_counter()
 
     def rate(self, step):

@@ -339,3 +339,18 @@ def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp
         train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
     assert f"resuming at generator iteration {latest}" in capsys.readouterr().out
     assert all_checkpoints_finite(logdir)
+
+
+def test_an_interrupt_after_a_blow_up_saves_nothing(tmp_path, monkeypatch, capsys):
+    # Between two checks the weights can already be NaN; the Ctrl-C save must not write them.
+    logdir = tmp_path / "run"
+    train_in_process("dcgan", logdir, "--train_steps=2")  # ckpt-2, a good one
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    stops = iter([False] * 4 + [True])  # Ctrl-C arrives at the fifth iteration
+    monkeypatch.setattr(training_run.cli, "stop_requested", lambda: next(stops))
+    with pytest.raises(SystemExit) as exit_status:
+        train_in_process("dcgan", logdir, "--train_steps=40", "--log_every=100", "--checkpoint_every=100")
+    assert exit_status.value.code == 130
+    assert "with non-finite weights; nothing saved" in capsys.readouterr().out
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-2")
+    assert all_checkpoints_finite(logdir)
