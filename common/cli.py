@@ -88,9 +88,14 @@ def define_flags(flag_values, module_name):
     Returns a FlagDefiner with which the train.py defines its own.
     """
     define = FlagDefiner(flag_values, module_name)
-    define.string("dataset", "mnist", "mnist, fashion_mnist, cifar10, mnist_5k (bundled, offline) or folder:PATH")
-    define.string("data_dir", None, "Folder with a local copy of the dataset's files instead of downloading")
-    define.integer("image_size", 64, "Side in pixels for folder: datasets (64: the DCGAN paper's nets)")
+    define.string(
+        "dataset", "mnist", "mnist, fashion_mnist, cifar10, mnist_5k (bundled, offline), folder:PATH or tfds:NAME")
+    define.string(
+        "data_dir", None, "Folder with a local copy of the dataset's files instead of downloading; for tfds:, "
+        "TFDS's data directory")
+    define.integer("image_size", 64, "Side in pixels for folder: and tfds: datasets (64: the DCGAN paper's nets)")
+    define.string(
+        "cache_dir", None, "With a folder: dataset, keep its decoded images here (once) and read them from there")
     define.string("logdir", None, "Run directory; default runs/VARIANT-DATASET. An existing run is resumed")
     define.integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise")
     define.integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
@@ -130,12 +135,15 @@ def config_from_flags(flag_values, module):
     """The resolved configuration: every flag `module` (a train.py) defined, as a dict."""
     variant = variant_name(module)
     values = {flag.name: flag.value for flag in flag_values.get_flags_for_module(module.__name__)}
-    if flag_values["image_size"].present and not values["dataset"].startswith("folder:"):
-        raise UserError(f"--image_size applies to folder: datasets; {values['dataset']} has a fixed size")
+    if flag_values["image_size"].present and not values["dataset"].startswith(("folder:", "tfds:")):
+        raise UserError(f"--image_size applies to folder: and tfds: datasets; {values['dataset']} has a fixed size")
+    if values.get("cache_dir") and not values["dataset"].startswith("folder:"):
+        raise UserError(f"--cache_dir applies to folder: datasets, not {values['dataset']}")
     if values.get("logdir") is None:
         dataset = values["dataset"]
         if dataset.startswith("folder:"):
             dataset = "folder-" + (pathlib.Path(dataset[len("folder:"):]).resolve().name or "root")
+        dataset = dataset.replace(":", "-").replace("/", "-")  # tfds:lsun/bedroom -> tfds-lsun-bedroom
         values["logdir"] = os.path.join("runs", f"{variant}-{dataset}")
     return {"variant": variant, **dict(sorted(values.items()))}
 

@@ -10,6 +10,11 @@ Dataset names:
   mnist_5k                        5,000 real MNIST digits bundled in common/assets
   folder:PATH                     every .jpg/.jpeg/.png under PATH, centre-cropped to a
                                   square and resized to image_size x image_size, RGB
+  tfds:NAME                       a TensorFlow Datasets set prepared by common/prepare.py
+                                  (tfds:celeb_a, tfds:lsun/bedroom, ...), cropped and
+                                  resized like a folder, with its labels if it has them
+
+Folders and TFDS sets stream: make_batches reads and decodes them batch by batch.
 """
 import gzip
 import os
@@ -21,29 +26,38 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from common import rundir
+from common import image_cache, rundir
 from common.cli import UserError
 
-NAMES = ("mnist", "fashion_mnist", "cifar10", "mnist_5k", "folder:PATH")
+NAMES = ("mnist", "fashion_mnist", "cifar10", "mnist_5k", "folder:PATH", "tfds:NAME")
 MNIST_5K = pathlib.Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 KERAS_CACHE = pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "datasets"
 
 
 class Dataset(NamedTuple):
-    images: Optional[np.ndarray]  # uint8 [N, H, W, C], 0..255; None for a folder, which streams
+    images: Optional[np.ndarray]  # uint8 [N, H, W, C], 0..255; None for a folder or TFDS set, which stream
     labels: Optional[np.ndarray]  # int [N] or None
     source: str  # where the images came from, for config.json
     files: Optional[tuple] = None  # a folder's readable image files, read batch by batch
-    image_size: int = 0  # a folder's images are centre-cropped and resized to this side
+    image_size: int = 0  # a streamed dataset's images are centre-cropped and resized to this side
+    tfds: Optional[tuple] = None  # a TFDS set's (name, data_dir, split)
+    size: int = 0  # a TFDS set's number of images
+    channels: int = 3  # a streamed dataset's colour channels
+    num_classes: int = 0  # a TFDS set's classes (0: no labels)
+    cache_dir: Optional[str] = None  # where a folder's decoded images are kept (common/image_cache.py)
 
     @property
     def image_shape(self):
-        return tuple(self.images.shape[1:]) if self.images is not None else (self.image_size, self.image_size, 3)
+        if self.images is not None:
+            return tuple(self.images.shape[1:])
+        return (self.image_size, self.image_size, self.channels)
 
     @property
     def count(self):
-        return len(self.images) if self.images is not None else len(self.files)
+        if self.images is not None:
+            return len(self.images)
+        return len(self.files) if self.files is not None else self.size
 
 
 def load_dataset(name, data_dir=None, image_size=64, split="train"):
@@ -67,6 +81,8 @@ def load_dataset(name, data_dir=None, image_size=64, split="train"):
         if split != "train":
             raise UserError(f"{name} has no test split")
         return load_folder(name[len("folder:"):], image_size)
+    if name.startswith("tfds:"):
+        return load_tfds(name[len("tfds:"):], data_dir, image_size, split)
     raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
 
 
@@ -82,7 +98,10 @@ def load_training_data(config):
     recorded = rundir.recorded_data_source(config["logdir"])
     if config["dataset"] == "mnist" and recorded and recorded.startswith("mnist_5k"):
         return load_mnist_5k()._replace(source=recorded)
-    return load_dataset(config["dataset"], config["data_dir"], config["image_size"])
+    dataset = load_dataset(config["dataset"], config["data_dir"], config["image_size"])
+    if config.get("cache_dir") and dataset.files is not None:
+        dataset = dataset._replace(cache_dir=config["cache_dir"])
+    return dataset
 
 
 def mnist_5k_heldout(labels):
@@ -220,19 +239,89 @@ def load_folder(path, image_size):
 def decode_image(path, size):
     """An image file -> uint8 [size, size, 3]: decoded, centre-cropped to a square, resized (bicubic)."""
     image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    return crop_and_resize(image, size)
+
+
+def crop_and_resize(image, size):
+    """uint8 [H, W, C] -> uint8 [size, size, C]: the centre square, resized (bicubic, antialiased).
+
+    An image that is already size x size is returned as it is.
+    """
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
     height, width = tf.shape(image)[0], tf.shape(image)[1]
     side = tf.minimum(height, width)
     top, left = (height - side) // 2, (width - side) // 2
     square = image[top:top + side, left:left + side]
     resized = tf.image.resize(square, [size, size], method="bicubic", antialias=True)
-    return tf.ensure_shape(tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8), [size, size, 3])
+    rounded = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+    return tf.ensure_shape(rounded, [size, size, image.shape[-1]])
+
+
+TFDS_SHUFFLE_BUFFER = 10_000  # examples; TFDS shuffles its files, and each file at preparation
+
+
+def load_tfds(name, data_dir, image_size, split):
+    """A TensorFlow Datasets set that common/prepare.py prepared (in --data_dir or TFDS's default).
+
+    Nothing is downloaded here: an unprepared set is a one-line error that says how to
+    prepare it, rather than minutes of retries on a machine without internet.
+    """
+    import tensorflow_datasets as tfds
+
+    where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(f"tfds:{name} is not a TFDS dataset; `tfds build --help` and the TFDS catalog list them")
+    features = builder.info.features
+    if "image" not in features:
+        raise UserError(f"tfds:{name} has no 'image' feature to train on")
+    try:
+        size = int(builder.as_dataset(split=split).cardinality())
+    except AssertionError:  # TFDS's way of saying the data is not there
+        raise UserError(f"tfds:{name} is not prepared in {where}; prepare it once (it downloads) with "
+                        f"`python -m common.prepare --dataset=tfds:{name} --data_dir={where}`")
+    except ValueError as error:  # an unknown split
+        raise UserError(f"tfds:{name} has no {split} split ({str(error).splitlines()[0][:100]})")
+    label = features["label"] if "label" in features else None
+    num_classes = label.num_classes if isinstance(label, tfds.features.ClassLabel) else 0
+    channels = features["image"].shape[-1] or 3
+    source = f"tfds:{name} ({where}, {split} split, {size} images, {image_size}x{image_size})"
+    return Dataset(None, None, source, image_size=image_size, tfds=(name, data_dir, split), size=size,
+                   channels=channels, num_classes=num_classes)
+
+
+def tfds_examples(dataset, split=None, seed=None, context=None):
+    """A TFDS set as a tf.data.Dataset of (uint8 image, int32 label), cropped and resized.
+
+    With a seed its files are read in a shuffled order (reshuffled each epoch); with an
+    InputContext each input pipeline reads its own share of the files.
+    """
+    import tensorflow_datasets as tfds
+
+    name, data_dir, own_split = dataset.tfds
+    read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=context)
+    examples = tfds.builder(name, data_dir=data_dir).as_dataset(
+        split=split or own_split, shuffle_files=seed is not None, read_config=read_config)
+    size, labelled = dataset.image_size, dataset.num_classes > 0
+
+    def pair(example):
+        label = tf.cast(example["label"], tf.int32) if labelled else tf.constant(0, tf.int32)
+        return crop_and_resize(example["image"], size), label
+
+    return examples.map(pair, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def read_images(dataset, count, seed=0):
     """`count` images of a dataset (at most all of them), in memory: uint8 [count, H, W, C].
 
-    For a folder, a random subset of its files is decoded; the rest stays on disk.
+    For a folder, a random subset of its files is decoded; the rest stays on disk. For a
+    TFDS set, the first `count` (TFDS shuffles a set when it prepares it).
     """
+    if dataset.tfds is not None:
+        split = f"{dataset.tfds[2]}[:{min(count, dataset.count)}]"
+        return np.stack([image for image, _ in tfds_examples(dataset, split).as_numpy_iterator()])
     rng = np.random.default_rng(seed)
     chosen = rng.choice(dataset.count, min(count, dataset.count), replace=False)
     if dataset.images is not None:
@@ -252,9 +341,9 @@ def run_settings(dataset, conditional):
     --conditional the number of classes."""
     settings = {"data_source": dataset.source, "image_shape": list(dataset.image_shape)}
     if conditional:
-        if dataset.labels is None:
+        if dataset.labels is None and not dataset.num_classes:
             raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
-        settings["num_classes"] = int(dataset.labels.max()) + 1
+        settings["num_classes"] = dataset.num_classes or int(dataset.labels.max()) + 1
     return settings
 
 
@@ -264,27 +353,52 @@ def make_batches(dataset, batch_size, seed, strategy=None):
     images: float32 [batch_size, H, W, C] in [-1, 1]; labels: int32 [batch_size] (all 0
     when the dataset has none). Every batch is full (drop_remainder) so that the
     tf.function steps see one static shape and trace once. The data reshuffles each
-    epoch. A folder streams: its file list is shuffled, and the files of each batch are
-    decoded, cropped and resized on tf.data's parallel threads as training goes, so
-    memory does not depend on the number of images. With a tf.distribute strategy, each
-    batch is split over the replicas.
+    epoch. A folder or TFDS set streams: files are read in a shuffled order and decoded,
+    cropped and resized on tf.data's parallel threads as training goes, so memory does
+    not depend on the number of images.
+
+    With a tf.distribute strategy of several replicas, batch_size is the global batch:
+    each input pipeline (one per worker) reads a disjoint share of the data (of the files,
+    for a folder or TFDS set) and makes the batches of its own replicas.
     """
-    count = dataset.count
-    if batch_size > count:
-        raise UserError(f"--batch_size={batch_size} is larger than the dataset ({count} images)")
-    if dataset.images is not None:
-        labels = np.zeros(count, np.int32) if dataset.labels is None else np.asarray(dataset.labels, np.int32)
-        pairs = tf.data.Dataset.from_tensor_slices((dataset.images, labels))
-        pairs = pairs.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        return iter(worker_batches(dataset, batch_size, seed))
+
+    def per_worker(context):
+        return worker_batches(dataset, context.get_per_replica_batch_size(batch_size), seed,
+                              context.num_input_pipelines, context.input_pipeline_id)
+
+    return iter(strategy.distribute_datasets_from_function(per_worker))
+
+
+def worker_batches(dataset, batch_size, seed, shards=1, shard=0):
+    """The batches of one input pipeline: shard `shard` of `shards` of the data, shuffled."""
+    share = -(-(dataset.count - shard) // shards)  # elements shard, shard + shards, ...
+    if batch_size > share:
+        raise UserError(f"--batch_size is larger than the dataset ({dataset.count} images, {share} for each "
+                        f"of {shards} input pipelines)" if shards > 1 else
+                        f"--batch_size={batch_size} is larger than the dataset ({dataset.count} images)")
+    if dataset.tfds is not None:
+        context = tf.distribute.InputContext(shards, shard) if shards > 1 else None
+        pairs = tfds_examples(dataset, seed=seed, context=context).shuffle(TFDS_SHUFFLE_BUFFER, seed=seed)
+        pairs = pairs.batch(batch_size, drop_remainder=True)
+    elif dataset.images is not None:
+        images = dataset.images[shard::shards]
+        labels = np.zeros(len(images), np.int32) if dataset.labels is None else dataset.labels[shard::shards]
+        pairs = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int32)))
+        pairs = pairs.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        pairs = pairs.batch(batch_size, drop_remainder=True)
+    elif dataset.cache_dir:
+        size = dataset.image_size
+        cached = image_cache.cached_images(dataset.files[shard::shards], size, dataset.cache_dir,
+                                           lambda path: decode_image(path, size))
+        pairs = image_cache.shuffled_batches(cached, batch_size, seed)
     else:
-        files = tf.data.Dataset.from_tensor_slices(list(dataset.files))
-        files = files.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
+        files = files.shuffle(share, seed=seed, reshuffle_each_iteration=True)
         size = dataset.image_size
         images = files.map(lambda path: decode_image(path, size), num_parallel_calls=tf.data.AUTOTUNE)
         pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
-    pairs = pairs.batch(batch_size, drop_remainder=True)
+        pairs = pairs.batch(batch_size, drop_remainder=True)
     pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    pairs = pairs.repeat().prefetch(tf.data.AUTOTUNE)
-    if strategy is not None:
-        return iter(strategy.experimental_distribute_dataset(pairs))
-    return iter(pairs)
+    return pairs.repeat().prefetch(tf.data.AUTOTUNE)

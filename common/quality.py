@@ -17,7 +17,7 @@ Colour datasets use InceptionV3 with ImageNet weights from keras.applications
 (FID and KID on the 2048 pool features, Inception Score on the 1000 classes), with
 images resized to 299x299 bilinearly. These are not the numbers of the reference
 TensorFlow FID graph (another network export and resize), so compare them only with
-each other. The reference is cifar10's test split, or a folder's own images.
+each other. The reference is cifar10's test split, or a folder's or TFDS set's own images.
 """
 import numpy as np
 
@@ -89,8 +89,8 @@ class Evaluator:
             self.extractor = InceptionEmbedding(inception_weights)
             train_labels = None
             training = data.load_dataset(dataset, data_dir, image_size)
-            if dataset.startswith("folder:"):  # no held-out split: the folder is its own reference
-                # A random subset in memory, whatever the folder's size: the reference, then the floor's.
+            if training.images is None:  # a folder or TFDS set: its own images are the reference
+                # A subset in memory, whatever the dataset's size: the reference, then the floor's.
                 images = data.read_images(training, FOLDER_REFERENCE + num_samples, seed)
                 reference, train_images = images[:FOLDER_REFERENCE], images[FOLDER_REFERENCE:]
                 if len(train_images) < 2:  # a small folder: the floor compares it with itself

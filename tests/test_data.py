@@ -189,3 +189,132 @@ def test_mnist_5k_test_split_is_the_last_100_digits_of_each_class():
 def test_folders_have_no_test_split(tmp_path):
     with pytest.raises(UserError, match="no test split"):
         data.load_dataset(f"folder:{tmp_path}", split="test")
+
+
+def grey_folder(root, count):
+    """COUNT flat grey PNGs of different sizes, image i at level 20 * i, so each decodes back to i."""
+    for index in range(count):
+        write_image(root / f"{index:02d}.png", np.full((10 + index, 12, 3), 20 * index, np.uint8))
+    return data.load_dataset(f"folder:{root}", image_size=8)
+
+
+def indices_seen(pipeline, batches):
+    """The image indices of a worker's first `batches` batches, in order."""
+    return [int(value) for images, _ in pipeline.take(batches).as_numpy_iterator()
+            for value in np.rint((images[:, 0, 0, 0] + 1.0) * 127.5 / 20)]
+
+
+@pytest.mark.parametrize("kind", ["in memory", "folder", "cached folder"])
+def test_each_input_pipeline_reads_a_disjoint_share_and_the_shares_cover_the_data(tmp_path, kind):
+    dataset = grey_folder(tmp_path / "images", 12)
+    if kind == "in memory":
+        dataset = data.Dataset(np.stack([data.decode_image(file, 8).numpy() for file in dataset.files]), None, "test")
+    if kind == "cached folder":
+        dataset = dataset._replace(cache_dir=str(tmp_path / "cache"))
+    shares = [indices_seen(data.worker_batches(dataset, 2, seed=0, shards=2, shard=shard), 3) for shard in (0, 1)]
+    assert [sorted(share) for share in shares] == [[0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9, 11]]
+    if kind == "folder":  # a worker never opens the others' files: breaking them changes nothing for it
+        for file in dataset.files[1::2]:
+            pathlib.Path(file).write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+        assert sorted(indices_seen(data.worker_batches(dataset, 2, seed=0, shards=2, shard=0), 3)) == sorted(shares[0])
+
+
+def test_a_cached_folder_is_decoded_once_and_gives_the_images_streaming_gives(tmp_path, capsys, monkeypatch):
+    dataset = grey_folder(tmp_path / "images", 6)
+    streamed = np.stack([data.decode_image(file, 8).numpy() for file in dataset.files])
+    cached = dataset._replace(cache_dir=str(tmp_path / "cache"))
+    first = indices_seen(data.worker_batches(cached, 3, seed=0), 6)  # three epochs
+    assert "caching 6 images (8x8)" in capsys.readouterr().err
+    assert all(sorted(first[at:at + 6]) == list(range(6)) for at in (0, 6, 12)) and first[:6] != first[6:12]
+    (entry,) = (tmp_path / "cache").iterdir()
+    np.testing.assert_array_equal(np.fromfile(entry / "images.u8", np.uint8).reshape(6, 8, 8, 3), streamed)
+
+    def no_decoding(*args):
+        raise AssertionError("a second start must not decode the folder again")
+
+    monkeypatch.setattr(data.image_cache, "write_images", no_decoding)
+    assert indices_seen(data.worker_batches(cached, 3, seed=0), 6) == first  # the same seed, the same order
+    assert capsys.readouterr().err == ""
+    write_image(tmp_path / "images" / "05.png", np.zeros((9, 9, 3), np.uint8))  # a changed folder: a new entry
+    with pytest.raises(AssertionError, match="must not decode"):
+        data.worker_batches(cached, 3, seed=0)
+
+
+def test_a_cache_build_that_is_killed_leaves_no_entry_and_the_next_start_builds_it(tmp_path, monkeypatch):
+    dataset = grey_folder(tmp_path / "images", 6)._replace(cache_dir=str(tmp_path / "cache"))
+    replace = data.image_cache.os.replace
+
+    def killed(source, target):
+        raise KeyboardInterrupt  # the array is written, the rename never happens
+
+    monkeypatch.setattr(data.image_cache.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        data.worker_batches(dataset, 3, seed=0)
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert [path.name for path in entry.iterdir()] == ["images.u8.partial"]
+    monkeypatch.setattr(data.image_cache.os, "replace", replace)
+    assert sorted(indices_seen(data.worker_batches(dataset, 3, seed=0), 2)) == list(range(6))
+    assert sorted(path.name for path in entry.iterdir()) == ["images.json", "images.u8"]
+
+
+def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=12):  # random images of the set's own shape and labels
+        dataset = data.load_dataset("tfds:cifar10", image_size=28)
+        assert dataset.image_shape == (28, 28, 3) and dataset.count == 12 and dataset.num_classes == 10
+        assert data.run_settings(dataset, conditional=True)["num_classes"] == 10
+        images, labels = next(data.make_batches(dataset, batch_size=4, seed=0))
+        assert images.shape == (4, 28, 28, 3) and images.dtype == tf.float32
+        assert -1.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
+        assert labels.dtype == tf.int32 and set(labels.numpy().tolist()) <= set(range(10))
+        assert data.read_images(dataset, 5).shape[1:] == (28, 28, 3)
+        gray = data.load_dataset("tfds:mnist", image_size=32)
+        assert gray.image_shape == (32, 32, 1)
+        unlabelled = data.load_dataset("tfds:lsun/bedroom", image_size=64)  # images of any size
+        assert unlabelled.num_classes == 0 and next(data.make_batches(unlabelled, 2, seed=0))[0].shape == (2, 64, 64, 3)
+        with pytest.raises(UserError, match="needs class labels"):
+            data.run_settings(unlabelled, conditional=True)
+
+
+def test_tfds_errors_are_one_line_that_say_what_to_do(tmp_path):
+    with pytest.raises(UserError, match=f"tfds:mnist is not prepared in {tmp_path}; prepare it once \\(it downloads\\) "
+                                        f"with `python -m common.prepare --dataset=tfds:mnist --data_dir={tmp_path}`"):
+        data.load_dataset("tfds:mnist", str(tmp_path))
+    with pytest.raises(UserError, match="tfds:no_such_set is not a TFDS dataset"):
+        data.load_dataset("tfds:no_such_set", str(tmp_path))
+
+
+def test_crop_and_resize_takes_the_centre_square_and_keeps_the_channels():
+    wide = np.zeros((4, 12, 1), np.uint8)
+    wide[:, 4:8] = 200  # the centre 4x4 square
+    np.testing.assert_array_equal(data.crop_and_resize(tf.constant(wide), 4).numpy(), wide[:, 4:8])
+    assert data.crop_and_resize(tf.constant(wide), 2).shape == (2, 2, 1)
+
+
+def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(tmp_path, monkeypatch, capsys):
+    import tensorflow_datasets as tfds
+
+    from common import prepare
+
+    with tfds.testing.mock_data(num_examples=4):  # stands in for the download
+        prepare.prepare("tfds:mnist", str(tmp_path))
+    assert f"ready: train with --dataset=tfds:mnist --data_dir={tmp_path}" in capsys.readouterr().out
+
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("Max retries exceeded with url: /mnist.gz\n(and a long story)")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    with pytest.raises(UserError, match="^could not prepare tfds:mnist: Max retries exceeded with url: /mnist.gz$"):
+        prepare.prepare("tfds:mnist", str(tmp_path))
+    with pytest.raises(UserError, match="must be tfds:NAME, not 'mnist'"):
+        prepare.prepare("mnist")
+
+
+def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
+    from tests.helpers import own_stderr_lines, run_python
+
+    result = run_python(["-m", "common.prepare", "--dataset=cifar10"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert own_stderr_lines(result.stderr) == [
+        "error: --dataset must be tfds:NAME, not 'cifar10' (the other datasets need no preparing)"]

@@ -157,3 +157,30 @@ def test_each_worker_draws_its_own_random_numbers_and_one_device_keeps_the_seed(
     draws = [noise_after_seeding(task(WITH_CHIEF, *t)) for t in [("chief", 0), ("worker", 0), ("worker", 1)]]
     assert np.array_equal(draws[0], one_device)  # the chief draws what one device draws
     assert not np.allclose(draws[0], draws[1]) and not np.allclose(draws[1], draws[2])
+
+
+def test_two_workers_on_localhost_read_disjoint_shares_of_a_folder_that_cover_it(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(12):
+        Image.fromarray(np.full((8, 8, 3), 20 * index, np.uint8)).save(folder / f"{index:02d}.png")
+    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
+    processes = [
+        subprocess.Popen([sys.executable, "tests/worker_shares.py", str(folder), "6"], cwd=REPO,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
+                             **os.environ, "CUDA_VISIBLE_DEVICES": "",
+                             "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+                         })
+        for index in range(2)
+    ]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
+    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert [report["replicas"] for report in reports] == [2, 2]
+    shares = [report["seen"] for report in reports]
+    # Six global batches of two: one image per worker each time, an epoch of each worker's share.
+    assert [len(share) for share in shares] == [6, 6] and all(len(set(share)) == 6 for share in shares)
+    assert not set(shares[0]) & set(shares[1])
+    assert sorted(shares[0] + shares[1]) == list(range(12))

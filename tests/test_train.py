@@ -141,7 +141,10 @@ BAD_INPUTS = [
     ("wgan", ["--clip_value=0"], "clip_value must be positive"),
     ("wgan_gp", ["--n_critic=0"], "n_critic"),
     ("wgan_gp", ["--beta1=1.5"], "beta1"),
-    ("dcgan", ["--image_size=32"], "--image_size applies to folder: datasets"),
+    ("dcgan", ["--image_size=32"], "--image_size applies to folder: and tfds: datasets"),
+    ("wgan", ["--cache_dir={empty}"], "--cache_dir applies to folder: datasets, not mnist_5k"),
+    ("wgan_gp", ["--dataset=tfds:mnist", "--data_dir={empty}"],
+     "empty; prepare it once (it downloads) with `python -m common.prepare --dataset=tfds:mnist"),
     ("dcgan", ["--image_size=48"], "--image_size must be 28, 32 or 64"),
     ("wgan_gp", ["--strategy=multi_worker"], "needs TF_CONFIG"),
     ("wgan_gp", ["--critic_norm=layer"], "other settings (critic_norm: 'none' -> 'layer')"),
@@ -227,6 +230,7 @@ def test_folder_pipeline_benchmark_reports_its_table(tmp_path):
     output = tmp_path / "folder.json"
     result = run_python(["benchmarks/folder_pipeline.py", "--counts", "100", "--seconds", "0.5", f"--json={output}"])
     assert result.returncode == 0, result.stderr[-3000:]
-    (row,) = json.loads(output.read_text())
-    assert row["images"] == 100 and row["images_per_sec"] > 0 and row["first_batch_seconds"] > 0
-    assert "| 100 |" in result.stdout and "peak MiB" in result.stdout
+    rows = json.loads(output.read_text())
+    assert [row["pipeline"] for row in rows] == ["streamed", "cache, first start", "cache, later start"]
+    assert all(row["images"] == 100 and row["images_per_sec"] > 0 and row["first_batch_seconds"] > 0 for row in rows)
+    assert "| 100 | cache, later start |" in result.stdout and "peak MiB" in result.stdout

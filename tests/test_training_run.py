@@ -297,6 +297,31 @@ def test_a_real_change_of_data_is_refused(tmp_path, monkeypatch):
     assert snapshot(logdir) == before
 
 
+def test_a_conditional_run_trains_on_a_tfds_set(tmp_path):
+    import tensorflow_datasets as tfds
+
+    logdir = tmp_path / "run"
+    with tfds.testing.mock_data(num_examples=16):  # offline: random images with the set's shapes and labels
+        train_in_process("wgan_gp", logdir, "--dataset=tfds:mnist", "--image_size=28", "--conditional",
+                         "--train_steps=2")
+    config = json.loads((logdir / "config.json").read_text())
+    assert config["data_source"].startswith("tfds:mnist") and config["num_classes"] == 10
+    assert config["image_shape"] == [28, 28, 1] and [row["step"] for row in metrics_rows(logdir)] == ["1", "2"]
+
+
+def test_a_run_on_a_cached_folder_decodes_it_once_and_resumes_from_the_cache(tmp_path, capsys):
+    (tmp_path / "images").mkdir()
+    for index in range(10):
+        Image.fromarray(np.full((30, 40, 3), 25 * index, np.uint8)).save(tmp_path / "images" / f"{index}.png")
+    logdir, argv = tmp_path / "run", [f"--dataset=folder:{tmp_path / 'images'}", "--image_size=28",
+                                      f"--cache_dir={tmp_path / 'cache'}"]
+    train_in_process("dcgan", logdir, *argv, "--train_steps=2")
+    assert "caching 10 images (28x28)" in capsys.readouterr().err
+    train_in_process("dcgan", logdir, *argv, "--train_steps=3")
+    output = capsys.readouterr()
+    assert "resuming at generator iteration 2" in output.out and "caching" not in output.err
+
+
 # ---- a blow-up: NaN or inf stops the run, and no checkpoint holds it -----------------------------
 
 

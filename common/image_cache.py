@@ -1,0 +1,83 @@
+"""A folder's images decoded once into one file on disk (--cache_dir), then read by index.
+
+Streaming a folder decodes every JPEG again in every epoch; with --cache_dir the first
+start decodes them once (centre-cropped and resized, as training sees them) into
+CACHE_DIR/KEY/images.u8, a plain uint8 array [N, size, size, 3], and every later epoch
+and start reads batches from it by shuffled index. The key is a digest of the file
+list with each file's size and modification time, and of the image size: a changed
+folder gets a new entry.
+
+The array is written as images.u8.partial and renamed when complete, and images.json,
+written last, says how many images it holds: a start that is killed half-way leaves
+no entry, only a .partial that the next start writes over.
+"""
+import hashlib
+import json
+import os
+import pathlib
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from common import rundir
+
+
+def cache_key(files, size):
+    """A digest of the files (path, bytes, modification time) and the image side."""
+    digest = hashlib.sha256(f"{size}\n".encode())
+    for file in files:
+        stat = os.stat(file)
+        digest.update(f"{file}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def cached_images(files, size, cache_dir, decode):
+    """The decoded images of `files` as a read-only memory map [N, size, size, 3].
+
+    decode: path -> uint8 [size, size, 3] (common.data.decode_image at this size).
+    Built on the first call (N may be smaller than len(files): broken images are left
+    out, as streaming leaves them out); later calls only open it.
+    """
+    entry = pathlib.Path(cache_dir) / cache_key(files, size)
+    array, index = entry / "images.u8", entry / "images.json"
+    if not index.is_file():
+        entry.mkdir(parents=True, exist_ok=True)
+        print(f"caching {len(files)} images ({size}x{size}) in {entry}: once; later starts read them from there",
+              file=sys.stderr, flush=True)
+        count = write_images(files, decode, array)
+        rundir.write_json(index, {"images": count, "size": size, "files": len(files)})
+    count = json.loads(index.read_text())["images"]
+    return np.memmap(array, np.uint8, "r", shape=(count, size, size, 3))
+
+
+def write_images(files, decode, array):
+    """Decodes `files` in order on tf.data's threads into `array`; returns how many were written."""
+    partial = array.with_name(array.name + ".partial")
+    paths = tf.data.Dataset.from_tensor_slices(list(files))
+    images = paths.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    count = 0
+    with open(partial, "wb") as f:
+        for batch in images.ignore_errors().batch(256).prefetch(2).as_numpy_iterator():
+            f.write(batch.tobytes())
+            count += len(batch)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, array)
+    return count
+
+
+def shuffled_batches(images, batch_size, seed):
+    """A tf.data.Dataset of (uint8 images [batch_size, ...], int32 zero labels) read from `images`
+    (an array or memory map) in an order reshuffled each epoch; every batch full."""
+    shape = images.shape[1:]
+
+    def gather(indices):
+        return images[np.sort(indices)]  # sorted: the reads go forward through the file
+
+    def read(indices):
+        batch = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
+        return tf.ensure_shape(batch, [batch_size, *shape]), tf.zeros([batch_size], tf.int32)
+
+    indices = tf.data.Dataset.range(len(images)).shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    return indices.batch(batch_size, drop_remainder=True).map(read, num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,0 +1,55 @@
+"""Downloads and prepares a TensorFlow Datasets set once, for --dataset=tfds:NAME.
+
+    python -m common.prepare --dataset=tfds:cifar10                       # into ~/tensorflow_datasets
+    python -m common.prepare --dataset=tfds:celeb_a --data_dir=/data/tfds
+
+Training never downloads a TFDS set (some are tens of gigabytes, and an offline machine
+would spend minutes in retries); it reads what this command prepared, from the same
+--data_dir. Run it where there is internet, and copy the folder elsewhere if need be.
+"""
+import pathlib
+import sys
+
+if __package__ in (None, ""):  # run as `python common/prepare.py`: make the repository importable
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from common import cli  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("dataset", None, "tfds:NAME, for example tfds:cifar10 or tfds:lsun/bedroom", required=True)
+    flags.DEFINE_string("data_dir", None, "TFDS's data directory (default: TFDS's own, ~/tensorflow_datasets)")
+
+
+def prepare(dataset, data_dir=None):
+    """Downloads and prepares tfds:NAME under data_dir; returns where it is."""
+    import tensorflow_datasets as tfds
+
+    if not dataset.startswith("tfds:"):
+        raise cli.UserError(f"--dataset must be tfds:NAME, not {dataset!r} (the other datasets need no preparing)")
+    name = dataset[len("tfds:"):]
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise cli.UserError(f"{dataset} is not a TFDS dataset; the TFDS catalog lists them") from None
+    print(f"preparing {dataset} in {builder.data_dir} (downloads it; needs internet)", flush=True)
+    try:
+        builder.download_and_prepare()
+    except Exception as error:  # a failed download, a dataset that needs a manual download, ...
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise cli.UserError(f"could not prepare {dataset}: {reason}") from None
+    print(f"ready: train with --dataset={dataset}" + (f" --data_dir={data_dir}" if data_dir else ""))
+    return builder.data_dir
+
+
+def main(argv):
+    prepare(FLAGS.dataset, FLAGS.data_dir)
+
+
+if __name__ == "__main__":
+    define_flags()
+    cli.run_command(main)
