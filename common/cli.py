@@ -101,6 +101,9 @@ def define_flags(flag_values, module_name):
     define.integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
     define.integer("sample_every", 500, "Generator iterations between sample grids", lower_bound=1)
     define.integer("checkpoint_every", 1000, "Generator iterations between checkpoints", lower_bound=1)
+    define.bool(
+        "export", False, "When training ends, also write the generator for use without this repository "
+        "(RUN/export: generator.keras and a SavedModel; see common/export.py)")
     define.integer(
         "eval_every", 0, "Generator iterations between sample-quality metrics (common/quality.py); 0: never",
         lower_bound=0,

@@ -20,7 +20,7 @@ CONFIG_FILE = "config.json"
 # not what is trained.
 RESUMABLE_KEYS = (
     "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "inception_weights", "logdir",
-    "data_dir", "strategy", "jit_compile", "cache_dir",
+    "data_dir", "strategy", "jit_compile", "cache_dir", "export",
     "data_source",  # where the data was read from; what it is, is data_identity's
 )
 # Flags that a variant no longer has, with the value its code now always uses. A run

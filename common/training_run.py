@@ -8,7 +8,8 @@ The training loop itself stays in each train.py:
             run.end_step(step, metrics)
 
 Opening a TrainingRun restores the latest checkpoint in --logdir, if any. Leaving it
-with Ctrl-C or SIGTERM saves a checkpoint first, so the same command resumes the run.
+with Ctrl-C or SIGTERM saves a checkpoint first, so the same command resumes the run;
+leaving it at the end of training with --export writes RUN/export (common/export.py).
 """
 import math
 import pathlib
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from common import cli, devices, images, logs, quality, rundir, sampling
+from common import cli, devices, export, images, logs, quality, rundir, sampling
 
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
 
@@ -210,4 +211,6 @@ class TrainingRun:
             sys.exit(130)
         if kind is None and self.start < self.config["train_steps"]:
             self.progress.message(f"done: {self.config['train_steps']} generator iterations in {self.logdir}")
+        if kind is None and self.config.get("export"):
+            export.export(self.logdir)
         return False
