@@ -3,7 +3,8 @@
 Streaming a folder decodes every JPEG again in every epoch; with --cache_dir the first
 start decodes them once (centre-cropped and resized, as training sees them) into
 CACHE_DIR/KEY/images.u8, a plain uint8 array [N, size, size, 3], and every later epoch
-and start reads batches from it by shuffled index. The key is a digest of the file
+and start reads batches from it by shuffled index, image by image (os.pread): memory
+does not grow with the cache, which the system's file cache keeps in memory if it can. The key is a digest of the file
 list with each file's size and modification time, and of the image size: a changed
 folder gets a new entry.
 
@@ -16,11 +17,18 @@ import json
 import os
 import pathlib
 import sys
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from common import rundir
+
+
+class CachedImages(NamedTuple):
+    path: str  # images.u8: uint8 [count, size, size, 3], row after row
+    count: int
+    size: int
 
 
 def cache_key(files, size):
@@ -33,11 +41,11 @@ def cache_key(files, size):
 
 
 def cached_images(files, size, cache_dir, decode):
-    """The decoded images of `files` as a read-only memory map [N, size, size, 3].
+    """The decoded images of `files` on disk, as CachedImages (count may be below len(files)).
 
     decode: path -> uint8 [size, size, 3] (common.data.decode_image at this size).
-    Built on the first call (N may be smaller than len(files): broken images are left
-    out, as streaming leaves them out); later calls only open it.
+    Built on the first call (broken images are left out, as streaming leaves them out);
+    later calls only read its images.json.
     """
     entry = pathlib.Path(cache_dir) / cache_key(files, size)
     array, index = entry / "images.u8", entry / "images.json"
@@ -47,8 +55,7 @@ def cached_images(files, size, cache_dir, decode):
               file=sys.stderr, flush=True)
         count = write_images(files, decode, array)
         rundir.write_json(index, {"images": count, "size": size, "files": len(files)})
-    count = json.loads(index.read_text())["images"]
-    return np.memmap(array, np.uint8, "r", shape=(count, size, size, 3))
+    return CachedImages(str(array), json.loads(index.read_text())["images"], size)
 
 
 def write_images(files, decode, array):
@@ -67,17 +74,21 @@ def write_images(files, decode, array):
     return count
 
 
-def shuffled_batches(images, batch_size, seed):
-    """A tf.data.Dataset of (uint8 images [batch_size, ...], int32 zero labels) read from `images`
-    (an array or memory map) in an order reshuffled each epoch; every batch full."""
-    shape = images.shape[1:]
+def shuffled_batches(cached, batch_size, seed):
+    """A tf.data.Dataset of (uint8 images [batch_size, size, size, 3], int32 zero labels) read
+    from a cache in an order reshuffled each epoch; every batch full."""
+    shape = (cached.size, cached.size, 3)
+    image_bytes = int(np.prod(shape))
+    file = os.open(cached.path, os.O_RDONLY)  # open for the life of the process, as tf.data's readers are
 
     def gather(indices):
-        return images[np.sort(indices)]  # sorted: the reads go forward through the file
+        # Sorted, so that the reads go forward through the file; the order inside a batch is no matter.
+        chunks = [os.pread(file, image_bytes, int(index) * image_bytes) for index in np.sort(indices)]
+        return np.frombuffer(b"".join(chunks), np.uint8).reshape(len(indices), *shape)
 
     def read(indices):
         batch = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
         return tf.ensure_shape(batch, [batch_size, *shape]), tf.zeros([batch_size], tf.int32)
 
-    indices = tf.data.Dataset.range(len(images)).shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    indices = tf.data.Dataset.range(cached.count).shuffle(cached.count, seed=seed, reshuffle_each_iteration=True)
     return indices.batch(batch_size, drop_remainder=True).map(read, num_parallel_calls=tf.data.AUTOTUNE)
