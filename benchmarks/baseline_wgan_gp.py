@@ -1,12 +1,15 @@
 """A yardstick for the speed of wgan_gp/train.py: the textbook TF2 WGAN-GP iteration.
 
-The same networks (wgan_gp.networks, 28x28), batch (64), n_critic (5) and optimizer
+The same networks (wgan_gp.networks' generator, and its critic's layers built with Keras'
+own LeakyReLU; 28x28 by default), batch (64), n_critic (5) and optimizer
 (Adam 1e-4, 0, 0.9), written the way most TF2 tutorials write it: one tf.function per
 update, the generator's forward pass inside the critic's tape, the penalty from a
 nested tape, no tf.distribute, no loss scaling, and one fixed real batch (no input
 pipeline). If wgan_gp/train.py's plumbing cost anything, this would be faster.
 
-    python benchmarks/baseline_wgan_gp.py [--seconds 20]
+    python benchmarks/baseline_wgan_gp.py [--seconds 20] [--size 64]
+
+benchmarks/benchmark.py also runs it, in the same process as each wgan_gp row.
 """
 import argparse
 import pathlib
@@ -25,16 +28,25 @@ from wgan_gp import networks  # noqa: E402
 BATCH, N_CRITIC, LAMBDA = 64, 5, 10.0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
-    args = parser.parse_args()
+def textbook_critic(image_shape):
+    """wgan_gp's critic (the same layers and initializers) as a tutorial builds it, with Keras' LeakyReLU."""
+    initializer = keras.initializers.RandomNormal(0.0, 0.02)
+    model = keras.Sequential([keras.Input(image_shape)])
+    for width in reversed(networks.WIDTHS[image_shape[0]]):
+        model.add(keras.layers.Conv2D(width, 5, 2, "same", kernel_initializer=initializer))
+        model.add(keras.layers.LeakyReLU(0.2))
+    model.add(keras.layers.Flatten())
+    model.add(keras.layers.Dense(1, kernel_initializer=initializer, dtype="float32"))
+    return model
 
-    generator = networks.make_generator((28, 28, 1))
-    critic = networks.make_discriminator((28, 28, 1))
+
+def textbook_iteration(image_shape=(28, 28, 1)):
+    """One textbook WGAN-GP iteration (N_CRITIC critic updates, one generator update) as a callable."""
+    generator = networks.make_generator(image_shape)
+    critic = textbook_critic(image_shape)
     generator_optimizer = keras.optimizers.Adam(1e-4, 0.0, 0.9)
     critic_optimizer = keras.optimizers.Adam(1e-4, 0.0, 0.9)
-    real = tf.random.uniform([BATCH, 28, 28, 1], -1, 1)
+    real = tf.random.uniform([BATCH, *image_shape], -1, 1)
 
     @tf.function
     def critic_step(real):
@@ -66,14 +78,29 @@ def main():
             critic_step(real)
         return generator_step()
 
-    for _ in range(2):  # tracing and warm-up
+    return iteration
+
+
+def iterations_per_second(iteration, seconds):
+    """Warms up (tracing), then runs whole iterations for `seconds` (at least 3)."""
+    for _ in range(2):
         iteration().numpy()
     count, began = 0, time.perf_counter()
-    while count < 3 or time.perf_counter() - began < args.seconds:
+    while count < 3 or time.perf_counter() - began < seconds:
         iteration().numpy()
         count += 1
-    print(f"textbook WGAN-GP, 28x28, batch {BATCH}, n_critic {N_CRITIC}: "
-          f"{count / (time.perf_counter() - began):.3f} generator iterations/s")
+    return count / (time.perf_counter() - began)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--size", type=int, default=28, choices=[28, 32, 64])
+    args = parser.parse_args()
+    shape = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}[args.size]
+    rate = iterations_per_second(textbook_iteration(shape), args.seconds)
+    print(f"textbook WGAN-GP, {args.size}x{args.size}, batch {BATCH}, n_critic {N_CRITIC}: "
+          f"{rate:.3f} generator iterations/s")
 
 
 if __name__ == "__main__":

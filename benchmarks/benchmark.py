@@ -4,6 +4,7 @@
     python benchmarks/benchmark.py --variants wgan_gp --sizes 28 32 64 --json bench.json
     python benchmarks/benchmark.py --jit_compile                     # the same steps under XLA
     python benchmarks/benchmark.py --mixed_precision bfloat16        # 16-bit compute
+    python benchmarks/benchmark.py --profile --variants wgan_gp     # where the time goes, op by op
 
 For each variant and size it builds the variant's own networks, optimizers and
 tf.function steps (train.make_models, train.make_steps) at the paper's batch size
@@ -13,14 +14,23 @@ and reports
   it/s          generator iterations per second (each = n_critic D updates + 1 G update)
   img/s         real images consumed per second: it/s * n_critic * batch
   input img/s   the input pipeline alone, which must be far above img/s
-  GFLOP/it      floating-point operations of one iteration, counted by TensorFlow's
-                profiler on the traced graphs (a multiply-add counts 2)
+  GFLOP/it      floating-point operations of one iteration: the convolutions and matmuls
+                of the traced graphs, from their shapes (a multiply-add counts 2)
   GFLOP/s       achieved: GFLOP/it * it/s
   % peak        GFLOP/s over a float32 2048x2048 matmul's rate measured in the same run
+  x textbook    for wgan_gp: it/s over that of benchmarks/baseline_wgan_gp.py's textbook
+                iteration (same size, batch, n_critic and precision), measured in the same process
   % dispatch    the fixed cost of launching the iteration's n_critic + 1 steps (an empty
                 distributed tf.function, timed), as a share of the iteration's time
   D ms, G ms    one discriminator update and one generator update, timed on their own
 Each variant is measured in a fresh process, so that no variant inherits another's caches or threads.
+
+With --profile it also traces --profile_iterations whole iterations with TensorFlow's
+profiler and prints, for each kind of op (oneDNN's _MklNative* kernels folded into the
+op they implement), its time per iteration, its share of all op time, its FLOPs per
+iteration (graph_flops_by_op's count for that op type) and so its own GFLOP/s, next to
+the matmul rate. Op times are summed over TensorFlow's compute threads; when two ops run
+at once their times overlap, which the "op time / wall" ratio shows.
 """
 import argparse
 import json
@@ -71,16 +81,112 @@ def dispatch_overhead(calls=2000):
 
 
 def graph_flops(function, *specs):
-    """FLOPs of one call of a tf.function, counted by the profiler on its traced graph."""
+    """FLOPs of one call of a tf.function (see graph_flops_by_op)."""
+    return sum(graph_flops_by_op(function, *specs).values())
+
+
+def graph_flops_by_op(function, *specs):
+    """{op type: FLOPs} of one call of a tf.function, from the shapes in its traced graph.
+
+    Counts the convolutions (forward, and the two gradients, each as many multiply-adds as
+    the forward convolution they belong to) and the matmuls, 2 FLOPs per multiply-add;
+    the element-wise ops are left out (they are a few percent of the time; see --profile).
+    Of a conditional (spectral norm's power iteration), the branch with more FLOPs counts.
+    """
+    concrete = function.get_concrete_function(*specs)
+    return count_graph(concrete.graph, concrete.outputs)
+
+
+def live_ops(graph, outputs):
+    """The ops that run: those the outputs or a stateful op (a variable update) depend on.
+
+    TensorFlow prunes the rest before running a function; a tape's gradient code leaves
+    some (the filter gradient of a layer whose input gradient alone was asked for).
+    """
+    stack = [tensor.op for tensor in outputs] + [op for op in graph.get_operations() if op.op_def.is_stateful]
+    live = set()
+    while stack:
+        op = stack.pop()
+        if op not in live:
+            live.add(op)
+            stack.extend(tensor.op for tensor in op.inputs)
+            stack.extend(op.control_inputs)
+    return live
+
+
+def count_graph(graph, outputs):
+    import math
+
+    counts = {}
+    live = live_ops(graph, outputs)
+    for op in graph.get_operations():
+        if op not in live:
+            continue
+        if op.type in ("If", "StatelessIf"):
+            branches = [count_graph(branch.graph, branch.graph.outputs) for branch in (
+                graph._get_function(op.get_attr(name).name) for name in ("then_branch", "else_branch"))]
+            for key, value in max(branches, key=lambda branch: sum(branch.values())).items():
+                counts[key] = counts.get(key, 0) + value
+            continue
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile"):
+            raise NotImplementedError(f"{op.type} in the step's graph: the ops inside it would not be counted")
+        if op.type == "Conv2D":  # input, filter [kh, kw, in, out] -> output
+            kernel, output = op.inputs[1].shape, op.outputs[0].shape
+        elif op.type == "Conv2DBackpropInput":  # input sizes, filter, d(output)
+            kernel, output = op.inputs[1].shape, op.inputs[2].shape
+        elif op.type == "Conv2DBackpropFilter":  # input, filter sizes, d(output) -> d(filter)
+            kernel, output = op.outputs[0].shape, op.inputs[2].shape
+        elif op.type == "MatMul":
+            a, b = op.inputs[0].shape, op.inputs[1].shape
+            rows = a[1] if op.get_attr("transpose_a") else a[0]
+            inner = a[0] if op.get_attr("transpose_a") else a[1]
+            columns = b[0] if op.get_attr("transpose_b") else b[1]
+            counts["MatMul"] = counts.get("MatMul", 0) + 2 * rows * inner * columns
+            continue
+        else:
+            continue
+        multiply_adds = math.prod(output) * kernel[0] * kernel[1] * kernel[2]  # every output x kh x kw x in
+        counts[op.type] = counts.get(op.type, 0) + 2 * multiply_adds
+    return counts
+
+
+def op_family(op_type):
+    """The graph op a kernel implements: _MklNativeFusedConv2D -> Conv2D, _MklMatMul -> MatMul."""
+    import re
+
+    name = re.sub(r"^_Mkl(Native)?", "", op_type)
+    return re.sub(r"^_", "", name.replace("Fused", "").replace("WithBias", ""))
+
+
+def traced_op_seconds(run, iterations, logdir):
+    """Runs run() `iterations` times under the profiler; returns ({op family: seconds}, wall seconds)."""
+    import collections
+    import glob
+
     import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    graph = function.get_concrete_function(*specs).graph
-    return tf.compat.v1.profiler.profile(graph, run_meta=tf.compat.v1.RunMetadata(), cmd="op", options=options).total_float_ops
+    tf.profiler.experimental.start(logdir)
+    began = time.perf_counter()
+    for _ in range(iterations):
+        run()
+    wall = time.perf_counter() - began
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(pathlib.Path(sorted(glob.glob(f"{logdir}/plugins/profile/*/*.xplane.pb"))[-1]).read_bytes())
+    seconds = collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):  # the threads that run a graph's ops
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name  # "node/name:OpType"
+                if ":" in name and "::" not in name:
+                    seconds[op_family(name.rsplit(":", 1)[1])] += event.duration_ps * 1e-12
+    return seconds, wall
 
 
-def measure(variant, size, seconds, jit_compile, mixed_precision):
+def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterations=0):
     """One row of the table, measured in this process."""
     import importlib
 
@@ -125,17 +231,37 @@ def measure(variant, size, seconds, jit_compile, mixed_precision):
     real = next(batches)
     d_seconds, g_seconds = seconds_per_call(discriminator_step, *real), seconds_per_call(generator_step)
 
-    # Count on steps traced without XLA: the profiler cannot see inside a compiled cluster,
-    # and XLA runs the same arithmetic.
+    # Count on steps traced without XLA (a compiled step's graph hides its ops; XLA runs the
+    # same arithmetic) and on one device, where the replica's step is traced into the graph.
     specs = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32), tf.TensorSpec([batch_size], tf.int32)
     counted = train.make_steps(*models, {**config, "jit_compile": False}, tf.distribute.get_strategy())
     flops = n_critic * graph_flops(counted[0], *specs) + graph_flops(counted[1])
+    profile = None
+    if profile_iterations:
+        import collections
+        import tempfile
+
+        by_op = collections.Counter()
+        for op, count in graph_flops_by_op(counted[0], *specs).items():
+            by_op[op] += n_critic * count
+        for op, count in graph_flops_by_op(counted[1]).items():
+            by_op[op] += count
+
+        def run():
+            train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+
+        with tempfile.TemporaryDirectory() as logdir:
+            op_seconds, wall = traced_op_seconds(run, profile_iterations, logdir)
+        profile = {"wall_seconds_per_iteration": wall / profile_iterations, "ops": [
+            {"op": op, "seconds_per_iteration": total / profile_iterations,
+             "gflop_per_iteration": by_op.get(op, 0) / 1e9}
+            for op, total in op_seconds.most_common()]}
     return {
         "variant": variant, "size": size, "batch_size": batch_size, "n_critic": n_critic,
         "jit_compile": jit_compile, "mixed_precision": mixed_precision,
         "iterations_per_sec": rate, "images_per_sec": rate * n_critic * batch_size, "input_images_per_sec": input_rate,
         "discriminator_step_ms": 1e3 * d_seconds, "generator_step_ms": 1e3 * g_seconds,
-        "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9,
+        "gflop_per_iteration": flops / 1e9, "gflop_per_sec": flops * rate / 1e9, "profile": profile,
     }
 
 
@@ -145,12 +271,40 @@ def worker(args):
 
     peak, overhead = matmul_peak(), dispatch_overhead()
     for size in args.sizes:
-        row = measure(args.variants[0], size, args.seconds, args.jit_compile, args.mixed_precision)
+        row = measure(args.variants[0], size, args.seconds, args.jit_compile, args.mixed_precision,
+                      args.profile_iterations if args.profile else 0)
         row["peak_gflop_per_sec"] = peak / 1e9
         # n_critic + 1 step calls per iteration
         row["dispatch_share"] = overhead * (row["n_critic"] + 1) * row["iterations_per_sec"]
         row["dispatch_microseconds_per_call"] = overhead * 1e6
+        if args.variants[0] == "wgan_gp" and args.textbook:  # the yardstick, in this process
+            import baseline_wgan_gp
+
+            iteration = baseline_wgan_gp.textbook_iteration(SIZES[size])
+            row["textbook_iterations_per_sec"] = baseline_wgan_gp.iterations_per_second(iteration, args.seconds)
         print(json.dumps(row), flush=True)
+
+
+def textbook_ratio(row):
+    """it/s over the textbook WGAN-GP's, measured in the same process (wgan_gp rows only)."""
+    textbook = row.get("textbook_iterations_per_sec")
+    return f"{row['iterations_per_sec'] / textbook:.2f}" if textbook else "-"
+
+
+def print_profile(row, top):
+    """The top ops of a row's profile, as a Markdown table."""
+    profile = row["profile"]
+    total = sum(op["seconds_per_iteration"] for op in profile["ops"])
+    print(f"\n{row['variant']} {row['size']}x{row['size']}, mixed_precision={row['mixed_precision']}: "
+          f"{1e3 * profile['wall_seconds_per_iteration']:.0f} ms per iteration traced, op time {1e3 * total:.0f} ms "
+          f"(op time / wall {total / profile['wall_seconds_per_iteration']:.2f}); matmul "
+          f"{row['peak_gflop_per_sec']:.0f} GFLOP/s\n")
+    print("| op | ms / iteration | share of op time | GFLOP / iteration | GFLOP/s | % of matmul |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for op in profile["ops"][:top]:
+        seconds, gflop = op["seconds_per_iteration"], op["gflop_per_iteration"]
+        rate = f"{gflop / seconds:.0f} | {100 * gflop / seconds / row['peak_gflop_per_sec']:.0f}" if gflop else "- | -"
+        print(f"| {op['op']} | {1e3 * seconds:.1f} | {100 * seconds / total:.1f}% | {gflop:.2f} | {rate} |")
 
 
 def main():
@@ -160,6 +314,11 @@ def main():
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per row, after warm-up")
     parser.add_argument("--jit_compile", action="store_true", help="compile the steps with XLA")
     parser.add_argument("--mixed_precision", default="off", choices=["off", "float16", "bfloat16"])
+    parser.add_argument("--profile", action="store_true", help="also trace iterations and print the top ops")
+    parser.add_argument("--profile_iterations", type=int, default=2, help="iterations traced with --profile")
+    parser.add_argument("--top", type=int, default=12, help="ops shown per profile")
+    parser.add_argument("--no_textbook", dest="textbook", action="store_false",
+                        help="skip the textbook WGAN-GP (baseline_wgan_gp.py) measured beside each wgan_gp row")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -172,11 +331,13 @@ def main():
     print(f"{platform.machine()}, {os.cpu_count()} CPUs; jit_compile={args.jit_compile}, "
           f"mixed_precision={args.mixed_precision}")
     print(f"{'variant':<8} {'size':>4} {'batch':>5} {'n_crit':>6} {'it/s':>7} {'img/s':>7} {'input img/s':>11}"
-          f" {'GFLOP/it':>8} {'GFLOP/s':>7} {'% peak':>6} {'% dispatch':>10} {'D ms':>7} {'G ms':>7}")
+          f" {'GFLOP/it':>8} {'GFLOP/s':>7} {'% peak':>6} {'x textbook':>10} {'% dispatch':>10} {'D ms':>7} {'G ms':>7}")
     for variant in args.variants:
         command = [sys.executable, __file__, "--worker", "--variants", variant, "--seconds", str(args.seconds),
                    "--sizes", *map(str, args.sizes), "--mixed_precision", args.mixed_precision]
         command += ["--jit_compile"] if args.jit_compile else []
+        command += ["--profile", "--profile_iterations", str(args.profile_iterations)] if args.profile else []
+        command += [] if args.textbook else ["--no_textbook"]
         result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
         if result.returncode != 0:
             sys.exit(f"{variant} failed:\n{result.stderr[-2000:]}")
@@ -187,8 +348,11 @@ def main():
                   f" {row['iterations_per_sec']:>7.3f} {row['images_per_sec']:>7.0f} {row['input_images_per_sec']:>11.0f}"
                   f" {row['gflop_per_iteration']:>8.1f} {row['gflop_per_sec']:>7.1f}"
                   f" {100 * row['gflop_per_sec'] / row['peak_gflop_per_sec']:>6.1f}"
+                  f" {textbook_ratio(row):>10}"
                   f" {100 * row['dispatch_share']:>10.2f}"
                   f" {row['discriminator_step_ms']:>7.0f} {row['generator_step_ms']:>7.0f}", flush=True)
+    for row in rows if args.profile else []:
+        print_profile(row, args.top)
     if rows:
         peaks = [row["peak_gflop_per_sec"] for row in rows]
         calls = [row["dispatch_microseconds_per_call"] for row in rows]
