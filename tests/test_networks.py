@@ -1,4 +1,5 @@
 """Network shapes, output ranges and exact parameter counts for 28x28, 32x32 and 64x64."""
+import importlib
 import math
 
 import keras
@@ -10,6 +11,7 @@ from dcgan import networks as dcgan_networks
 from sngan import networks as sngan_networks
 from wgan import networks as wgan_networks
 from wgan_gp import networks as wgan_gp_networks
+from tests.helpers import VARIANTS
 from wgan_r1 import networks as wgan_r1_networks
 
 ALL = {"dcgan": dcgan_networks, "wgan": wgan_networks, "wgan_gp": wgan_gp_networks, "sngan": sngan_networks,
@@ -188,3 +190,42 @@ def test_every_critic_outputs_float32_under_mixed_precision(variant, num_classes
     images = tf.random.uniform([2, 28, 28, 1], -1, 1)
     output = critic([images, tf.constant([1, 2])] if num_classes else images, training=True)
     assert output.dtype == tf.float32
+
+
+def train_a_few_iterations(variant, activation, monkeypatch, iterations=2):
+    """The variant's own models and steps, built with `activation` in D, after a few seeded
+    iterations on fixed digits: (logged numbers, every weight of G and D, the D step's graph)."""
+    from common import cli, data
+
+    train = importlib.import_module(f"{variant}.train")
+    monkeypatch.setattr(importlib.import_module(f"{variant}.networks"), "leaky_relu", activation)
+    config = cli.default_config(train, batch_size=16, image_shape=[28, 28, 1])
+    keras.utils.set_random_seed(3)
+    generator, discriminator, *optimizers = models = train.make_models(config)
+    steps = train.make_steps(*models, config, tf.distribute.get_strategy())
+    batches = data.make_batches(data.load_mnist_5k(), 16, seed=3)
+    logged = [train.train_iteration(batches, *steps, config["n_critic"]) for _ in range(iterations)]
+    numbers = np.array([float(value) for metrics in logged for value in metrics.values()])
+    weights = [w.numpy() for w in generator.weights + discriminator.weights]
+    specs = tf.TensorSpec([16, 28, 28, 1], tf.float32), tf.TensorSpec([16], tf.int32)
+    return numbers, weights, steps[0].get_concrete_function(*specs).graph
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_critic_activation_trains_as_keras_leaky_relu_does_with_less_work(variant, monkeypatch):
+    ours = importlib.import_module(f"{variant}.networks").leaky_relu
+    keras_leaky_relu = lambda x: keras.activations.leaky_relu(x, negative_slope=0.2)  # what Keras' layer computes
+    before_numbers, before_weights, before_graph = train_a_few_iterations(variant, keras_leaky_relu, monkeypatch)
+    numbers, weights, graph = train_a_few_iterations(variant, ours, monkeypatch)
+    np.testing.assert_allclose(numbers, before_numbers, rtol=1e-5, atol=1e-6)
+    for after, before in zip(weights, before_weights):
+        np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
+    assert max(float(np.max(np.abs(w))) for w in weights) > 0  # something was trained and compared
+
+    def gradient_convolutions(graph):
+        return sum(op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter") for op in graph.get_operations())
+
+    # A penalized critic no longer back-propagates the zero second derivative through its
+    # three layers (a filter and an input gradient each); the other critics do the same work.
+    fewer = 6 if variant in ("wgan_gp", "wgan_r1") else 0
+    assert gradient_convolutions(graph) == gradient_convolutions(before_graph) - fewer
