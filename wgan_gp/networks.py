@@ -50,13 +50,13 @@ def leaky_relu(x):
     The function and its gradient are Keras' LeakyReLU's. The second derivative in x is
     zero (the slope is piecewise constant), but with Keras' layer a critic that is
     differentiated twice (a gradient penalty) still back-propagates those zeros through
-    every layer: a sixth of a WGAN-GP critic update's work (README, Speed). Here the
-    slope is a constant to the tape. The same in every variant, so that the diffs between
-    variants show only what the papers change.
+    every layer: a sixth of a WGAN-GP critic update's work (README, Speed). Here x is
+    a constant to the tape inside the gradient. The same in every variant, so that the
+    diffs between variants show only what the papers change.
     """
 
-    def gradient(upstream):
-        return upstream * tf.where(x > 0, tf.constant(1.0, x.dtype), tf.constant(0.2, x.dtype))
+    def gradient(upstream):  # Keras' own gradient op, with x held constant
+        return tf.raw_ops.LeakyReluGrad(gradients=upstream, features=tf.stop_gradient(x), alpha=0.2)
 
     return tf.nn.leaky_relu(x, 0.2), gradient
 
