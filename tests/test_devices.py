@@ -184,3 +184,19 @@ def test_two_workers_on_localhost_read_disjoint_shares_of_a_folder_that_cover_it
     assert [len(share) for share in shares] == [6, 6] and all(len(set(share)) == 6 for share in shares)
     assert not set(shares[0]) & set(shares[1])
     assert sorted(shares[0] + shares[1]) == list(range(12))
+
+
+def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_once(monkeypatch, capsys):
+    def precision_warnings(flags, precision):
+        monkeypatch.setattr(devices, "cpu_flags", lambda: flags)
+        devices.set_precision({"mixed_precision": precision})
+        keras.mixed_precision.set_global_policy("float32")
+        return [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
+
+    (warning,) = precision_warnings({"avx2", "avx512f"}, "bfloat16")
+    assert "without AVX-512 BF16 or AMX" in warning and "slower than float32" in warning
+    assert precision_warnings({"avx512f", "avx512_bf16"}, "bfloat16") == []
+    assert precision_warnings({"amx_bf16"}, "bfloat16") == []
+    assert precision_warnings({"avx2"}, "off") == []
+    assert precision_warnings(None, "bfloat16") == []  # no /proc/cpuinfo: no guess
+    assert devices.cpu_flags() is None or "fpu" in devices.cpu_flags()  # the real file is read
