@@ -50,7 +50,7 @@ def leaky_relu(x):
     The function and its gradient are Keras' LeakyReLU's. The second derivative in x is
     zero (the slope is piecewise constant), but with Keras' layer a critic that is
     differentiated twice (a gradient penalty) still back-propagates those zeros through
-    every layer: a sixth of a WGAN-GP critic update's work (README, Speed). Here x is
+    every layer: 15% of the FLOPs of a WGAN-GP critic update (README, Speed). Here x is
     a constant to the tape inside the gradient. The same in every variant, so that the
     diffs between variants show only what the papers change.
     """
