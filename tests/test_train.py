@@ -214,9 +214,16 @@ def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path, capsys):
 
 def test_benchmark_reports_throughput_and_flops(tmp_path):
     output = tmp_path / "bench.json"
-    result = run_python(["benchmarks/benchmark.py", "--variants", "wgan_gp", "--seconds", "0", f"--json={output}"])
+    result = run_python(["benchmarks/benchmark.py", "--variants", "wgan_gp", "--seconds", "0", "--profile",
+                         "--profile_iterations", "1", f"--json={output}"])
     assert result.returncode == 0, result.stderr[-3000:]
     (row,) = json.loads(output.read_text())
+    assert row["textbook_iterations_per_sec"] > 0 and "x textbook" in result.stdout
+    # The profile: the convolutions lead, each with its FLOPs, which add up to the iteration's.
+    ops = {op["op"]: op for op in row["profile"]["ops"]}
+    assert {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"} <= set(ops)
+    assert sum(op["gflop_per_iteration"] for op in ops.values()) == pytest.approx(row["gflop_per_iteration"])
+    assert "| Conv2DBackpropInput |" in result.stdout
     assert (row["variant"], row["size"], row["batch_size"], row["n_critic"]) == ("wgan_gp", 28, 64, 5)
     assert row["images_per_sec"] == pytest.approx(row["iterations_per_sec"] * 5 * 64)
     assert row["input_images_per_sec"] > row["images_per_sec"]
