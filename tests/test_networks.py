@@ -192,8 +192,8 @@ def test_every_critic_outputs_float32_under_mixed_precision(variant, num_classes
     assert output.dtype == tf.float32
 
 
-def train_a_few_iterations(variant, activation, monkeypatch, iterations=2):
-    """The variant's own models and steps, built with `activation` in D, after a few seeded
+def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
+    """The variant's own models and steps, built with `activation` in D, after seeded
     iterations on fixed digits: (logged numbers, every weight of G and D, the D step's graph)."""
     from common import cli, data
 
