@@ -1,0 +1,111 @@
+"""Minutes of CPU training each variant needs to reach a stated classifier FD on mnist_5k.
+
+    python scripts/time_to_quality.py                                # every variant, this checkout
+    python scripts/time_to_quality.py --variants wgan_gp --checkout ../old --runs runs/ttq_old
+
+Each run is `VARIANT/train.py --dataset=mnist_5k --eval_every=50` at the variant's defaults
+(the papers' settings), run from --checkout (another checkout of this repository, to time
+an older version with the same command). The script watches the run's metrics.csv and stops
+the run at the first evaluation whose classifier FD is at or under the variant's target, or
+at --max_steps. Training time is each logged interval's iterations over its own measured
+rate (perf/steps_per_sec), summed: evaluations and start-up are not counted, tracing and
+the first steps are. Run nothing else meanwhile, or the times are not comparable.
+A run that reached its target (or --max_steps) is not run again.
+Prints one JSON line per run and a table, and writes the rows as JSON (--json).
+"""
+import argparse
+import csv
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TARGETS = {"dcgan": 50.0, "wgan": 100.0, "wgan_gp": 50.0, "sngan": 50.0, "wgan_r1": 50.0}
+QUALITY = "eval/classifier_fd"
+
+
+def training_seconds(rows):
+    """The iterations between logged rows over each interval's rate, summed, up to each row."""
+    seconds, previous, total = [], 0, 0.0
+    for row in rows:
+        step = int(row["step"])
+        if row.get("perf/steps_per_sec"):
+            total += (step - previous) / float(row["perf/steps_per_sec"])
+            previous = step
+        seconds.append(total)
+    return seconds
+
+
+def reached(rows, target):
+    """(iteration, FD, training seconds) of the first evaluation at or under target, else None."""
+    for row, seconds in zip(rows, training_seconds(rows)):
+        if row.get(QUALITY) and float(row[QUALITY]) <= target:
+            return int(row["step"]), float(row[QUALITY]), seconds
+    return None
+
+
+def read_rows(logdir):
+    path = logdir / "metrics.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def run(variant, target, args):
+    """Trains until the target (or --max_steps) and returns the run's row."""
+    logdir = pathlib.Path(args.runs).resolve() / variant
+    command = [sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={args.max_steps}",
+               f"--eval_every={args.eval_every}", "--log_every=10", f"--seed={args.seed}", f"--logdir={logdir}",
+               f"--sample_every={args.max_steps}", f"--checkpoint_every={args.max_steps}"]
+    rows = read_rows(logdir)
+    finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
+    if not finished:
+        shutil.rmtree(logdir, ignore_errors=True)  # a part-timed run is timed again from the start
+        with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL) as process:
+            while process.poll() is None and not reached(read_rows(logdir), target):
+                time.sleep(2)
+            process.terminate()  # the run is a measurement: nothing in it is kept
+    rows = read_rows(logdir)
+    found = reached(rows, target)
+    evaluated = [row for row in rows if row.get(QUALITY)]
+    result = {"variant": variant, "target_fd": target, "checkout": str(args.checkout), "seed": args.seed}
+    if found:
+        step, fd, seconds = found
+        return {**result, "reached": True, "iterations": step, "classifier_fd": fd, "training_minutes": seconds / 60}
+    last = evaluated[-1] if evaluated else {"step": 0, QUALITY: "nan"}
+    return {**result, "reached": False, "iterations": int(last["step"]), "classifier_fd": float(last[QUALITY]),
+            "training_minutes": training_seconds(rows)[-1] / 60 if rows else 0.0}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    parser.add_argument("--checkout", type=pathlib.Path, default=REPO, help="the repository checkout to run")
+    parser.add_argument("--runs", default="runs/time_to_quality")
+    parser.add_argument("--max_steps", type=int, default=2000)
+    parser.add_argument("--eval_every", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--target_fd", type=float, help="one target for every variant instead of TARGETS")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    args.checkout = args.checkout.resolve()
+    rows = []
+    for variant in args.variants:
+        rows.append(run(variant, args.target_fd or TARGETS[variant], args))
+        print(json.dumps(rows[-1]), flush=True)
+    print("| variant | target FD | iterations | FD there | training minutes |")
+    print("| --- | --- | --- | --- | --- |")
+    for row in rows:
+        mark = "" if row["reached"] else " (not reached)"
+        print(f"| {row['variant']} | {row['target_fd']:.0f} | {row['iterations']:,}{mark} | "
+              f"{row['classifier_fd']:.1f} | {row['training_minutes']:.1f} |")
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
