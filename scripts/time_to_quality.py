@@ -2,9 +2,10 @@
 
     python scripts/time_to_quality.py                                # every variant, this checkout
     python scripts/time_to_quality.py --variants wgan_gp --checkout ../old --runs runs/ttq_old
+    python scripts/time_to_quality.py --variants wgan_gp --runs runs/ttq_bf16 -- --mixed_precision=bfloat16
 
 Each run is `VARIANT/train.py --dataset=mnist_5k --eval_every=50` at the variant's defaults
-(the papers' settings), run from --checkout (another checkout of this repository, to time
+(the papers' settings, and any flags after `--`), run from --checkout (another checkout of this repository, to time
 an older version with the same command). The script watches the run's metrics.csv and stops
 the run at the first evaluation whose classifier FD is at or under the variant's target, or
 at --max_steps. Training time is each logged interval's iterations over its own measured
@@ -60,7 +61,7 @@ def run(variant, target, args):
     logdir = pathlib.Path(args.runs).resolve() / variant
     command = [sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={args.max_steps}",
                f"--eval_every={args.eval_every}", "--log_every=10", f"--seed={args.seed}", f"--logdir={logdir}",
-               f"--sample_every={args.max_steps}", f"--checkpoint_every={args.max_steps}"]
+               f"--sample_every={args.max_steps}", f"--checkpoint_every={args.max_steps}", *args.train_flags]
     rows = read_rows(logdir)
     finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
     if not finished:
@@ -72,7 +73,8 @@ def run(variant, target, args):
     rows = read_rows(logdir)
     found = reached(rows, target)
     evaluated = [row for row in rows if row.get(QUALITY)]
-    result = {"variant": variant, "target_fd": target, "checkout": str(args.checkout), "seed": args.seed}
+    result = {"variant": variant, "target_fd": target, "checkout": str(args.checkout), "seed": args.seed,
+              "train_flags": args.train_flags}
     if found:
         step, fd, seconds = found
         return {**result, "reached": True, "iterations": step, "classifier_fd": fd, "training_minutes": seconds / 60}
@@ -91,6 +93,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--target_fd", type=float, help="one target for every variant instead of TARGETS")
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("train_flags", nargs="*", help="after --: more flags for every train.py")
     args = parser.parse_args()
     args.checkout = args.checkout.resolve()
     rows = []
