@@ -33,6 +33,7 @@ the matmul rate. Op times are summed over TensorFlow's compute threads; when two
 at once their times overlap, which the "op time / wall" ratio shows.
 """
 import argparse
+import collections
 import json
 import os
 import pathlib
@@ -78,11 +79,6 @@ def dispatch_overhead(calls=2000):
         result = empty()
     result["zero"].numpy()
     return (time.perf_counter() - began) / calls
-
-
-def graph_flops(function, *specs):
-    """FLOPs of one call of a tf.function (see graph_flops_by_op)."""
-    return sum(graph_flops_by_op(function, *specs).values())
 
 
 def graph_flops_by_op(function, *specs):
@@ -160,7 +156,6 @@ def op_family(op_type):
 
 def traced_op_seconds(run, iterations, logdir):
     """Runs run() `iterations` times under the profiler; returns ({op family: seconds}, wall seconds)."""
-    import collections
     import glob
 
     import tensorflow as tf
@@ -235,17 +230,15 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     # same arithmetic) and on one device, where the replica's step is traced into the graph.
     specs = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32), tf.TensorSpec([batch_size], tf.int32)
     counted = train.make_steps(*models, {**config, "jit_compile": False}, tf.distribute.get_strategy())
-    flops = n_critic * graph_flops(counted[0], *specs) + graph_flops(counted[1])
+    by_op = collections.Counter()  # FLOPs per iteration, by op type
+    for op, count in graph_flops_by_op(counted[0], *specs).items():
+        by_op[op] += n_critic * count
+    for op, count in graph_flops_by_op(counted[1]).items():
+        by_op[op] += count
+    flops = sum(by_op.values())
     profile = None
     if profile_iterations:
-        import collections
         import tempfile
-
-        by_op = collections.Counter()
-        for op, count in graph_flops_by_op(counted[0], *specs).items():
-            by_op[op] += n_critic * count
-        for op, count in graph_flops_by_op(counted[1]).items():
-            by_op[op] += count
 
         def run():
             train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
