@@ -23,44 +23,43 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from figures.training_curves import curves  # noqa: E402  (training seconds from the logged rates)
+
 TARGETS = {"dcgan": 50.0, "wgan": 100.0, "wgan_gp": 50.0, "sngan": 50.0, "wgan_r1": 50.0}
-QUALITY = "eval/classifier_fd"
-
-
-def training_seconds(rows):
-    """The iterations between logged rows over each interval's rate, summed, up to each row."""
-    seconds, previous, total = [], 0, 0.0
-    for row in rows:
-        step = int(row["step"])
-        if row.get("perf/steps_per_sec"):
-            total += (step - previous) / float(row["perf/steps_per_sec"])
-            previous = step
-        seconds.append(total)
-    return seconds
+LOG_EVERY = 10
 
 
 def reached(rows, target):
     """(iteration, FD, training seconds) of the first evaluation at or under target, else None."""
-    for row, seconds in zip(rows, training_seconds(rows)):
-        if row.get(QUALITY) and float(row[QUALITY]) <= target:
-            return int(row["step"]), float(row[QUALITY]), seconds
-    return None
+    if not rows:
+        return None
+    curve = curves(rows)
+    hits = np.flatnonzero(curve["evaluated"] & (curve["quality"] <= target))
+    if not hits.size:
+        return None
+    first = hits[0]
+    return int(curve["steps"][first]), float(curve["quality"][first]), float(curve["seconds"][first])
 
 
 def read_rows(logdir):
+    """The run's logged rows so far (a line still being written is left out)."""
     path = logdir / "metrics.csv"
     if not path.is_file():
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        return [row for row in csv.DictReader(f) if None not in row.values()]
 
 
 def run(variant, target, args):
     """Trains until the target (or --max_steps) and returns the run's row."""
     logdir = pathlib.Path(args.runs).resolve() / variant
     command = [sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={args.max_steps}",
-               f"--eval_every={args.eval_every}", "--log_every=10", f"--seed={args.seed}", f"--logdir={logdir}",
+               f"--eval_every={args.eval_every}", f"--log_every={LOG_EVERY}", f"--seed={args.seed}", f"--logdir={logdir}",
                f"--sample_every={args.max_steps}", f"--checkpoint_every={args.max_steps}", *args.train_flags]
     rows = read_rows(logdir)
     finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
@@ -72,15 +71,17 @@ def run(variant, target, args):
             process.terminate()  # the run is a measurement: nothing in it is kept
     rows = read_rows(logdir)
     found = reached(rows, target)
-    evaluated = [row for row in rows if row.get(QUALITY)]
+    curve = curves(rows) if rows else None
     result = {"variant": variant, "target_fd": target, "checkout": str(args.checkout), "seed": args.seed,
               "train_flags": args.train_flags}
     if found:
         step, fd, seconds = found
         return {**result, "reached": True, "iterations": step, "classifier_fd": fd, "training_minutes": seconds / 60}
-    last = evaluated[-1] if evaluated else {"step": 0, QUALITY: "nan"}
-    return {**result, "reached": False, "iterations": int(last["step"]), "classifier_fd": float(last[QUALITY]),
-            "training_minutes": training_seconds(rows)[-1] / 60 if rows else 0.0}
+    if curve is None or not curve["evaluated"].any():
+        return {**result, "reached": False, "iterations": 0, "classifier_fd": float("nan"), "training_minutes": 0.0}
+    last = np.flatnonzero(curve["evaluated"])[-1]
+    return {**result, "reached": False, "iterations": int(curve["steps"][last]),
+            "classifier_fd": float(curve["quality"][last]), "training_minutes": float(curve["seconds"][-1]) / 60}
 
 
 def main():
@@ -95,6 +96,8 @@ def main():
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("train_flags", nargs="*", help="after --: more flags for every train.py")
     args = parser.parse_args()
+    if args.eval_every % LOG_EVERY:
+        parser.error(f"--eval_every must be a multiple of {LOG_EVERY}, the logging cadence whose rates time the run")
     args.checkout = args.checkout.resolve()
     rows = []
     for variant in args.variants:

@@ -156,3 +156,24 @@ def test_toy_training_quick_mode_wgan_gp_ends_closest_to_the_data(tmp_path):
         result = json.loads((tmp_path / "runs" / f"{variant}-8gaussians-300-seed0" / "result.json").read_text())
         assert numbers[f"{variant}/8gaussians"]["modes_covered"] == f"{result['modes_covered']}/8"
         assert distance[variant] == round(result["sliced_wasserstein"], 3)
+
+
+def test_time_to_quality_stops_at_the_first_evaluation_under_the_target_and_times_only_training(tmp_path):
+    import csv
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_to_quality", "scripts/time_to_quality.py")
+    time_to_quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(time_to_quality)
+    fields = ["step", "perf/steps_per_sec", "loss/discriminator", "eval/classifier_fd"]
+    lines = [["10", "2.0", "1.0", ""], ["20", "5.0", "1.0", "80"], ["30", "1.0", "1.0", "40"],
+             ["40", "1.0", "1.0", "30"]]
+    with open(tmp_path / "metrics.csv", "w", newline="") as f:
+        csv.writer(f).writerows([fields, *lines])
+        f.write("50,1.0")  # a line still being written
+    rows = time_to_quality.read_rows(tmp_path)
+    assert [row["step"] for row in rows] == ["10", "20", "30", "40"]
+    # 10 iterations at 2/s, 10 at 5/s, 10 at 1/s: the first FD at or under 50 is at 30, after 17 s.
+    assert time_to_quality.reached(rows, 50.0) == (30, 40.0, pytest.approx(17.0))
+    assert time_to_quality.reached(rows, 80.0) == (20, 80.0, pytest.approx(7.0))
+    assert time_to_quality.reached(rows, 10.0) is None and time_to_quality.reached([], 50.0) is None
