@@ -124,6 +124,22 @@ def for_precision(optimizer, config):
     return optimizer
 
 
+def make_rng(seed):
+    """The run's one source of the steps' random numbers (z, eps, generated labels).
+
+    A tf.random.Generator: its state advances with every draw, so no two updates of a
+    run see the same numbers. (tf.random.normal under a global seed does not give that:
+    TensorFlow gives the first random op of each separately traced tf.function the same
+    op seed, so the critic step and the generator step drew the same z on every call.)
+    Create it inside strategy.scope(): each replica then draws its own stream, keyed by
+    its replica id across all workers. Its state is a variable, saved in the checkpoint,
+    so a resumed run draws the numbers the uninterrupted run would have drawn.
+    """
+    import tensorflow as tf
+
+    return tf.random.Generator.from_seed(seed)
+
+
 def seed_everything(seed, strategy=None):
     """Seeds Python, NumPy and TensorFlow with `seed`, plus the worker's index under multi_worker.
 

@@ -24,20 +24,24 @@ def default_config(train, **overrides):
     return cli.default_config(train, conditional=False, jit_compile=False, **overrides)
 
 
-def data_plus_noise(pool, noise_scale=1.0):
+def data_plus_noise(pool, noise_scale=1.0, seed=0):
     """A fixed "generator" G(z) = x + noise_scale * z, x drawn from the rows of `pool` [P, D].
 
     The WGAN-GP paper's toy figures hold the generator fixed this way (gan_toy.py's
-    FIXED_GENERATOR), so that the critic can be trained to optimality against it.
+    FIXED_GENERATOR), so that the critic can be trained to optimality against it. The
+    rows come from a tf.random.Generator of their own, so every call draws new ones.
     """
     import keras
     import tensorflow as tf
 
+    from common import devices
+
     pool = tf.constant(pool)
     noise = keras.Input((pool.shape[1],))
+    rng = devices.make_rng(seed)
 
     def shift(z):
-        rows = tf.random.uniform([tf.shape(z)[0]], 0, pool.shape[0], tf.int32)
+        rows = rng.uniform([tf.shape(z)[0]], 0, pool.shape[0], tf.int32)
         return tf.gather(pool, rows) + noise_scale * z
 
     return keras.Model(noise, keras.layers.Lambda(shift)(noise), name="data_plus_noise")

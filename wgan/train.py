@@ -65,9 +65,13 @@ def make_models(config):
     return generator, discriminator, generator_optimizer, discriminator_optimizer
 
 
-def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, config,
+def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, rng, config,
                strategy):
-    """The two updates of Algorithm 1, each traced once into a tf.function run on every replica."""
+    """The two updates of Algorithm 1, each traced once into a tf.function run on every replica.
+
+    rng: the run's tf.random.Generator (devices.make_rng), from which every update draws
+    its own z (and eps, and labels): no two updates see the same numbers.
+    """
     replicas = strategy.num_replicas_in_sync
     batch_size = devices.replica_batch_size(config, strategy)
     latent_dim = sampling.latent_dim(generator)
@@ -81,7 +85,7 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
         real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
         used only with --conditional, where G is asked for the same classes.
         """
-        noise = tf.random.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
+        noise = rng.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
         fake_images = generator(conditioned(noise, labels), training=True)  # G(z)
         with tf.GradientTape() as tape:
             real_output = discriminator(conditioned(real_images, labels), training=True)
@@ -105,11 +109,11 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
 
     def generator_step():
         """Alg. 1 lines 9-11: one generator update."""
-        noise = tf.random.normal([batch_size, latent_dim])  # line 9: z ~ p(z)
+        noise = rng.normal([batch_size, latent_dim])  # line 9: z ~ p(z)
         # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
         labels = None
         if config["conditional"]:
-            labels = tf.random.uniform([batch_size], 0, config["num_classes"], tf.int32)
+            labels = rng.uniform([batch_size], 0, config["num_classes"], tf.int32)
         with tf.GradientTape() as tape:
             fake_images = generator(conditioned(noise, labels), training=True)
             fake_output = discriminator(conditioned(fake_images, labels), training=True)
@@ -149,7 +153,8 @@ def train(config):
     real_batches = data.make_batches(dataset, config["batch_size"], config["seed"], strategy)
     with strategy.scope():  # variables mirrored on every replica
         models = make_models(config)
-    discriminator_step, generator_step = make_steps(*models, config, strategy)
+        rng = devices.make_rng(config["seed"])  # every z, eps and label the steps draw
+    discriminator_step, generator_step = make_steps(*models, rng, config, strategy)
 
     with training_run.TrainingRun(config, *models, strategy) as run:
         for step in run.steps():
