@@ -197,7 +197,8 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
     devices.set_precision(config)
     models = train.make_models(config)
-    discriminator_step, generator_step = train.make_steps(*models, config, tf.distribute.get_strategy())
+    rng = devices.make_rng(config["seed"])
+    discriminator_step, generator_step = train.make_steps(*models, rng, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
     batches = data.make_batches(data.Dataset(images, None, "random"), batch_size, seed=0)
 
@@ -229,7 +230,8 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     # Count on steps traced without XLA (a compiled step's graph hides its ops; XLA runs the
     # same arithmetic) and on one device, where the replica's step is traced into the graph.
     specs = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32), tf.TensorSpec([batch_size], tf.int32)
-    counted = train.make_steps(*models, {**config, "jit_compile": False}, tf.distribute.get_strategy())
+    counted = train.make_steps(*models, devices.make_rng(0), {**config, "jit_compile": False},
+                               tf.distribute.get_strategy())
     by_op = collections.Counter()  # FLOPs per iteration, by op type
     for op, count in graph_flops_by_op(counted[0], *specs).items():
         by_op[op] += n_critic * count

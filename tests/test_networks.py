@@ -194,33 +194,45 @@ def test_every_critic_outputs_float32_under_mixed_precision(variant, num_classes
 
 def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
     """The variant's own models and steps, built with `activation` in D, after seeded
-    iterations on fixed digits: (logged numbers, every weight of G and D, the D step's graph)."""
+    iterations on fixed digits: (logged numbers, every weight of G and D, the optimizers'
+    state, the D step's graph).
+
+    The learning rate is 0, so every gradient is taken at the same weights and the
+    optimizers' state (Adam's moments, RMSProp's mean square) holds smooth functions of
+    them: a weight after a real Adam step is about learning_rate * sign(gradient), which
+    round-off can flip for a gradient element near 0.
+    """
     from common import cli, data
 
     train = importlib.import_module(f"{variant}.train")
     monkeypatch.setattr(importlib.import_module(f"{variant}.networks"), "leaky_relu", activation)
-    config = cli.default_config(train, batch_size=16, image_shape=[28, 28, 1])
+    config = cli.default_config(train, batch_size=16, image_shape=[28, 28, 1], learning_rate=0.0)
     keras.utils.set_random_seed(3)
     generator, discriminator, *optimizers = models = train.make_models(config)
-    steps = train.make_steps(*models, config, tf.distribute.get_strategy())
+    steps = train.make_steps(*models, tf.random.Generator.from_seed(3), config, tf.distribute.get_strategy())
     batches = data.make_batches(data.load_mnist_5k(), 16, seed=3)
     logged = [train.train_iteration(batches, *steps, config["n_critic"]) for _ in range(iterations)]
     numbers = np.array([float(value) for metrics in logged for value in metrics.values()])
     weights = [w.numpy() for w in generator.weights + discriminator.weights]
+    state = [v.numpy() for optimizer in optimizers for v in optimizer.variables]
     specs = tf.TensorSpec([16, 28, 28, 1], tf.float32), tf.TensorSpec([16], tf.int32)
-    return numbers, weights, steps[0].get_concrete_function(*specs).graph
+    return numbers, weights, state, steps[0].get_concrete_function(*specs).graph
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_critic_activation_trains_as_keras_leaky_relu_does_with_less_work(variant, monkeypatch):
     ours = importlib.import_module(f"{variant}.networks").leaky_relu
     keras_leaky_relu = lambda x: keras.activations.leaky_relu(x, negative_slope=0.2)  # what Keras' layer computes
-    before_numbers, before_weights, before_graph = train_a_few_iterations(variant, keras_leaky_relu, monkeypatch)
-    numbers, weights, graph = train_a_few_iterations(variant, ours, monkeypatch)
+    before_numbers, before_weights, before_state, before_graph = train_a_few_iterations(
+        variant, keras_leaky_relu, monkeypatch)
+    numbers, weights, state, graph = train_a_few_iterations(variant, ours, monkeypatch)
     np.testing.assert_allclose(numbers, before_numbers, rtol=1e-5, atol=1e-6)
     for after, before in zip(weights, before_weights):
         np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
-    assert max(float(np.max(np.abs(w))) for w in weights) > 0  # something was trained and compared
+    # Each state variable to 1e-4 of its largest entry (tests/test_devices.py says why).
+    for after, before in zip(state, before_state):
+        np.testing.assert_allclose(after, before, rtol=0, atol=1e-4 * max(float(np.max(np.abs(before))), 1e-12))
+    assert max(float(np.max(np.abs(v))) for v in state) > 0  # gradients were taken and compared
 
     def gradient_convolutions(graph):
         return sum(op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter") for op in graph.get_operations())

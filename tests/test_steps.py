@@ -40,12 +40,25 @@ def quadratic_critic():
     return keras.Model(images, keras.layers.Dense(1, kernel_initializer=half, use_bias=False)(squares))
 
 
-def make_steps(variant, generator, discriminator, config, learning_rate=0.0):
+def make_steps(variant, generator, discriminator, config, learning_rate=0.0, rng=None):
     """The variant's two steps with plain SGD (0: the weights stay put, the numbers are exact)."""
     return train_module(variant).make_steps(
         generator, discriminator, keras.optimizers.SGD(learning_rate), keras.optimizers.SGD(learning_rate),
-        config, tf.distribute.get_strategy(),
+        rng or tf.random.Generator.from_seed(0), config, tf.distribute.get_strategy(),
     )
+
+
+class FixedEps:
+    """Stands in for the run's tf.random.Generator: z as usual, every uniform draw (eps) 0.25."""
+
+    def __init__(self):
+        self.rng = tf.random.Generator.from_seed(0)
+
+    def normal(self, shape, *args, **kwargs):
+        return self.rng.normal(shape, *args, **kwargs)
+
+    def uniform(self, shape, *args, **kwargs):
+        return tf.fill(shape, 0.25)
 
 
 def real_batch(seed=0, low=1.0, high=3.0):
@@ -133,7 +146,8 @@ def test_wgan_clips_every_critic_weight_after_each_update():
     before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
     # A huge step size: without clipping the weights would leave [-c, c] by far.
     d_step, _ = train.make_steps(generator, discriminator, keras.optimizers.RMSprop(0.5),
-                                 keras.optimizers.RMSprop(0.5), config, tf.distribute.get_strategy())
+                                 keras.optimizers.RMSprop(0.5), tf.random.Generator.from_seed(0), config,
+                                 tf.distribute.get_strategy())
     d_step(tf.random.uniform([BATCH, 28, 28, 1], -1, 1), tf.zeros([BATCH], tf.int32))
     weights = np.concatenate([w.numpy().ravel() for w in discriminator.trainable_variables])
     assert before > 0.01, "the initial weights should start outside [-c, c]"
@@ -173,18 +187,13 @@ def test_wgan_gp_critic_loss_adds_lambda_times_the_penalty():
     assert metrics["gradient_penalty"] > 0.1  # the penalty term is really in there
 
 
-def test_wgan_gp_penalty_is_taken_at_the_interpolates(monkeypatch):
+def test_wgan_gp_penalty_is_taken_at_the_interpolates():
     # Alg. 1 lines 4 and 6: x_hat = eps*x + (1-eps)*x_tilde. With eps fixed at 0.25 and
     # x_tilde = 0, x_hat = x/4, and grad D(x_hat) = x_hat: its norm is ||x||/4 -- not ||x||
     # (the real samples) and not 0 (the fakes).
-    from wgan_gp import losses
-
-    real_uniform = tf.random.uniform
-    monkeypatch.setattr(losses.tf.random, "uniform", lambda shape, *args, **kwargs: tf.fill(shape, 0.25))
     real, labels = real_batch()
-    metrics = metrics_of(make_steps("wgan_gp", zero_generator(), quadratic_critic(), config_for("wgan_gp"))[0],
-                         real, labels)
-    monkeypatch.setattr(losses.tf.random, "uniform", real_uniform)
+    steps = make_steps("wgan_gp", zero_generator(), quadratic_critic(), config_for("wgan_gp"), rng=FixedEps())
+    metrics = metrics_of(steps[0], real, labels)
     at_interpolates = norms(real) / 4
     assert metrics["gradient_norm"] == pytest.approx(np.mean(at_interpolates), rel=1e-5)
     assert metrics["gradient_penalty"] == pytest.approx(np.mean((at_interpolates - 1) ** 2), rel=1e-5)
