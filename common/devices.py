@@ -141,14 +141,23 @@ def make_rng(seed):
 
 
 def seed_everything(seed, strategy=None):
-    """Seeds Python, NumPy and TensorFlow with `seed`, plus the worker's index under multi_worker.
+    """Seeds Python, NumPy and TensorFlow from `seed` and the worker's index under multi_worker.
 
     Every worker traces the same steps, so with one seed every worker would draw the same
-    z and eps and the global batch would hold copies; each worker gets its own stream
-    instead. One machine (one device or several) keeps `seed` itself, so runs reproduce.
-    The variables are unaffected: MultiWorkerMirroredStrategy gives every worker the
-    chief's initial values.
+    numbers; each worker gets its own stream instead, seeded from the pair (seed, worker
+    index) by NumPy's SeedSequence, so that different pairs get unrelated streams (with
+    `seed + worker`, seed 0's worker 1 drew what seed 1's chief drew). The chief, and a
+    single machine (one device or several), use worker index 0. The variables are
+    unaffected: MultiWorkerMirroredStrategy gives every worker the chief's initial values.
     """
     import keras
 
-    keras.utils.set_random_seed(seed + (worker_index(strategy) if strategy is not None else 0))
+    keras.utils.set_random_seed(worker_seed(seed, worker_index(strategy) if strategy is not None else 0))
+
+
+def worker_seed(seed, worker):
+    """A seed in [0, 2**32) for (seed, worker): numpy.random.SeedSequence([seed, worker]) hashes
+    the pair, so two pairs share a seed with probability 2**-32 (NumPy's seeds are 32-bit)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, worker]).generate_state(1, np.uint32)[0])
