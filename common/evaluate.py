@@ -10,11 +10,12 @@ The metrics and the data each dataset is scored with are common/quality.py's.
 """
 import pathlib
 import sys
+import zipfile
 
 if __package__ in (None, ""):  # run as `python common/evaluate.py`: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from common import cli, quality, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from common import cli, data, quality, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
@@ -22,47 +23,124 @@ from absl import flags  # noqa: E402
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    """The command's flags; defined only when it runs."""
-    flags.DEFINE_string("logdir", None, "Run directory: evaluate its latest checkpoint")
-    flags.DEFINE_string("samples", None, ".npz with uint8 `images` [N, H, W, C] (from common.generate)")
-    flags.DEFINE_string("dataset", None, "With --samples: the dataset they imitate")
-    flags.DEFINE_string("data_dir", None, "Local copy of the dataset, as for train.py")
-    flags.DEFINE_integer("image_size", 64, "With --samples and a folder: dataset, the image side")
-    flags.DEFINE_integer("num_samples", quality.DEFAULT_NUM_SAMPLES, "Generated (and real floor) images", lower_bound=2)
-    flags.DEFINE_integer("seed", 0, "Seed for the noise, the real-floor subset and the KID subsets")
-    flags.DEFINE_string("inception_weights", "imagenet", "InceptionV3 weights: imagenet (download) or a .h5 path")
-    flags.DEFINE_string("output", None, "metrics.json path (default: in the run directory / beside the .npz)")
+def define_flags(flag_values=FLAGS):
+    """The command's flags; defined only when it runs (tests pass a FlagValues of their own)."""
+    define = cli.FlagDefiner(flag_values, __name__)
+    define.string("logdir", None, "Run directory: evaluate its latest checkpoint")
+    define.string("samples", None, ".npz with uint8 `images` [N, H, W, C] (from common.generate)")
+    define.string("dataset", None, "With --samples: the dataset they imitate")
+    define.string("data_dir", None, "Local copy of the dataset, as for train.py")
+    define.integer("image_size", 64, "With --samples and a folder: or tfds: dataset, the image side", lower_bound=1)
+    define.integer("num_samples", quality.DEFAULT_NUM_SAMPLES, "Generated (and real floor) images", lower_bound=2)
+    define.integer("seed", 0, "Seed for the noise, the real-floor subset and the KID subsets", lower_bound=0)
+    define.string("inception_weights", "imagenet", "InceptionV3 weights: imagenet (download) or a .h5 path")
+    define.string("output", None, "metrics.json path (default: in the run directory / beside the .npz)")
+
+
+def shape_text(shape):
+    return "[" + ", ".join(str(side) for side in shape) + "]"
+
+
+def read_samples(path, dataset_name, dataset):
+    """The `images` (and `labels`, or None) of a .npz, checked against what `dataset` holds.
+
+    images must be uint8 [N, H, W, C], N >= 2, with the dataset's H, W and C; labels, if
+    present, int [N] with values among the dataset's classes. Anything else raises
+    UserError naming what was expected and what was given.
+    """
+    if not pathlib.Path(path).is_file():
+        raise cli.UserError(f"--samples={path}: no such file")
+    try:
+        archive = np.load(path)  # allow_pickle=False: plain arrays only
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not an .npz archive")
+        with archive:
+            if "images" not in archive.files:
+                raise cli.UserError(f"{path}: expected an array named images (as common.generate writes); "
+                                    f"it holds {sorted(archive.files) or 'no arrays'}")
+            images = archive["images"]
+            labels = archive["labels"] if "labels" in archive.files else None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        # NumPy takes any file it does not recognize for a pickle, and suggests unpickling it: not here.
+        reason = "it is not an .npz of plain arrays" if "pickle" in str(error) else " ".join(str(error).split())
+        raise cli.UserError(f"cannot read images from {path}: expected an .npz written by common.generate "
+                            f"({reason})") from None
+    expected = ("N",) + tuple(dataset.image_shape)
+    given = f"{images.dtype} {shape_text(images.shape)}"
+    if images.dtype != np.uint8:
+        numbers = images.size and images.dtype.kind in "iuf"
+        values = f" with values {images.min():.4g}..{images.max():.4g}" if numbers else ""
+        raise cli.UserError(f"{path}: images must be uint8 {shape_text(expected)} in 0..255 for {dataset_name}; "
+                            f"given {given}{values}")
+    if images.ndim != 4 or images.shape[1:] != tuple(dataset.image_shape):
+        raise cli.UserError(f"{path}: images must be uint8 {shape_text(expected)} for {dataset_name}; given {given}")
+    if len(images) < 2:
+        raise cli.UserError(f"{path}: at least 2 images are needed (the metrics compare spreads); given {given}")
+    if labels is None:
+        return images, None
+    classes = dataset.num_classes or (int(dataset.labels.max()) + 1 if dataset.labels is not None else 0)
+    if not classes:
+        raise cli.UserError(f"{path}: labels given, but {dataset_name} has no classes to check them against")
+    given = f"{labels.dtype} {shape_text(labels.shape)}"
+    if labels.dtype.kind not in "iu" or labels.shape != (len(images),):
+        raise cli.UserError(f"{path}: labels must be int [{len(images)}], one per image; given {given}")
+    if labels.min() < 0 or labels.max() >= classes:
+        raise cli.UserError(f"{path}: labels must be {dataset_name}'s classes 0..{classes - 1}; "
+                            f"given values {labels.min()}..{labels.max()}")
+    return images, labels
+
+
+def check_output(output):
+    """Refuses an --output that cannot be written, before any work is done."""
+    if output.is_dir():
+        raise cli.UserError(f"--output={output} is a folder; give a file path such as {output / 'metrics.json'}")
+    if not output.parent.is_dir():
+        raise cli.UserError(f"--output={output}: the folder {output.parent} does not exist")
+
+
+def checked_inputs(flag_values):
+    """Everything the flags name, checked before any work: the run's generator, or the
+    .npz's images against the dataset. Bad input raises UserError (one line)."""
+    if bool(flag_values.logdir) == bool(flag_values.samples):
+        raise cli.UserError("pass either --logdir=RUN or --samples=FILE.npz --dataset=NAME")
+    if flag_values.inception_weights != "imagenet" and not pathlib.Path(flag_values.inception_weights).is_file():
+        raise cli.UserError(f"--inception_weights must be imagenet or an .h5 file; {flag_values.inception_weights} "
+                            "is not a file")
+    if flag_values.logdir:
+        for name in ("dataset", "image_size"):
+            if flag_values[name].present:
+                raise cli.UserError(f"--{name} applies to --samples; a run is scored against the data it trained on")
+        config = rundir.read_config(flag_values.logdir)
+        inputs = {"dataset": rundir.data_identity(config), "data_dir": flag_values.data_dir or config["data_dir"],
+                  "image_size": config["image_size"],  # what the run trained on
+                  "output": pathlib.Path(flag_values.output or pathlib.Path(flag_values.logdir) / "metrics.json")}
+        check_output(inputs["output"])
+        inputs["generator"], inputs["source"], inputs["num_classes"] = sampling.load_generator(flag_values.logdir)
+        return inputs
+    if not flag_values.dataset:
+        raise cli.UserError("--samples needs --dataset=NAME, the data the samples imitate")
+    if flag_values["image_size"].present and not flag_values.dataset.startswith(("folder:", "tfds:")):
+        raise cli.UserError(
+            f"--image_size applies to folder: and tfds: datasets; {flag_values.dataset} has a fixed size")
+    beside = pathlib.Path(flag_values.samples).with_suffix(".metrics.json")
+    inputs = {"dataset": flag_values.dataset, "data_dir": flag_values.data_dir, "image_size": flag_values.image_size,
+              "output": pathlib.Path(flag_values.output or beside), "source": flag_values.samples}
+    check_output(inputs["output"])
+    dataset = data.load_dataset(flag_values.dataset, flag_values.data_dir, flag_values.image_size)
+    inputs["images"], inputs["labels"] = read_samples(flag_values.samples, flag_values.dataset, dataset)
+    return inputs
 
 
 def main(argv):
-    if bool(FLAGS.logdir) == bool(FLAGS.samples):
-        raise cli.UserError("pass either --logdir=RUN or --samples=FILE.npz --dataset=NAME")
-    if FLAGS.logdir:
-        config = rundir.read_config(FLAGS.logdir)
-        dataset, data_dir = rundir.data_identity(config), FLAGS.data_dir or config["data_dir"]  # what it trained on
-        image_size = config["image_size"]
-        output = pathlib.Path(FLAGS.output or pathlib.Path(FLAGS.logdir) / "metrics.json")
-    else:
-        if not FLAGS.dataset:
-            raise cli.UserError("--samples needs --dataset=NAME, the data the samples imitate")
-        dataset, data_dir, image_size = FLAGS.dataset, FLAGS.data_dir, FLAGS.image_size
-        output = pathlib.Path(FLAGS.output or pathlib.Path(FLAGS.samples).with_suffix(".metrics.json"))
-
+    inputs = checked_inputs(FLAGS)
+    dataset, data_dir, image_size = inputs["dataset"], inputs["data_dir"], inputs["image_size"]
+    source, output = inputs["source"], inputs["output"]
     evaluator = quality.Evaluator(dataset, data_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.inception_weights, image_size)
     if FLAGS.logdir:
-        generator, source, num_classes = sampling.load_generator(FLAGS.logdir)
-        images, labels = sampling.generate(generator, evaluator.num_samples, FLAGS.seed + 1, num_classes=num_classes)
+        images, labels = sampling.generate(inputs["generator"], evaluator.num_samples, FLAGS.seed + 1,
+                                           num_classes=inputs["num_classes"])
     else:
-        source = FLAGS.samples
-        try:
-            with np.load(FLAGS.samples) as archive:
-                images = archive["images"]
-                labels = archive["labels"] if "labels" in archive else None
-        except (OSError, KeyError, ValueError) as error:
-            raise cli.UserError(f"cannot read images from {FLAGS.samples}: {error}") from None
-        if images.dtype != np.uint8 or images.ndim != 4:
-            raise cli.UserError(f"{FLAGS.samples}: images must be uint8 [N, H, W, C], not {images.dtype} {images.shape}")
+        images, labels = inputs["images"], inputs["labels"]
     results = evaluator.score(images, labels)
     print(f"{source}: {len(images)} samples, {dataset}; {evaluator.describe()}")
     print(quality.table(results, evaluator.floor))

@@ -3,82 +3,185 @@
     python -m common.export --logdir=runs/wgan_gp-mnist            # into runs/wgan_gp-mnist/export/
     python -m common.export --logdir=RUN --output=/models/digits
 
-Writes, from the run's latest checkpoint:
+Writes, from the run's latest checkpoint, always in float32 (whatever --mixed_precision
+the run trained with):
   generator.keras   the Keras model: keras.models.load_model(path) needs no code of this
                     repository (only Keras layers); it maps noise [N, latent] (and for a
-                    --conditional run int labels [N]) to float images [N, H, W, C] in [-1, 1]
+                    --conditional run labels [N], whole numbers 0..num_classes-1) to float32
+                    images [N, H, W, C] in [-1, 1]
   saved_model/      a TensorFlow SavedModel whose serving_default signature maps
                     noise float32 [N, latent] (and labels int32 [N]) to uint8 images
                     [N, H, W, C], 0..255, the same bytes common.generate writes; for TF
                     Serving and converters
   export.json       the shapes, the source checkpoint and the run's variant and data
+
+Inputs the generator was not trained for are refused, never drawn: a label outside
+0..num_classes-1 or not a whole number (which a one-hot code would turn into an image
+of no class), noise of another width, or a label count other than the noise's. Both
+models raise tf.errors.InvalidArgumentError (Keras: ValueError for a wrong shape).
+
+The files are written into a new folder beside the output and renamed into place, so
+an interrupted export leaves the previous export whole.
 """
+import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
 if __package__ in (None, ""):  # run as `python common/export.py`: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from common import cli, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+from common import cli, devices, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
 
 from absl import flags  # noqa: E402
 
 FLAGS = flags.FLAGS
+EXPORT_FILE = "export.json"
 
 
 def define_flags():
     flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
-    flags.DEFINE_string("output", None, "Folder to write into (default: LOGDIR/export)")
+    flags.DEFINE_string("output", None, "Folder to write into (default: LOGDIR/export); an earlier export there "
+                        "is replaced")
 
 
-def serving_module(generator, num_classes):
-    """A tf.Module whose `serve` maps noise (and labels) to uint8 images, as a traced signature."""
+def checked_generator(generator, num_classes):
+    """The generator behind a check of its labels, in Keras layers only (so that
+    keras.models.load_model needs no code of ours); an unconditional generator as it is.
+
+    Takes [noise float32 [N, latent], labels [N]]. The labels input is float32, so that a
+    fractional label reaches the check instead of being truncated on the way in (Keras
+    converts every input to its declared dtype). Two IntegerLookup layers with no
+    out-of-vocabulary index raise InvalidArgumentError ("found OOV values [...]"): the
+    first on a label whose integer part is not 0..num_classes-1 (it shows that label), the
+    second on a label in range that is not a whole number (it shows Discretization's
+    bucket: 2k + 2 for a label between k and k + 1). Discretization puts each class k in a
+    bucket of its own, [k, the next float32 after k), so only whole numbers land there.
+    """
+    if not num_classes:
+        return generator
+    import keras
+    import numpy as np
+    from keras import layers
+
+    classes = list(range(num_classes))
+    noise = keras.Input((sampling.latent_dim(generator),), name="noise")
+    labels = keras.Input((), dtype="float32", name="labels")
+    in_range = layers.IntegerLookup(vocabulary=classes, num_oov_indices=0, name="labels_in_range")(labels)
+    # The second check reads the labels only after the first has passed: labels + 0 * in_range.
+    after_range = layers.Add()([labels, layers.Rescaling(0.0)(in_range)])
+    above = [max(np.nextafter(np.float32(k), np.float32(np.inf)), np.finfo(np.float32).tiny) for k in classes]
+    boundaries = [float(bound) for k in classes for bound in (k, above[k])]  # tiny: not flushed to zero
+    buckets = layers.Discretization(bin_boundaries=boundaries, name="labels_whole")(after_range)
+    whole = layers.IntegerLookup(vocabulary=[2 * k + 1 for k in classes], num_oov_indices=0,
+                                 name="labels_whole_numbers")(buckets)
+    return keras.Model([noise, labels], generator([noise, whole]), name="generator")
+
+
+def serving_module(model, num_classes):
+    """A tf.Module whose `serve` maps noise (and labels) to uint8 images, as a traced signature.
+
+    Before drawing, it checks at run time that noise is [N, latent] and labels [N] (a
+    signature checks only the dtypes) and that every label is 0..num_classes-1, each
+    with a message that names what was expected.
+    """
     import tensorflow as tf
 
-    latent_dim = sampling.latent_dim(generator)
+    latent_dim = sampling.latent_dim(model)
 
     def to_uint8(images):  # common/images.py's to_uint8: round half to even, clip to 0..255
         return tf.cast(tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0, 255), tf.uint8)
 
+    def checked_noise(noise):
+        return tf.ensure_shape(noise, [None, latent_dim], name=f"noise_must_be_N_by_{latent_dim}")
+
     module = tf.Module()
-    module.generator = generator
+    module.generator = model
     noise_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="noise")
     if num_classes:
         @tf.function(input_signature=[noise_spec, tf.TensorSpec([None], tf.int32, name="labels")])
         def serve(noise, labels):
-            return {"images": to_uint8(generator([noise, labels], training=False))}
+            noise, labels = checked_noise(noise), tf.ensure_shape(labels, [None], name="labels_must_be_N")
+            message = f"labels must be class numbers 0 to {num_classes - 1}"
+            checks = [
+                tf.debugging.assert_equal(tf.shape(labels)[0], tf.shape(noise)[0],
+                                          message="labels must be one per row of noise"),
+                tf.debugging.assert_non_negative(labels, message=message),
+                tf.debugging.assert_less(labels, num_classes, message=message),
+            ]
+            with tf.control_dependencies(checks):
+                return {"images": to_uint8(model([noise, labels], training=False))}
     else:
         @tf.function(input_signature=[noise_spec])
         def serve(noise):
-            return {"images": to_uint8(generator(noise, training=False))}
+            return {"images": to_uint8(model(checked_noise(noise), training=False))}
     module.serve = serve
     return module
 
 
+def replaceable(output):
+    """Refuses to replace a folder that is not an earlier export (it could hold anything)."""
+    if output.is_file() or (output.is_dir() and any(output.iterdir()) and not (output / EXPORT_FILE).is_file()):
+        raise cli.UserError(f"--output={output} exists and is not an earlier export (no {EXPORT_FILE}); "
+                            "choose a new folder")
+
+
 def export(logdir, output=None):
-    """Writes generator.keras, saved_model/ and export.json; returns the output folder."""
+    """Writes generator.keras, saved_model/ and export.json; returns the output folder.
+
+    They are written into a new folder beside `output` and renamed into place, replacing
+    an earlier export whole; an export that fails or is interrupted leaves it as it was.
+    """
     import tensorflow as tf
 
     config = rundir.read_config(logdir)
-    generator, checkpoint, num_classes = sampling.load_generator(logdir)
     output = pathlib.Path(output or pathlib.Path(logdir) / "export")
-    output.mkdir(parents=True, exist_ok=True)
-    # Written under a temporary name and renamed, so an interrupted export leaves no half file.
-    partial = output / "generator.partial.keras"
-    generator.save(partial)
-    partial.replace(output / "generator.keras")
-    module = serving_module(generator, num_classes)
-    tf.saved_model.save(module, str(output / "saved_model"), signatures={"serving_default": module.serve})
-    rundir.write_json(output / "export.json", {
-        "checkpoint": str(checkpoint), "variant": config["variant"], "data": rundir.data_identity(config),
-        "latent_dim": sampling.latent_dim(generator), "num_classes": num_classes,
-        "image_shape": list(generator.output.shape[1:]),
-        "inputs": ["noise float32 [N, latent_dim]"] + (["labels int32 [N]"] if num_classes else []),
-        "outputs": {"generator.keras": "float32 [N, H, W, C] in [-1, 1]",
-                    "saved_model serving_default": "images: uint8 [N, H, W, C] in 0..255"},
-    })
+    replaceable(output)
+    with devices.float32_policy():  # a --mixed_precision run's weights and outputs in float32, not 16 bits
+        generator, checkpoint, num_classes = sampling.load_generator(logdir)
+        model = checked_generator(generator, num_classes)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    try:
+        model.save(partial / "generator.keras")
+        module = serving_module(model, num_classes)
+        tf.saved_model.save(module, str(partial / "saved_model"), signatures={"serving_default": module.serve})
+        rundir.write_json(partial / EXPORT_FILE, {
+            "checkpoint": str(checkpoint), "variant": config["variant"], "data": rundir.data_identity(config),
+            "latent_dim": sampling.latent_dim(generator), "num_classes": num_classes,
+            "image_shape": list(generator.output.shape[1:]),
+            "inputs": ["noise float32 [N, latent_dim]"] + (
+                [f"labels [N]: whole numbers 0..{num_classes - 1} (int32 in saved_model)"] if num_classes else []),
+            "outputs": {"generator.keras": "float32 [N, H, W, C] in [-1, 1]",
+                        "saved_model serving_default": "images: uint8 [N, H, W, C] in 0..255"},
+        })
+        replace_folder(partial, output)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     print(f"wrote {output / 'generator.keras'} and {output / 'saved_model'} from {checkpoint}")
     return output
+
+
+def replace_folder(new, output):
+    """Puts folder `new` at `output`, replacing the folder there, if any.
+
+    A folder cannot be renamed over a non-empty one, so the old one is renamed aside
+    first and put back if the second rename fails; `output` is missing only between
+    the two renames.
+    """
+    if not output.exists():
+        os.replace(new, output)
+        return
+    old = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+    os.replace(output, old)  # renames over the new, empty folder
+    try:
+        os.replace(new, output)
+    except BaseException:
+        os.replace(old, output)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv):

@@ -196,7 +196,9 @@ class TrainingRun:
     def __exit__(self, kind, error, trace):
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
-        if self.log is None:
+        if self.log is None:  # a worker, or a finished run: --export still exports what the run has
+            if kind is None and self.chief and self.config.get("export"):
+                export.export(self.logdir)
             return False
         self.log.flush()
         if kind is KeyboardInterrupt:

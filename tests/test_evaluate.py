@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from common import classifier, cli, data, quality
+from common import classifier, cli, data, evaluate, quality
 from common.cli import UserError
-from tests.helpers import run_python
+from tests.helpers import own_stderr_lines, run_python
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +151,110 @@ def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch)
     assert set(evaluator.floor) == {"fid", "kid", "inception_score"}
     scores = evaluator.score(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
     assert scores["fid"] > 0
+
+
+def digits_file(path, images=None, **arrays):
+    """An .npz like common.generate's: 50 uint8 digits [50, 28, 28, 1], with any arrays changed."""
+    if images is None:
+        images = data.load_dataset("mnist_5k").images[::100]
+    np.savez(path, images=images, **arrays)
+    return path
+
+
+def npy_file(path):
+    np.save(path, np.zeros((50, 28, 28, 1), np.uint8))
+    return path
+
+
+def text_file(path):
+    path.write_text("not numpy")
+    return path
+
+
+# Each bad --samples file, and words its one-line refusal must hold: what was expected, what was given.
+BAD_SAMPLES = {
+    "32x32 colour against 28x28 digits": (
+        lambda path: digits_file(path, np.zeros((50, 32, 32, 3), np.uint8)), ["[N, 28, 28, 1]", "[50, 32, 32, 3]"]),
+    "3 channels": (lambda path: digits_file(path, np.zeros((50, 28, 28, 3), np.uint8)), ["[N, 28, 28, 1]", "3]"]),
+    "no channel axis": (lambda path: digits_file(path, np.zeros((50, 28, 28), np.uint8)), ["[50, 28, 28]"]),
+    "float in [-1, 1]": (lambda path: digits_file(path, np.linspace(-1, 1, 50 * 784, dtype=np.float32).reshape(
+        50, 28, 28, 1)), ["uint8", "0..255", "float32", "-1..1"]),
+    "int64 images": (lambda path: digits_file(path, np.zeros((50, 28, 28, 1), np.int64)), ["uint8", "int64"]),
+    "empty": (lambda path: digits_file(path, np.zeros((0, 28, 28, 1), np.uint8)), ["at least 2", "[0, 28, 28, 1]"]),
+    "one image": (lambda path: digits_file(path, np.zeros((1, 28, 28, 1), np.uint8)), ["at least 2"]),
+    "no images key": (lambda path: (np.savez(path, samples=np.zeros(3)), path)[1], ["images", "['samples']"]),
+    "a .npy, not an .npz": (lambda path: npy_file(path.with_suffix(".npy")), ["single array"]),
+    "not numpy at all": (text_file, ["cannot read images", "not an .npz"]),
+    "object array": (lambda path: digits_file(path, np.array([None, 1], dtype=object)), ["not an .npz of plain"]),
+    "no such file": (lambda path: path, ["no such file"]),
+    "49 labels for 50 images": (lambda path: digits_file(path, labels=np.zeros(49, np.int32)), ["int [50]", "[49]"]),
+    "float labels": (lambda path: digits_file(path, labels=np.zeros(50, np.float32)), ["int [50]", "float32"]),
+    "labels [50, 1]": (lambda path: digits_file(path, labels=np.zeros((50, 1), np.int32)), ["int [50]", "[50, 1]"]),
+    "label 10": (lambda path: digits_file(path, labels=np.arange(50) % 11), ["0..9", "0..10"]),
+    "label -1": (lambda path: digits_file(path, labels=np.arange(50) % 10 - 1), ["0..9", "-1..8"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SAMPLES))
+def test_every_bad_samples_file_is_refused_in_one_line_naming_expected_and_given(case, tmp_path):
+    make, words = BAD_SAMPLES[case]
+    path = make(tmp_path / "samples.npz")
+    with pytest.raises(UserError) as error:
+        evaluate.read_samples(str(path), "mnist_5k", data.load_dataset("mnist_5k"))
+    message = str(error.value)
+    assert "\n" not in message and all(word in message for word in words), message
+
+
+def test_good_samples_pass_the_checks(tmp_path):
+    path = digits_file(tmp_path / "samples.npz", labels=np.arange(50, dtype=np.int64) % 10)
+    images, labels = evaluate.read_samples(str(path), "mnist_5k", data.load_dataset("mnist_5k"))
+    assert images.shape == (50, 28, 28, 1) and labels.tolist() == (np.arange(50) % 10).tolist()
+
+
+def test_labels_for_a_dataset_without_classes_are_refused(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "folder").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "folder" / "0.png")
+    path = digits_file(tmp_path / "samples.npz", np.zeros((4, 32, 32, 3), np.uint8), labels=np.zeros(4, np.int32))
+    dataset = data.load_dataset(f"folder:{tmp_path / 'folder'}", image_size=32)
+    with pytest.raises(UserError, match="has no classes"):
+        evaluate.read_samples(str(path), "folder", dataset)
+
+
+def parsed(*argv):
+    from absl import flags
+
+    flag_values = flags.FlagValues()
+    evaluate.define_flags(flag_values)
+    flag_values(["evaluate", *argv])
+    return flag_values
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--logdir=RUN", "--dataset=mnist_5k"], "--dataset applies to --samples"),
+    (["--logdir=RUN", "--image_size=32"], "--image_size applies to --samples"),
+    (["--samples=S.npz", "--dataset=mnist_5k", "--image_size=32"], "mnist_5k has a fixed size"),
+    (["--samples=S.npz", "--dataset=mnist_5k", "--output=OUT"], "is a folder"),
+    (["--samples=S.npz", "--dataset=mnist_5k", "--output=OUT/missing/m.json"], "does not exist"),
+    (["--samples=S.npz", "--dataset=mnist_5k", "--inception_weights=OUT/none.h5"], "is not a file"),
+    (["--samples=S.npz", "--dataset=no_such_set"], "unknown dataset"),
+])
+def test_every_bad_flag_is_refused_before_any_work(argv, words, tmp_path):
+    (tmp_path / "RUN").mkdir()
+    (tmp_path / "OUT").mkdir()
+    digits_file(tmp_path / "S.npz")
+    argv = [arg.replace("RUN", str(tmp_path / "RUN")).replace("OUT", str(tmp_path / "OUT"))
+            .replace("S.npz", str(tmp_path / "S.npz")) for arg in argv]
+    with pytest.raises(UserError, match=words) as error:
+        evaluate.checked_inputs(parsed(*argv))
+    assert "\n" not in str(error.value)
+
+
+def test_the_command_refuses_colour_samples_against_digits_in_one_line(tmp_path):
+    samples = digits_file(tmp_path / "colour.npz", np.zeros((50, 32, 32, 3), np.uint8))
+    result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert own_stderr_lines(result.stderr) == [
+        f"error: {samples}: images must be uint8 [N, 28, 28, 1] for mnist_5k; given uint8 [50, 32, 32, 3]"]
+    assert not (tmp_path / "colour.metrics.json").exists()

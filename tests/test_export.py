@@ -1,16 +1,21 @@
-"""An exported generator works with no code of this repository and draws what common.generate draws."""
+"""An exported generator works with no code of this repository, draws what common.generate draws,
+refuses inputs it was not trained for, is float32, and replaces an earlier export whole."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
-from common import sampling
-from tests.helpers import run_python, train_in_process
+from common import export, sampling
+from common.cli import UserError
+from tests.helpers import run_python, snapshot, train_in_process
 
 # Runs in a fresh Python whose working directory and path hold nothing of this repository.
+# Draws from `inputs`, then feeds both models inputs they must refuse and records what they said.
 LOADER = """
 import json, sys
 import numpy as np
@@ -24,46 +29,206 @@ from_keras = np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype
 serve = tf.saved_model.load(f"{folder}/saved_model").signatures["serving_default"]
 from_saved_model = serve(**{key: tf.constant(value) for key, value in inputs.items()})["images"].numpy()
 np.savez(results_path, keras=from_keras, saved_model=from_saved_model)
+
+def layers(layer):  # every layer, into nested models
+    yield layer
+    for inner in getattr(layer, "layers", []):
+        yield from layers(inner)
+
+def error(call):
+    try:
+        call()
+    except Exception as raised:
+        return " ".join(str(raised).split())
+    return None
+
+noise = inputs["noise"][:3]
+bad = {"noise of width 127": {"noise": noise[:, :127]}}
+if "labels" in inputs:
+    bad = {"noise of width 127": {"noise": noise[:, :127], "labels": np.int32([0, 1, 2])},
+           "label 10": {"noise": noise, "labels": np.int32([0, 10, 2])},
+           "label 99": {"noise": noise, "labels": np.int32([0, 1, 99])},
+           "label -1": {"noise": noise, "labels": np.int32([-1, 1, 2])},
+           "label 2.5": {"noise": noise, "labels": np.float32([0, 2.5, 2])},
+           "label -0.5": {"noise": noise, "labels": np.float32([0, -0.5, 2])},
+           "labels [N, 2]": {"noise": noise, "labels": np.int32([[0, 1], [1, 2], [2, 3]])},
+           "2 labels for 3 noise rows": {"noise": noise, "labels": np.int32([0, 1])}}
+refused = {}
+for name, given in bad.items():
+    arguments = [given["noise"], given["labels"]] if "labels" in given else given["noise"]
+    refused[name] = [error(lambda: model(arguments, training=False)),
+                     error(lambda: serve(**{key: tf.constant(value) for key, value in given.items()}))]
 ours = ("common", "dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1", "toy", "figures")
-print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ours)))
+print(json.dumps({
+    "modules": sorted(name for name in sys.modules if name.split(".")[0] in ours),
+    "policies": sorted({layer.dtype_policy.name for layer in layers(model) if layer.weights}),
+    "weights": sorted({str(weight.dtype) for weight in model.weights}),
+    "output": [str(model.output.dtype), str(np.asarray(images).dtype)],
+    "refused": refused,
+}))
 """
 
 
-@pytest.mark.parametrize("conditional", [False, True], ids=["command", "conditional-at-training-end"])
-def test_an_exported_generator_loads_without_this_repository_and_matches_generate(tmp_path, conditional):
-    logdir = tmp_path / "run"
-    if conditional:  # train.py --export: written when training ends
-        train_in_process("wgan_gp", logdir, "--train_steps=2", "--conditional", "--export")
-    else:  # the command as a user types it, on a run trained without --export
-        train_in_process("wgan_gp", logdir, "--train_steps=2")
-        assert not (logdir / "export").exists()
-        result = run_python(["-m", "common.export", f"--logdir={logdir}"])
-        assert result.returncode == 0, result.stderr[-3000:]
-    output = logdir / "export"
-    described = json.loads((output / "export.json").read_text())
-    assert described["latent_dim"] == 128 and described["image_shape"] == [28, 28, 1]
-    assert described["num_classes"] == (10 if conditional else 0) and described["checkpoint"].endswith("ckpt-2")
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    """A wgan_gp run of 2 iterations, trained without --export."""
+    logdir = tmp_path_factory.mktemp("plain") / "run"
+    train_in_process("wgan_gp", logdir, "--train_steps=2")
+    return logdir
 
-    # What common.generate draws for seed 3: its noise, its labels, its uint8 images.
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    """A --conditional wgan_gp run of 2 iterations in bfloat16, exported when training ended."""
+    logdir = tmp_path_factory.mktemp("conditional") / "run"
+    train_in_process("wgan_gp", logdir, "--train_steps=2", "--conditional", "--mixed_precision=bfloat16", "--export")
+    keras.mixed_precision.set_global_policy("float32")  # as common.generate runs
+    return logdir
+
+
+def load_elsewhere(tmp_path, logdir):
+    """Runs LOADER on logdir/export with common.generate's noise (and labels) for seed 3.
+
+    Returns (what common.generate draws, LOADER's images, LOADER's report).
+    """
     generator, _, num_classes = sampling.load_generator(logdir)
     expected, labels = sampling.generate(generator, 12, seed=3, num_classes=num_classes)
     inputs = {"noise": np.random.default_rng(3).standard_normal((12, 128)).astype(np.float32)}
-    if conditional:
+    if num_classes:
         inputs["labels"] = labels
     np.savez(tmp_path / "inputs.npz", **inputs)
-
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", LOADER, str(output), str(tmp_path / "inputs.npz"),
+    done = subprocess.run([sys.executable, "-c", LOADER, str(logdir / "export"), str(tmp_path / "inputs.npz"),
                            str(tmp_path / "results.npz")], cwd=outside, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == []  # no module of this repository was loaded
     with np.load(tmp_path / "results.npz") as results:
-        assert expected.dtype == np.uint8 and expected.std() > 0
-        np.testing.assert_array_equal(results["keras"], expected)
-        np.testing.assert_array_equal(results["saved_model"], expected)
+        drawn = {key: results[key] for key in results.files}
+    return expected, drawn, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def loaded(request, plain_run, conditional_run, tmp_path_factory):
+    """LOADER's results for both runs: the plain one exported by the command as a user types it."""
+    result = run_python(["-m", "common.export", f"--logdir={plain_run}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return {
+        "command": load_elsewhere(tmp_path_factory.mktemp("command"), plain_run),
+        "conditional-at-training-end": load_elsewhere(tmp_path_factory.mktemp("conditional"), conditional_run),
+    }
+
+
+@pytest.mark.parametrize("case", ["command", "conditional-at-training-end"])
+def test_an_exported_generator_loads_without_this_repository_and_matches_generate(loaded, case, plain_run,
+                                                                                  conditional_run):
+    conditional = case != "command"
+    described = json.loads(((conditional_run if conditional else plain_run) / "export" / "export.json").read_text())
+    assert described["latent_dim"] == 128 and described["image_shape"] == [28, 28, 1]
+    assert described["num_classes"] == (10 if conditional else 0) and described["checkpoint"].endswith("ckpt-2")
+    expected, drawn, report = loaded[case]
+    assert report["modules"] == []  # no module of this repository was loaded
+    assert expected.dtype == np.uint8 and expected.std() > 0
+    np.testing.assert_array_equal(drawn["keras"], expected)
+    np.testing.assert_array_equal(drawn["saved_model"], expected)
+
+
+@pytest.mark.parametrize("case", ["command", "conditional-at-training-end"])
+def test_an_export_is_float32_even_from_a_16_bit_run(loaded, case):
+    # The conditional run trained with --mixed_precision=bfloat16 (and exported then): every
+    # layer that holds weights computes in float32, as the images above (float32 math) show.
+    _, _, report = loaded[case]
+    assert report["policies"] == ["float32"] and report["weights"] == ["float32"]
+    assert report["output"] == ["float32", "float32"]
+
+
+def test_an_export_is_float32_under_a_float16_global_policy(plain_run, tmp_path):
+    keras.mixed_precision.set_global_policy("mixed_float16")  # as train.py --mixed_precision=float16 leaves it
+    export.export(plain_run, tmp_path / "out")
+    keras.mixed_precision.set_global_policy("float32")
+    model = keras.models.load_model(tmp_path / "out" / "generator.keras")
+    assert {layer.dtype_policy.name for layer in model.layers if layer.weights} == {"float32"}
+    assert model.output.dtype == "float32"
+
+
+@pytest.mark.parametrize("name", ["label 10", "label 99", "label -1", "label 2.5", "label -0.5", "labels [N, 2]",
+                                  "2 labels for 3 noise rows", "noise of width 127"])
+def test_an_exported_conditional_generator_refuses_inputs_outside_its_classes(loaded, name):
+    _, _, report = loaded["conditional-at-training-end"]
+    from_keras, from_saved_model = report["refused"][name]
+    assert from_keras is not None and from_saved_model is not None, (from_keras, from_saved_model)
+    value = name.split()[-1]
+    if value in ("10", "99", "-1"):  # each names the label
+        assert f"found OOV values [{value}]" in from_keras
+        assert "labels must be class numbers 0 to 9" in from_saved_model and value in from_saved_model
+    if name.startswith("label ") and "." in value:  # a float label: the signature takes int32 only
+        assert "int32" in from_saved_model
+    if name == "noise of width 127":
+        assert "128" in from_keras and "127" in from_keras
+        assert "noise_must_be_N_by_128" in from_saved_model
+    if name == "2 labels for 3 noise rows":
+        assert "labels must be one per row of noise" in from_saved_model
+
+
+def test_an_exported_generator_refuses_noise_of_another_width(loaded):
+    _, _, report = loaded["command"]
+    from_keras, from_saved_model = report["refused"]["noise of width 127"]
+    assert "128" in from_keras and "127" in from_keras and "noise_must_be_N_by_128" in from_saved_model
+
+
+def test_export_on_a_finished_run_exports_it(plain_run, tmp_path, capsys):
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    train_in_process("wgan_gp", logdir, "--train_steps=2", "--export")
+    assert "already trained for 2 generator iterations" in capsys.readouterr().out
+    described = json.loads((logdir / "export" / "export.json").read_text())
+    assert described["checkpoint"].endswith("ckpt-2") and (logdir / "export" / "generator.keras").is_file()
+
+
+def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    export.export(logdir)
+    (logdir / "export" / "stale.txt").write_text("from an earlier export")
+    before = snapshot(logdir / "export")
+
+    def interrupted(*args, **kwargs):  # after generator.keras, before the SavedModel
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tf.saved_model, "save", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            export.export(logdir)
+    assert snapshot(logdir / "export") == before
+    renames = []
+
+    def second_rename_fails(source, target):  # the old export is aside, the new one fails to move in
+        renames.append(source) if os.path.isdir(source) else None  # not export.json's own rename
+        if len(renames) == 2 and os.path.isdir(source):
+            raise OSError("disk went away")
+        os.rename(source, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(export.os, "replace", second_rename_fails)
+        with pytest.raises(OSError, match="disk went away"):
+            export.export(logdir)
+    assert snapshot(logdir / "export") == before
+    assert sorted(path.name for path in logdir.iterdir() if path.name.startswith(".")) == []  # no partial folder
+
+    export.export(logdir)  # replaces the folder whole: the stale file goes with it
+    assert sorted(path.name for path in (logdir / "export").iterdir()) == [
+        "export.json", "generator.keras", "saved_model"]
+
+
+def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="is not an earlier export"):
+        export.export(plain_run, tmp_path / "models")
+    assert (tmp_path / "models" / "notes.txt").read_text() == "mine"
 
 
 def test_export_of_a_run_without_a_checkpoint_is_one_line(tmp_path):
