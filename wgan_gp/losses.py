@@ -30,9 +30,8 @@ def generator_loss(fake_output):
 def random_interpolates(real_samples, fake_samples, rng):
     """Alg. 1 lines 4 and 6: x_hat = eps*x + (1-eps)*G(z), one eps ~ U[0, 1] per example.
 
-    eps is [N, 1, 1, 1] for images [N, H, W, C] ([N, 1] for points [N, 2]), so that each
-    x_hat lies on the segment between its own real and generated sample. rng: the run's
-    tf.random.Generator (common/devices.py: make_rng).
+    eps is [N, 1, 1, 1] for images [N, H, W, C] ([N, 1] for points [N, 2]): each x_hat lies
+    between its own real and generated sample. rng: the run's tf.random.Generator.
     """
     shape = [tf.shape(real_samples)[0]] + [1] * (real_samples.shape.rank - 1)
     eps = rng.uniform(shape, 0.0, 1.0, dtype=real_samples.dtype)
