@@ -43,7 +43,9 @@ def define_flags(flag_values):
 
 def make_optimizers(config):
     """Adam for G and for D, as the DCGAN paper specifies."""
-    return tuple(keras.optimizers.Adam(config["learning_rate"], config["beta1"]) for _ in range(2))
+    # beta2 0.999 and epsilon 1e-8: the DCGAN code's Adam (Keras' epsilon would be 1e-7).
+    rate, beta1 = config["learning_rate"], config["beta1"]
+    return tuple(keras.optimizers.Adam(rate, beta1, 0.999, 1e-8) for _ in range(2))
 
 
 def make_models(config):

@@ -14,8 +14,8 @@ critic (f_w in WGAN, D_w in WGAN-GP); G the generator; x a real image; z the noi
     python sngan/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
 
 Deviations from the paper: Adam(1e-4, beta1 0, beta2 0.9) as in wgan_gp/ (the paper's
-setting A has beta1 0.5), so that both are trained alike; the networks are this
-repository's DCGAN nets, not the paper's.
+setting A has beta1 0.5; its code, 2e-4 decaying to 0), so that both are trained alike;
+the networks are this repository's DCGAN nets, not the paper's.
 """
 import os
 import sys
@@ -35,7 +35,7 @@ def define_flags(flag_values):
     """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
     define = cli.define_flags(flag_values, __name__)
     define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
-    define.integer("batch_size", 64, "Images per batch, m in Alg. 1 (paper: 64)", lower_bound=1)
+    define.integer("batch_size", 64, "Images per batch (SNGAN code's batchsize)", lower_bound=1)
     define.integer("n_critic", 5, "Critic updates per generator iteration (Alg. 1)", lower_bound=1)
     define.float("learning_rate", 1e-4, "Step size alpha, G and D (as wgan_gp/)", lower_bound=0)
     define.float("beta1", 0.0, "Adam beta1 (as wgan_gp/)", lower_bound=0, upper_bound=1)
@@ -45,7 +45,7 @@ def define_flags(flag_values):
 def make_optimizers(config):
     """Adam for G and for D (SNGAN, Algorithm 1)."""
     rate, beta1, beta2 = config["learning_rate"], config["beta1"], config["beta2"]
-    return tuple(keras.optimizers.Adam(rate, beta1, beta2) for _ in range(2))
+    return tuple(keras.optimizers.Adam(rate, beta1, beta2, 1e-8) for _ in range(2))  # Chainer's eps
 
 
 def make_models(config):

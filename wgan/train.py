@@ -34,7 +34,7 @@ def define_flags(flag_values):
     """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
     define = cli.define_flags(flag_values, __name__)
     define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
-    define.integer("batch_size", 64, "Images per batch, m in Alg. 1 (paper: 64)", lower_bound=1)
+    define.integer("batch_size", 64, "Images per batch, m (Alg. 1; gan_cifar.py)", lower_bound=1)
     define.integer("n_critic", 5, "Critic updates per generator iteration (Alg. 1)", lower_bound=1)
     define.float("clip_value", 0.01, "Clip every critic weight to [-c, c] (Alg. 1)")
     define.float("learning_rate", 5e-5, "Step size alpha, G and D (Alg. 1)", lower_bound=0)
@@ -45,8 +45,8 @@ def define_flags(flag_values):
 
 def make_optimizers(config):
     """RMSProp for G and for D (Alg. 1), without momentum, which the paper found unstable."""
-    # The paper gives only alpha; rho 0.9 is the TF default the WGAN-GP code's baselines used.
-    return tuple(keras.optimizers.RMSprop(config["learning_rate"]) for _ in range(2))
+    # main.py's torch RMSprop: rho 0.99, momentum 0, eps 1e-8 on sqrt(v) (1e-16 under it here).
+    return [keras.optimizers.RMSprop(config["learning_rate"], 0.99, 0, 1e-16) for _ in range(2)]
 
 
 def make_models(config):

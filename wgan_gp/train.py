@@ -12,10 +12,9 @@ critic (f_w in WGAN, D_w in WGAN-GP); G the generator; x a real image; z the noi
     python wgan_gp/train.py --dataset mnist
     python wgan_gp/train.py --dataset mnist_5k --train_steps 2000   # offline, bundled digits
 
-Deviations from the paper:
-  - Adam's beta1 is Algorithm 1's 0; the official code used 0.5 (--beta1=0.5).
-  - The critic has no normalization by default, as in the official MNIST and CIFAR-10
-    code; --critic_norm=layer gives the layer normalization the paper recommends.
+Deviations from the paper: the critic has no normalization by default, as in the official
+MNIST and CIFAR-10 code; --critic_norm=layer is the paper's (Section 4) and gan_64x64.py's.
+Adam's beta1 is Algorithm 1's 0, as in gan_64x64.py; gan_cifar.py used 0.5 (--beta1=0.5).
 """
 import os
 import sys
@@ -35,22 +34,22 @@ def define_flags(flag_values):
     """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
     define = cli.define_flags(flag_values, __name__)
     define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
-    define.integer("batch_size", 64, "Images per batch, m in Alg. 1 (paper: 64)", lower_bound=1)
+    define.integer("batch_size", 64, "Images per batch, m (Alg. 1; gan_cifar.py)", lower_bound=1)
     define.integer("n_critic", 5, "Critic updates per generator iteration (Alg. 1)", lower_bound=1)
     define.float("gp_lambda", 10.0, "Penalty coefficient lambda (Alg. 1)", lower_bound=0)
     define.enum("optimizer", "adam", ["adam", "rmsprop"], "Alg. 1's adam, or rmsprop (Fig. 3)")
     define.float("learning_rate", 1e-4, "Step size alpha, G and D (Alg. 1)", lower_bound=0)
-    define.float("beta1", 0.0, "Adam beta1 (Alg. 1; code: 0.5)", lower_bound=0, upper_bound=1)
+    define.float("beta1", 0.0, "Adam beta1 (Alg. 1; gan_cifar: 0.5)", lower_bound=0, upper_bound=1)
     define.float("beta2", 0.9, "Adam beta2 (Alg. 1)", lower_bound=0, upper_bound=1)
-    define.enum("critic_norm", "none", ["none", "layer"], "Never BatchNorm (paper, Section 4)")
+    define.enum("critic_norm", "none", ["none", "layer"], "none: gan_cifar.py; layer: paper Sec. 4")
 
 
 def make_optimizers(config):
     """Adam for G and D (Alg. 1); rmsprop: WGAN's (Fig. 3), beta1 its momentum, beta2 its rho."""
     rate, beta1, beta2 = config["learning_rate"], config["beta1"], config["beta2"]
-    if config["optimizer"] == "rmsprop":
-        return tuple(keras.optimizers.RMSprop(rate, rho=beta2, momentum=beta1) for _ in range(2))
-    return tuple(keras.optimizers.Adam(rate, beta1, beta2) for _ in range(2))
+    if config["optimizer"] == "rmsprop":  # (rate, rho, momentum, epsilon), TF1's epsilon 1e-10
+        return tuple(keras.optimizers.RMSprop(rate, beta2, beta1, 1e-10) for _ in range(2))
+    return tuple(keras.optimizers.Adam(rate, beta1, beta2, 1e-8) for _ in range(2))  # TF1's eps
 
 
 def make_models(config):

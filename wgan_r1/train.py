@@ -16,7 +16,8 @@ critic (f_w in WGAN, D_w in WGAN-GP); G the generator; x a real image; z the noi
 
 Deviations from the paper: the R1 paper pairs the penalty with the non-saturating loss;
 here it replaces WGAN-GP's penalty and everything else is wgan_gp/'s, so that the diff
-shows the penalty alone.
+shows the penalty alone. lambda 5 is gamma/2 for gamma = 10, the official configs'
+reg_param; the official code multiplies E||grad D(x)||^2 by reg_param itself (lambda 10).
 """
 import os
 import sys
@@ -36,22 +37,22 @@ def define_flags(flag_values):
     """The shared flags (common/cli.py), then the paper's hyperparameters with its defaults."""
     define = cli.define_flags(flag_values, __name__)
     define.integer("train_steps", 200_000, "Generator iterations (WGAN-GP code)", lower_bound=1)
-    define.integer("batch_size", 64, "Images per batch, m in Alg. 1 (paper: 64)", lower_bound=1)
+    define.integer("batch_size", 64, "Images per batch, m (Alg. 1; gan_cifar.py)", lower_bound=1)
     define.integer("n_critic", 5, "Critic updates per generator iteration (Alg. 1)", lower_bound=1)
-    define.float("gp_lambda", 5.0, "Penalty coefficient lambda, R1's gamma/2", lower_bound=0)
+    define.float("gp_lambda", 5.0, "lambda, R1's gamma/2 (R1 code: gamma 10)", lower_bound=0)
     define.enum("optimizer", "adam", ["adam", "rmsprop"], "Alg. 1's adam, or rmsprop (Fig. 3)")
     define.float("learning_rate", 1e-4, "Step size alpha, G and D (Alg. 1)", lower_bound=0)
-    define.float("beta1", 0.0, "Adam beta1 (Alg. 1; code: 0.5)", lower_bound=0, upper_bound=1)
+    define.float("beta1", 0.0, "Adam beta1 (Alg. 1; gan_cifar: 0.5)", lower_bound=0, upper_bound=1)
     define.float("beta2", 0.9, "Adam beta2 (Alg. 1)", lower_bound=0, upper_bound=1)
-    define.enum("critic_norm", "none", ["none", "layer"], "Never BatchNorm (paper, Section 4)")
+    define.enum("critic_norm", "none", ["none", "layer"], "none: gan_cifar.py; layer: paper Sec. 4")
 
 
 def make_optimizers(config):
     """Adam for G and D (Alg. 1); rmsprop: WGAN's (Fig. 3), beta1 its momentum, beta2 its rho."""
     rate, beta1, beta2 = config["learning_rate"], config["beta1"], config["beta2"]
-    if config["optimizer"] == "rmsprop":
-        return tuple(keras.optimizers.RMSprop(rate, rho=beta2, momentum=beta1) for _ in range(2))
-    return tuple(keras.optimizers.Adam(rate, beta1, beta2) for _ in range(2))
+    if config["optimizer"] == "rmsprop":  # (rate, rho, momentum, epsilon), TF1's epsilon 1e-10
+        return tuple(keras.optimizers.RMSprop(rate, beta2, beta1, 1e-10) for _ in range(2))
+    return tuple(keras.optimizers.Adam(rate, beta1, beta2, 1e-8) for _ in range(2))  # TF1's eps
 
 
 def make_models(config):
