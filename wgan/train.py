@@ -45,8 +45,9 @@ def define_flags(flag_values):
 
 def make_optimizers(config):
     """RMSProp for G and for D (Alg. 1), without momentum, which the paper found unstable."""
-    # main.py's torch RMSprop: rho 0.99, momentum 0, eps 1e-8 on sqrt(v) (1e-16 under it here).
-    return [keras.optimizers.RMSprop(config["learning_rate"], 0.99, 0, 1e-16) for _ in range(2)]
+    # main.py's torch RMSprop: rho 0.99, no momentum, eps 1e-8 on sqrt(v) (1e-16 under it here).
+    rate = config["learning_rate"]
+    return tuple(keras.optimizers.RMSprop(rate, rho=0.99, epsilon=1e-16) for _ in range(2))
 
 
 def make_models(config):
