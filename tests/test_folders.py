@@ -1,0 +1,124 @@
+"""Image folders: EXIF orientation, transparency and small images."""
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image, ImageOps
+
+from common import data
+
+# PIL.ImageOps.exif_transpose's method for each EXIF orientation (1: none), and the orientation
+# that undoes it: rotating by 270 degrees undoes rotating by 90; the other five undo themselves.
+TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_90}
+UNDO = {orientation: {6: 8, 8: 6}.get(orientation, orientation) for orientation in range(1, 9)}
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+
+
+def quadrants(height=32, width=48):
+    """An upright test picture: top-left red, top-right green, bottom-left blue, bottom-right white."""
+    picture = np.zeros((height, width, 3), np.uint8)
+    picture[:height // 2, :width // 2], picture[:height // 2, width // 2:] = RED, GREEN
+    picture[height // 2:, :width // 2], picture[height // 2:, width // 2:] = BLUE, WHITE
+    return picture
+
+
+def save_oriented(path, upright, orientation):
+    """Saves `upright` turned so that a viewer applying EXIF `orientation` shows it upright."""
+    stored = Image.fromarray(upright)
+    if orientation != 1:
+        stored = stored.transpose(TRANSPOSE[UNDO[orientation]])
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # the Orientation tag
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored.save(path, exif=exif, **({"quality": 95} if path.suffix == ".jpg" else {}))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_upright_turns_pixels_as_pillow_exif_transpose_does(tmp_path, orientation):
+    stored = np.random.default_rng(orientation).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    save_oriented(tmp_path / "a.png", stored, 1)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(tmp_path / "b.png", exif=exif)  # the same pixels, tagged
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(tmp_path / "b.png")).convert("RGB"))
+    np.testing.assert_array_equal(data.upright(tf.constant(stored), tf.constant(orientation)).numpy(), expected)
+    dataset = data.load_dataset(f"folder:{tmp_path}", image_size=3)
+    assert dataset.orientations == (1, orientation)  # read from each file's header at start-up
+
+
+def mean_colour(image, rows, columns):
+    return image[rows, columns].reshape(-1, 3).mean(axis=0)
+
+
+def transparent_pngs(folder):
+    """Five 8x8 PNGs, one per kind of transparency: the left half transparent over a hidden colour."""
+    hidden = np.zeros((8, 8, 4), np.uint8)
+    hidden[:, :4] = (255, 0, 0, 0)  # red under alpha 0
+    hidden[:, 4:] = (0, 0, 255, 255)  # opaque blue
+    hidden[0, 7] = (0, 0, 0, 128)  # half-transparent black
+    Image.fromarray(hidden).save(folder / "rgba.png")
+    grey = np.tile(np.where(np.arange(8) < 4, 0, 60), (8, 1)).astype(np.uint8)  # black under alpha 0
+    Image.fromarray(np.stack([grey, hidden[..., 3]], -1)).save(folder / "grey_alpha.png")
+    palette = Image.frombytes("P", (8, 8), np.tile(np.arange(8) >= 4, (8, 1)).astype(np.uint8).tobytes())
+    palette.putpalette([255, 0, 0, 0, 0, 255])  # entry 0 red, entry 1 blue
+    palette.save(folder / "palette.png", transparency=0)  # tRNS: entry 0 transparent
+    Image.fromarray(grey).save(folder / "grey_key.png", transparency=0)  # tRNS: grey 0 transparent
+    Image.fromarray(hidden[..., :3].copy()).save(folder / "colour_key.png", transparency=RED)  # tRNS: red
+
+
+def test_transparent_pixels_of_every_kind_of_png_are_white(tmp_path):
+    transparent_pngs(tmp_path)
+    dataset = data.load_dataset(f"folder:{tmp_path}", image_size=8)
+    decode = data.folder_decoder(dataset)
+    for file in dataset.files:
+        image = decode(file).numpy()
+        assert (image[:, :4] == 255).all(), f"{file}: the hidden colour must not show through"
+        opaque = (60, 60, 60) if "grey" in file else BLUE
+        assert (image[1:, 4:] == opaque).all(), file
+    rgba = decode(str(tmp_path / "rgba.png")).numpy()
+    assert rgba[0, 7].tolist() == [127] * 3  # round((0 * 128 + 255 * 127) / 255): half way to white
+
+
+def test_folder_images_are_upright_and_the_same_streamed_and_cached(tmp_path):
+    # Eight JPEGs and eight PNGs of one picture, stored turned by each EXIF orientation;
+    # and the five transparent PNGs.
+    folder = tmp_path / "images"
+    for orientation in range(1, 9):
+        for suffix in (".jpg", ".png"):
+            save_oriented(folder / f"{orientation}{suffix}", quadrants(), orientation)
+    transparent_pngs(folder)
+    dataset = data.load_dataset(f"folder:{folder}", image_size=16)
+    oriented = [file for file in dataset.files if pathlib.Path(file).stem.isdigit()]
+    decode = data.folder_decoder(dataset)
+    for file in oriented:
+        image = decode(file).numpy().astype(int)
+        # The centre square of the 48x32 picture keeps its four quadrants; JPEG blurs only their edges.
+        for (rows, columns), colour in zip([(slice(2, 6), slice(2, 6)), (slice(2, 6), slice(10, 14)),
+                                            (slice(10, 14), slice(2, 6)), (slice(10, 14), slice(10, 14))],
+                                           [RED, GREEN, BLUE, WHITE]):
+            np.testing.assert_allclose(mean_colour(image, rows, columns), colour, atol=20, err_msg=file)
+
+    count = dataset.count
+    streamed = next(data.worker_batches(dataset, count, seed=0).as_numpy_iterator())[0]
+    cached = next(data.worker_batches(dataset._replace(cache_dir=str(tmp_path / "cache")), count, seed=0)
+                  .as_numpy_iterator())[0]
+    direct = np.stack([decode(file).numpy() for file in dataset.files])
+
+    def in_order(batch):  # a batch holds the epoch in a shuffled order; uint8 again, sorted by content
+        images = np.rint((batch + 1.0) * 127.5).astype(np.uint8)
+        return images[np.lexsort(images.reshape(len(images), -1).T)]
+
+    np.testing.assert_array_equal(in_order(streamed), in_order(cached))
+    np.testing.assert_array_equal(in_order(streamed), in_order(direct.astype(np.float32) / 127.5 - 1.0))
+
+
+def test_images_smaller_than_the_training_side_are_counted_in_a_warning(tmp_path, capsys):
+    for name, (height, width) in {"a.png": (10, 40), "b.png": (12, 12), "c.png": (16, 40), "d.jpg": (40, 40)}.items():
+        Image.new("RGB", (width, height)).save(tmp_path / name)
+    data.load_dataset(f"folder:{tmp_path}", image_size=16)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
+    assert warnings == [f"WARNING: folder dataset: 2 of 4 images have a side shorter than 16 and are upscaled "
+                        f"to 16x16 ({tmp_path / 'a.png'}, {tmp_path / 'b.png'})"]
