@@ -341,6 +341,26 @@ def upright(image, orientation):
     return tf.cond(flip, lambda: tf.reverse(image, [0]), lambda: image)
 
 
+def count_decodable(dataset, shard, shards, enough):
+    """How many of a folder's share of files decode, counting up to `enough`.
+
+    Decodes the share's files in order until `enough` have decoded, usually a batch's worth,
+    so that a folder whose files have sound headers but too few decodable images stops at
+    start-up (require_a_batch) rather than after the run directory is written.
+    """
+    files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
+    images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    return int(images.take(enough).reduce(0, lambda count, image: count + 1))
+
+
+def require_a_batch(batch_size, decoded, count, shards):
+    """Raises the one-line --batch_size error when fewer than batch_size of a folder's images decode."""
+    if decoded < batch_size:
+        share = f" in this one of {shards} input pipelines" if shards > 1 else ""
+        raise UserError(f"--batch_size={batch_size} is larger than the dataset ({count} images, "
+                        f"of which {decoded} decode{share})")
+
+
 def crop_and_resize(image, size):
     """uint8 [H, W, C] -> uint8 [size, size, C]: the centre square, resized (bicubic, antialiased).
 
@@ -490,8 +510,10 @@ def worker_batches(dataset, batch_size, seed, shards=1, shard=0):
     elif dataset.cache_dir:
         cached = image_cache.cached_images(dataset.files[shard::shards], dataset.image_size, dataset.cache_dir,
                                            folder_decoder(dataset))
+        require_a_batch(batch_size, cached.count, dataset.count, shards)
         pairs = image_cache.shuffled_batches(cached, batch_size, seed)
     else:
+        require_a_batch(batch_size, count_decodable(dataset, shard, shards, batch_size), dataset.count, shards)
         files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
         files = files.shuffle(share, seed=seed, reshuffle_each_iteration=True)
         images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)

@@ -1,4 +1,4 @@
-"""Image folders: EXIF orientation, transparency and small images."""
+"""Image folders: EXIF orientation, transparency, small images, too few decodable images."""
 import pathlib
 
 import numpy as np
@@ -7,6 +7,8 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from common import data
+from common.cli import UserError
+from tests.helpers import train_in_process
 
 # PIL.ImageOps.exif_transpose's method for each EXIF orientation (1: none), and the orientation
 # that undoes it: rotating by 270 degrees undoes rotating by 90; the other five undo themselves.
@@ -122,3 +124,33 @@ def test_images_smaller_than_the_training_side_are_counted_in_a_warning(tmp_path
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
     assert warnings == [f"WARNING: folder dataset: 2 of 4 images have a side shorter than 16 and are upscaled "
                         f"to 16x16 ({tmp_path / 'a.png'}, {tmp_path / 'b.png'})"]
+
+
+def broken_folder(folder, good, broken):
+    """`good` decodable PNGs and `broken` ones whose header is sound and whose pixel data is cut off."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for index in range(good + broken):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(folder / f"{index}.png")
+    for index in range(good, good + broken):
+        path = folder / f"{index}.png"
+        path.write_bytes(path.read_bytes()[:100])
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["streamed", "cached"])
+def test_fewer_decodable_images_than_a_batch_stop_before_anything_is_written(tmp_path, cache):
+    broken_folder(tmp_path / "images", good=3, broken=6)
+    extra = [f"--cache_dir={tmp_path / 'cache'}"] if cache else []
+    with pytest.raises(UserError) as error:  # a batch of 8 (tests.helpers.TINY)
+        train_in_process("dcgan", tmp_path / "run", f"--dataset=folder:{tmp_path / 'images'}", "--image_size=28",
+                         "--train_steps=1", *extra)
+    assert str(error.value) == "--batch_size=8 is larger than the dataset (9 images, of which 3 decode)"
+    assert not (tmp_path / "run").exists()
+
+
+def test_start_up_decodes_only_a_batch_of_a_folders_share(tmp_path):
+    broken_folder(tmp_path / "images", good=10, broken=2)
+    dataset = data.load_dataset(f"folder:{tmp_path / 'images'}", image_size=8)
+    assert data.count_decodable(dataset, 0, 1, 5) == 5  # stops there
+    assert data.count_decodable(dataset, 0, 1, 100) == 10
+    assert data.count_decodable(dataset, 1, 2, 100) == 5  # files 1, 3, 5, 7, 9 (11 is broken)
