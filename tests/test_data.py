@@ -244,19 +244,24 @@ def test_a_cached_folder_is_decoded_once_and_gives_the_images_streaming_gives(tm
 
 def test_a_cache_build_that_is_killed_leaves_no_entry_and_the_next_start_builds_it(tmp_path, monkeypatch):
     dataset = grey_folder(tmp_path / "images", 6)._replace(cache_dir=str(tmp_path / "cache"))
-    replace = data.image_cache.os.replace
+    rename = data.image_cache.os.rename
 
     def killed(source, target):
-        raise KeyboardInterrupt  # the array is written, the rename never happens
+        raise KeyboardInterrupt  # the images are written, the rename never happens
 
-    monkeypatch.setattr(data.image_cache.os, "replace", killed)
+    monkeypatch.setattr(data.image_cache.os, "rename", killed)
     with pytest.raises(KeyboardInterrupt):
         data.worker_batches(dataset, 3, seed=0)
-    (entry,) = (tmp_path / "cache").iterdir()
-    assert [path.name for path in entry.iterdir()] == ["images.u8.partial"]
-    monkeypatch.setattr(data.image_cache.os, "replace", replace)
+    (lock,) = (tmp_path / "cache").iterdir()  # no entry, and no half-built one: only the lock file
+    key = lock.name.removesuffix(".lock")
+    monkeypatch.setattr(data.image_cache.os, "rename", rename)
+    # A build killed outright (SIGKILL) cannot clean up: the next build of its key removes what it left.
+    leftover = tmp_path / "cache" / f"{key}.building-1-dead"
+    leftover.mkdir()
+    (leftover / "images.u8").write_bytes(bytes(100))
     assert sorted(indices_seen(data.worker_batches(dataset, 3, seed=0), 2)) == list(range(6))
-    assert sorted(path.name for path in entry.iterdir()) == ["images.json", "images.u8"]
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == [key, f"{key}.lock"]
+    assert sorted(path.name for path in (tmp_path / "cache" / key).iterdir()) == ["images.json", "images.u8"]
 
 
 def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():

@@ -1,12 +1,16 @@
-"""Image folders: EXIF orientation, transparency, small images, too few decodable images."""
+"""Image folders: EXIF orientation, transparency, small images, too few decodable images,
+and a --cache_dir shared by concurrent starts and by files replaced behind its back."""
+import os
 import pathlib
+import shutil
+import threading
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image, ImageOps
 
-from common import data
+from common import data, image_cache
 from common.cli import UserError
 from tests.helpers import train_in_process
 
@@ -154,3 +158,87 @@ def test_start_up_decodes_only_a_batch_of_a_folders_share(tmp_path):
     assert data.count_decodable(dataset, 0, 1, 5) == 5  # stops there
     assert data.count_decodable(dataset, 0, 1, 100) == 10
     assert data.count_decodable(dataset, 1, 2, 100) == 5  # files 1, 3, 5, 7, 9 (11 is broken)
+
+
+def folder_of_grey(folder, levels, compress_level=0):
+    """One 6x6 PNG per grey level, uncompressed so that every file has the same size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, level in enumerate(levels):
+        Image.new("RGB", (6, 6), (level,) * 3).save(folder / f"{index:02d}.png", compress_level=compress_level)
+    return data.load_dataset(f"folder:{folder}", image_size=6)
+
+
+def cached_levels(dataset, cache_dir):
+    """The grey level of each image in the cache entry of `dataset`'s files."""
+    cached = image_cache.cached_images(dataset.files, 6, cache_dir, data.folder_decoder(dataset))
+    return np.fromfile(cached.path, np.uint8).reshape(cached.count, -1)[:, 0].tolist()
+
+
+@pytest.mark.parametrize("how", ["in place (cp -p)", "by rename (rsync -t, tar x)"])
+def test_a_file_replaced_with_the_same_size_and_modification_time_rebuilds_the_cache(tmp_path, how):
+    dataset = folder_of_grey(tmp_path / "images", [10, 20, 30])
+    assert cached_levels(dataset, tmp_path / "cache") == [10, 20, 30]
+    target = pathlib.Path(dataset.files[1])
+    Image.new("RGB", (6, 6), (200,) * 3).save(tmp_path / "new.png", compress_level=0)
+    before = target.stat()
+    assert (tmp_path / "new.png").stat().st_size == before.st_size
+    os.utime(tmp_path / "new.png", ns=(before.st_atime_ns, before.st_mtime_ns))
+    if how.startswith("in place"):
+        shutil.copy2(tmp_path / "new.png", target)  # what `cp -p` does: the same inode, rewritten
+    else:
+        os.replace(tmp_path / "new.png", target)  # what rsync and tar do: a new file under the old name
+    after = target.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert cached_levels(dataset, tmp_path / "cache") == [10, 200, 30]
+
+
+def concurrent_builds(dataset, cache_dir, monkeypatch, both_at_once):
+    """Two threads get the cache entry of `dataset` at the same moment; returns their results
+    and how many builds decoded the folder. With both_at_once, each build waits inside
+    write_images until the other is there too (no lock can keep them apart)."""
+    write_images, builds = image_cache.write_images, []
+    meeting = threading.Barrier(2, timeout=60)
+
+    def slow_write(*args):
+        builds.append(threading.get_ident())
+        if both_at_once:
+            meeting.wait()
+        return write_images(*args)
+
+    monkeypatch.setattr(image_cache, "write_images", slow_write)
+    start, results, errors = threading.Barrier(2, timeout=60), [], []
+
+    def start_run():
+        try:
+            start.wait()
+            results.append(image_cache.cached_images(dataset.files, 6, cache_dir, data.folder_decoder(dataset)))
+        except BaseException as error:  # reported by the test
+            errors.append(error)
+
+    threads = [threading.Thread(target=start_run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return results, len(builds)
+
+
+def test_two_starts_building_one_cache_entry_at_once_wait_for_one_build(tmp_path, monkeypatch, capsys):
+    dataset = folder_of_grey(tmp_path / "images", [10 * index for index in range(1, 21)])
+    results, builds = concurrent_builds(dataset, tmp_path / "cache", monkeypatch, both_at_once=False)
+    assert builds == 1 and results[0] == results[1]
+    assert np.fromfile(results[0].path, np.uint8).reshape(20, -1)[:, 0].tolist() == [10 * i for i in range(1, 21)]
+    assert sorted(path.suffix for path in (tmp_path / "cache").iterdir()) == ["", ".lock"]
+
+
+def test_two_builds_of_one_entry_without_a_lock_leave_one_good_entry(tmp_path, monkeypatch):
+    def no_locks(descriptor, operation):
+        raise OSError(37, "No locks available")  # ENOLCK, as some network file systems say
+
+    monkeypatch.setattr(image_cache.fcntl, "flock", no_locks)
+    dataset = folder_of_grey(tmp_path / "images", [10 * index for index in range(1, 21)])
+    results, builds = concurrent_builds(dataset, tmp_path / "cache", monkeypatch, both_at_once=True)
+    assert builds == 2 and results[0] == results[1]  # the first rename wins; the other build is discarded
+    assert np.fromfile(results[0].path, np.uint8).reshape(20, -1)[:, 0].tolist() == [10 * i for i in range(1, 21)]
+    assert sorted(path.suffix for path in (tmp_path / "cache").iterdir()) == ["", ".lock"]
