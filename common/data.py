@@ -8,8 +8,9 @@ Dataset names:
   mnist, fashion_mnist, cifar10   downloaded by keras.datasets into ~/.keras/datasets,
                                   or read from --data_dir
   mnist_5k                        5,000 real MNIST digits bundled in common/assets
-  folder:PATH                     every .jpg/.jpeg/.png under PATH, centre-cropped to a
-                                  square and resized to image_size x image_size, RGB
+  folder:PATH                     every .jpg/.jpeg/.png under PATH, turned upright by its
+                                  EXIF orientation, transparent pixels on white, centre-
+                                  cropped to a square and resized to image_size x image_size, RGB
   tfds:NAME                       a TensorFlow Datasets set prepared by common/prepare.py
                                   (tfds:celeb_a, tfds:lsun/bedroom, ...), cropped and
                                   resized like a folder, with its labels if it has them
@@ -25,6 +26,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import tensorflow as tf
+from PIL import ExifTags, Image
 
 from common import image_cache, rundir
 from common.cli import UserError
@@ -40,6 +42,7 @@ class Dataset(NamedTuple):
     labels: Optional[np.ndarray]  # int [N] or None
     source: str  # where the images came from, for config.json
     files: Optional[tuple] = None  # a folder's readable image files, read batch by batch
+    orientations: Optional[tuple] = None  # each file's EXIF orientation, 1..8 (1: upright as stored)
     image_size: int = 0  # a streamed dataset's images are centre-cropped and resized to this side
     tfds: Optional[tuple] = None  # a TFDS set's (name, data_dir, split)
     size: int = 0  # a TFDS set's number of images
@@ -201,16 +204,19 @@ def _load_cifar10(data_dir, split):
 
 
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
-SHOWN_UNREADABLE = 3  # files named in the warning about unreadable ones
+SHOWN_FILES = 3  # files named in each start-up warning about a folder
+BACKGROUND = 255  # transparent pixels are composited onto white (255, 255, 255)
 
 
 def load_folder(path, image_size):
     """Every .jpg/.jpeg/.png under `path`, as a file list that make_batches reads as it trains.
 
-    Nothing is decoded here, so memory does not grow with the folder and training starts at
-    once; a file that is not a JPEG or PNG (by its first bytes) is skipped, with one warning
-    that counts them. A file whose header is sound but whose data is broken is dropped when
-    it is read.
+    Only each file's header is read here (with Pillow), so memory does not grow with the
+    folder and training starts at once. A file that is not a JPEG or PNG, or whose header
+    Pillow cannot read, is skipped, with one warning that counts them; a file whose header
+    is sound but whose data is broken is dropped when it is read. The header gives each
+    image's EXIF orientation, which decoding applies, and its size: images whose shorter
+    side is below image_size are upscaled by the resize, and one more warning counts them.
     """
     root = pathlib.Path(path)
     if not root.is_dir():
@@ -218,28 +224,141 @@ def load_folder(path, image_size):
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise UserError(f"folder dataset: no .jpg/.jpeg/.png files under {root}")
-    readable, unreadable = [], []
+    readable, orientations, unreadable, small = [], [], [], []
     for file in files:
-        try:
-            with open(file, "rb") as f:
-                (readable if f.read(8).startswith(IMAGE_SIGNATURES) else unreadable).append(file)
-        except OSError:
+        header = read_header(file)
+        if header is None:
             unreadable.append(file)
+            continue
+        width, height, orientation = header
+        readable.append(file)
+        orientations.append(orientation)
+        if min(width, height) < image_size:
+            small.append(file)
     if not readable:
         raise UserError(f"folder dataset: cannot read any image under {root} ({len(files)} files, e.g. {files[0]})")
     if unreadable:
-        shown = ", ".join(str(file) for file in unreadable[:SHOWN_UNREADABLE])
-        more = ", ..." if len(unreadable) > SHOWN_UNREADABLE else ""
         print(f"WARNING: folder dataset: skipping {len(unreadable)} of {len(files)} files that are not "
-              f"JPEG or PNG images ({shown}{more})", file=sys.stderr)
+              f"readable JPEG or PNG images ({named(unreadable)})", file=sys.stderr)
+    if small:
+        print(f"WARNING: folder dataset: {len(small)} of {len(readable)} images have a side shorter than "
+              f"{image_size} and are upscaled to {image_size}x{image_size} ({named(small)})", file=sys.stderr)
     source = f"folder {root.resolve()} ({len(readable)} images, {image_size}x{image_size})"
-    return Dataset(None, None, source, files=tuple(str(file) for file in readable), image_size=image_size)
+    return Dataset(None, None, source, files=tuple(str(file) for file in readable), image_size=image_size,
+                   orientations=tuple(orientations))
 
 
-def decode_image(path, size):
-    """An image file -> uint8 [size, size, 3]: decoded, centre-cropped to a square, resized (bicubic)."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    return crop_and_resize(image, size)
+def named(files):
+    """The first few of `files`, for a warning: "a.jpg, b.jpg, c.jpg, ..."."""
+    more = ", ..." if len(files) > SHOWN_FILES else ""
+    return ", ".join(str(file) for file in files[:SHOWN_FILES]) + more
+
+
+def read_header(file):
+    """(width, height, EXIF orientation 1..8) of a JPEG or PNG as stored, from its header only;
+    None if the file is not one (by its first bytes), cannot be opened, or its header cannot
+    be read (which includes Pillow's refusal of images over 179 million pixels, 2 x
+    Image.MAX_IMAGE_PIXELS, as possible decompression bombs)."""
+    try:
+        with open(file, "rb") as f:
+            if not f.read(8).startswith(IMAGE_SIGNATURES):
+                return None
+            f.seek(0)
+            with Image.open(f) as image:  # parses the header; the pixels are not decoded
+                return (*image.size, exif_orientation(image))
+    except Exception:  # OSError, or whichever error a Pillow parser raises on a broken header
+        return None
+
+
+def exif_orientation(image):
+    """The EXIF orientation tag of an opened Pillow image, 1..8; 1 (as stored) without one.
+
+    A JPEG's EXIF comes before its pixels. A PNG's eXIf chunk counts only when it does too,
+    as browsers read it; asking Pillow for a later one would decode the whole image.
+    """
+    if "exif" not in image.info:
+        return 1
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # a damaged EXIF block (Pillow raises many kinds): the image is used as stored
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+def folder_decoder(dataset):
+    """path -> uint8 [size, size, 3] for a folder's files: decode_image with each file's orientation.
+
+    The orientations read by load_folder are looked up by path in a table, so that a pipeline
+    of paths (streamed, cached, or a subset) decodes every file the same way.
+    """
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(list(dataset.files), np.asarray(dataset.orientations, np.int32)),
+        default_value=1)
+
+    def decode(path):
+        path = tf.convert_to_tensor(path, tf.string)
+        return decode_image(path, dataset.image_size, table.lookup(path))
+
+    return decode
+
+
+def decode_image(path, size, orientation):
+    """A JPEG or PNG file -> uint8 [size, size, 3]: decoded, turned upright by its EXIF orientation
+    (1..8), transparent pixels composited onto white, centre-cropped to a square, resized (bicubic).
+
+    Decoding is TensorFlow's (libjpeg-turbo, libpng), so it runs on tf.data's threads. A PNG is
+    decoded with an alpha channel, which libpng makes from RGBA, grey+alpha, and a tRNS chunk
+    (a palette's transparent entries, or the one transparent grey or RGB value); 16-bit PNGs
+    are scaled to 8 bits.
+    """
+    contents = tf.io.read_file(path)
+    image = tf.cond(tf.io.is_jpeg(contents),
+                    lambda: tf.io.decode_jpeg(contents, channels=3),
+                    lambda: on_background(tf.io.decode_png(contents, channels=4)))
+    return crop_and_resize(upright(image, orientation), size)
+
+
+def on_background(image):
+    """uint8 RGBA [H, W, 4] -> uint8 RGB [H, W, 3] composited onto BACKGROUND:
+    round((rgb * alpha + BACKGROUND * (255 - alpha)) / 255), exact in integers, so that
+    alpha 255 keeps a pixel and alpha 0 gives the background whatever colour lies under it."""
+    rgb, alpha = tf.cast(image[..., :3], tf.int32), tf.cast(image[..., 3:], tf.int32)
+    mixed = (rgb * alpha + BACKGROUND * (255 - alpha) + 127) // 255
+    return tf.cast(mixed, tf.uint8)
+
+
+def upright(image, orientation):
+    """[H, W, C] as stored -> as meant to be seen, for EXIF orientation 1..8 (a scalar int32 tensor).
+
+    The eight orientations are the four flips of the image and of its transpose (EXIF 2.32,
+    tag 0x0112): 5..8 transpose first (swap rows and columns), then 2, 3, 6, 7 mirror left to
+    right and 3, 4, 7, 8 upside down; the same as PIL.ImageOps.exif_transpose.
+    """
+    image = tf.cond(orientation >= 5, lambda: tf.transpose(image, [1, 0, 2]), lambda: image)
+    mirror = tf.reduce_any(tf.equal(orientation, [2, 3, 6, 7]))
+    image = tf.cond(mirror, lambda: tf.reverse(image, [1]), lambda: image)
+    flip = tf.reduce_any(tf.equal(orientation, [3, 4, 7, 8]))
+    return tf.cond(flip, lambda: tf.reverse(image, [0]), lambda: image)
+
+
+def count_decodable(dataset, shard, shards, enough):
+    """How many of a folder's share of files decode, counting up to `enough`.
+
+    Decodes the share's files in order until `enough` have decoded, usually a batch's worth,
+    so that a folder whose files have sound headers but too few decodable images stops at
+    start-up (require_a_batch) rather than after the run directory is written.
+    """
+    files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
+    images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    return int(images.take(enough).reduce(0, lambda count, image: count + 1))
+
+
+def require_a_batch(batch_size, decoded, count, shards):
+    """Raises the one-line --batch_size error when fewer than batch_size of a folder's images decode."""
+    if decoded < batch_size:
+        share = f" in this one of {shards} input pipelines" if shards > 1 else ""
+        raise UserError(f"--batch_size={batch_size} is larger than the dataset ({count} images, "
+                        f"of which {decoded} decode{share})")
 
 
 def crop_and_resize(image, size):
@@ -327,7 +446,7 @@ def read_images(dataset, count, seed=0):
     if dataset.images is not None:
         return dataset.images[chosen]
     files = tf.data.Dataset.from_tensor_slices([dataset.files[index] for index in chosen])
-    images = files.map(lambda path: decode_image(path, dataset.image_size), num_parallel_calls=tf.data.AUTOTUNE)
+    images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
     return np.stack(list(images.ignore_errors().as_numpy_iterator()))
 
 
@@ -389,15 +508,15 @@ def worker_batches(dataset, batch_size, seed, shards=1, shard=0):
         pairs = pairs.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         pairs = pairs.batch(batch_size, drop_remainder=True)
     elif dataset.cache_dir:
-        size = dataset.image_size
-        cached = image_cache.cached_images(dataset.files[shard::shards], size, dataset.cache_dir,
-                                           lambda path: decode_image(path, size))
+        cached = image_cache.cached_images(dataset.files[shard::shards], dataset.image_size, dataset.cache_dir,
+                                           folder_decoder(dataset))
+        require_a_batch(batch_size, cached.count, dataset.count, shards)
         pairs = image_cache.shuffled_batches(cached, batch_size, seed)
     else:
+        require_a_batch(batch_size, count_decodable(dataset, shard, shards, batch_size), dataset.count, shards)
         files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
         files = files.shuffle(share, seed=seed, reshuffle_each_iteration=True)
-        size = dataset.image_size
-        images = files.map(lambda path: decode_image(path, size), num_parallel_calls=tf.data.AUTOTUNE)
+        images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
         pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
         pairs = pairs.batch(batch_size, drop_remainder=True)
     pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)

@@ -106,7 +106,7 @@ def test_folder_dataset_centre_crops_and_resizes_every_image(tmp_path):
     dataset = data.load_dataset(f"folder:{tmp_path}", image_size=32)
     assert dataset.images is None and dataset.labels is None and dataset.image_shape == (32, 32, 3)
     assert [pathlib.Path(file).name for file in dataset.files] == ["stripes.png", "gray.jpg"]  # sorted by path
-    stripes_out, gray = (data.decode_image(file, 32).numpy() for file in dataset.files)
+    stripes_out, gray = (data.folder_decoder(dataset)(file).numpy() for file in dataset.files)
     assert stripes_out[..., 1].min() > 240 and stripes_out[..., 0].max() < 15 and stripes_out[..., 2].max() < 15
     assert abs(int(gray.mean()) - 90) <= 2
 
@@ -134,11 +134,12 @@ def test_a_folder_streams_skipping_unreadable_files_with_one_warning(tmp_path, c
         write_image(tmp_path / f"good{index}.png", rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))
     (tmp_path / "text.png").write_bytes(b"just some text")  # not an image at all
     (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "no_header.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)  # a PNG signature, no header
     # A sound PNG header over broken data: found only when it is read, and dropped then.
-    (tmp_path / "truncated.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    (tmp_path / "truncated.png").write_bytes((tmp_path / "good0.png").read_bytes()[:100])
     dataset = data.load_dataset(f"folder:{tmp_path}", image_size=28)
     warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
-    assert len(warning) == 1 and "skipping 2 of 8 files" in warning[0]
+    assert len(warning) == 1 and "skipping 3 of 9 files" in warning[0]
     assert "text.png" in warning[0] and "empty.jpg" in warning[0]
     assert dataset.count == 6 and "6 images" in dataset.source
     batches = data.make_batches(dataset, batch_size=5, seed=0)
@@ -208,7 +209,8 @@ def indices_seen(pipeline, batches):
 def test_each_input_pipeline_reads_a_disjoint_share_and_the_shares_cover_the_data(tmp_path, kind):
     dataset = grey_folder(tmp_path / "images", 12)
     if kind == "in memory":
-        dataset = data.Dataset(np.stack([data.decode_image(file, 8).numpy() for file in dataset.files]), None, "test")
+        decode = data.folder_decoder(dataset)
+        dataset = data.Dataset(np.stack([decode(file).numpy() for file in dataset.files]), None, "test")
     if kind == "cached folder":
         dataset = dataset._replace(cache_dir=str(tmp_path / "cache"))
     shares = [indices_seen(data.worker_batches(dataset, 2, seed=0, shards=2, shard=shard), 3) for shard in (0, 1)]
@@ -221,12 +223,12 @@ def test_each_input_pipeline_reads_a_disjoint_share_and_the_shares_cover_the_dat
 
 def test_a_cached_folder_is_decoded_once_and_gives_the_images_streaming_gives(tmp_path, capsys, monkeypatch):
     dataset = grey_folder(tmp_path / "images", 6)
-    streamed = np.stack([data.decode_image(file, 8).numpy() for file in dataset.files])
+    streamed = np.stack([data.folder_decoder(dataset)(file).numpy() for file in dataset.files])
     cached = dataset._replace(cache_dir=str(tmp_path / "cache"))
     first = indices_seen(data.worker_batches(cached, 3, seed=0), 6)  # three epochs
     assert "caching 6 images (8x8)" in capsys.readouterr().err
     assert all(sorted(first[at:at + 6]) == list(range(6)) for at in (0, 6, 12)) and first[:6] != first[6:12]
-    (entry,) = (tmp_path / "cache").iterdir()
+    (entry,) = (path for path in (tmp_path / "cache").iterdir() if path.is_dir())  # and its .lock file
     np.testing.assert_array_equal(np.fromfile(entry / "images.u8", np.uint8).reshape(6, 8, 8, 3), streamed)
 
     def no_decoding(*args):
@@ -242,19 +244,24 @@ def test_a_cached_folder_is_decoded_once_and_gives_the_images_streaming_gives(tm
 
 def test_a_cache_build_that_is_killed_leaves_no_entry_and_the_next_start_builds_it(tmp_path, monkeypatch):
     dataset = grey_folder(tmp_path / "images", 6)._replace(cache_dir=str(tmp_path / "cache"))
-    replace = data.image_cache.os.replace
+    rename = data.image_cache.os.rename
 
     def killed(source, target):
-        raise KeyboardInterrupt  # the array is written, the rename never happens
+        raise KeyboardInterrupt  # the images are written, the rename never happens
 
-    monkeypatch.setattr(data.image_cache.os, "replace", killed)
+    monkeypatch.setattr(data.image_cache.os, "rename", killed)
     with pytest.raises(KeyboardInterrupt):
         data.worker_batches(dataset, 3, seed=0)
-    (entry,) = (tmp_path / "cache").iterdir()
-    assert [path.name for path in entry.iterdir()] == ["images.u8.partial"]
-    monkeypatch.setattr(data.image_cache.os, "replace", replace)
+    (lock,) = (tmp_path / "cache").iterdir()  # no entry, and no half-built one: only the lock file
+    key = lock.name.removesuffix(".lock")
+    monkeypatch.setattr(data.image_cache.os, "rename", rename)
+    # A build killed outright (SIGKILL) cannot clean up: the next build of its key removes what it left.
+    leftover = tmp_path / "cache" / f"{key}.building-1-dead"
+    leftover.mkdir()
+    (leftover / "images.u8").write_bytes(bytes(100))
     assert sorted(indices_seen(data.worker_batches(dataset, 3, seed=0), 2)) == list(range(6))
-    assert sorted(path.name for path in entry.iterdir()) == ["images.json", "images.u8"]
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == [key, f"{key}.lock"]
+    assert sorted(path.name for path in (tmp_path / "cache" / key).iterdir()) == ["images.json", "images.u8"]
 
 
 def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
