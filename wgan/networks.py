@@ -17,7 +17,8 @@ except on the generator's output and the critic's input layer; ReLU in the
 generator with tanh on its output; LeakyReLU(0.2) in the critic; weights from N(0, 0.02).
 
 Deviations from the paper: none (the WGAN paper fixes no z; z has 128 dimensions
-and is drawn from N(0, I), as in the WGAN-GP code).
+and is drawn from N(0, I), as in the WGAN-GP code). The WGAN authors' main.py trains
+dcgan.torch's nets instead (4x4 kernels, 64 -> 512 filters, no biases, z of 100).
 """
 import keras
 import tensorflow as tf
