@@ -151,7 +151,7 @@ def train(config):
         models = make_models(config)
     discriminator_step, generator_step = make_steps(*models, config, strategy)
 
-    with training_run.TrainingRun(config, *models, strategy) as run:
+    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)
             metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)
