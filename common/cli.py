@@ -8,6 +8,7 @@ A train.py defines its flags only when it runs as a program, into whichever
 absl.flags.FlagValues it is given, so that one process can import every variant
 (`default_config` reads a variant's defaults into a private FlagValues).
 """
+import contextlib
 import functools
 import os
 import pathlib
@@ -21,7 +22,12 @@ class UserError(Exception):
     """A problem with the user's input: printed as one line, exit status 2."""
 
 
+class StopRequested(KeyboardInterrupt):
+    """Raised by the training loop between two iterations, where a Ctrl-C or SIGTERM asked it to stop."""
+
+
 _stop_requested = False
+_stops_wait = False  # True while a training loop honours stops between its iterations
 
 
 def stop_requested():
@@ -29,9 +35,30 @@ def stop_requested():
     return _stop_requested
 
 
+@contextlib.contextmanager
+def stops_between_iterations():
+    """Inside, the first Ctrl-C or SIGTERM only sets stop_requested(), for the training loop to
+    stop when the iteration it is in is done; a second one stops at once (KeyboardInterrupt).
+
+    Outside (start-up, other commands), the first one stops at once.
+    """
+    global _stops_wait
+    _stops_wait = True
+    try:
+        yield
+    finally:
+        _stops_wait = False
+
+
 def _interrupt(signum, frame):
-    """Ctrl-C or a SIGTERM (a job scheduler, `kill`) stops the run: a checkpoint first."""
+    """Ctrl-C or a SIGTERM (a job scheduler, `kill`) stops the run: see stops_between_iterations."""
     global _stop_requested
+    if _stops_wait and not _stop_requested:
+        _stop_requested = True
+        # os.write: print could land inside another print to the same stream, and fail there.
+        os.write(sys.stderr.fileno(), b"stopping when this iteration is done, with a checkpoint "
+                                      b"(again: stop at once, without one)\n")
+        return
     _stop_requested = True  # the training loop raises again if this raise is swallowed
     raise KeyboardInterrupt
 

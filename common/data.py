@@ -353,6 +353,23 @@ def count_decodable(dataset, shard, shards, enough):
     return int(images.take(enough).reduce(0, lambda count, image: count + 1))
 
 
+def check_decodable(dataset, batch_size, shards=1, shard=0):
+    """For a folder, raises the one-line --batch_size error if fewer than batch_size of this
+    input pipeline's images decode (with --cache_dir, building the cache to count them).
+
+    make_batches calls it at once, so that the error comes before the run writes anything:
+    the pipeline itself is built later, at the first batch.
+    """
+    if dataset.files is None:
+        return
+    if dataset.cache_dir:
+        decoded = image_cache.cached_images(dataset.files[shard::shards], dataset.image_size, dataset.cache_dir,
+                                            folder_decoder(dataset)).count
+    else:
+        decoded = count_decodable(dataset, shard, shards, batch_size)
+    require_a_batch(batch_size, decoded, dataset.count, shards)
+
+
 def require_a_batch(batch_size, decoded, count, shards):
     """Raises the one-line --batch_size error when fewer than batch_size of a folder's images decode."""
     if decoded < batch_size:
@@ -466,58 +483,189 @@ def run_settings(dataset, conditional):
     return settings
 
 
+class Batches:
+    """An endless iterator of (images, labels) batches that counts the batches it has given.
+
+    `position` (a tf.Variable, int64) is that count: a run keeps it in its checkpoint
+    (common/training_run.py). The input pipeline is built at the first `next`, to start at
+    `position`, so a resumed run, which restores the variable after make_batches, goes on
+    with the batch after the last one it trained on. A position changed after that (by a
+    restore) rebuilds the pipeline there.
+    """
+
+    def __init__(self, build, position):
+        self.position = position
+        self._build = build  # start (batches already given) -> an iterator of the batches after them
+        self._iterator, self._given = None, None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        given = int(self.position.numpy())
+        if self._iterator is None or given != self._given:
+            self._iterator = self._build(given)
+        batch = next(self._iterator)
+        self.position.assign_add(1)
+        self._given = given + 1
+        return batch
+
+
 def make_batches(dataset, batch_size, seed, strategy=None):
-    """An endless iterator of shuffled (images, labels) batches from a Dataset.
+    """An endless Batches iterator of shuffled (images, labels) batches from a Dataset.
 
     images: float32 [batch_size, H, W, C] in [-1, 1]; labels: int32 [batch_size] (all 0
     when the dataset has none). Every batch is full (drop_remainder) so that the
-    tf.function steps see one static shape and trace once. The data reshuffles each
-    epoch. A folder or TFDS set streams: files are read in a shuffled order and decoded,
-    cropped and resized on tf.data's parallel threads as training goes, so memory does
-    not depend on the number of images.
+    tf.function steps see one static shape and trace once. Each epoch is a fresh
+    permutation, fixed by (seed, epoch) alone (`epoch_order`), so that the batches after
+    any position can be made again without the ones before it. A folder or TFDS set
+    streams: files are read in that order and decoded, cropped and resized on tf.data's
+    parallel threads as training goes, so memory does not depend on the number of images.
 
     With a tf.distribute strategy of several replicas, batch_size is the global batch:
     each input pipeline (one per worker) reads a disjoint share of the data (of the files,
     for a folder or TFDS set) and makes the batches of its own replicas.
+    Raises UserError at once if a batch is larger than the data it is drawn from.
     """
-    if strategy is None or strategy.num_replicas_in_sync == 1:
-        return iter(worker_batches(dataset, batch_size, seed))
+    strategy = strategy or tf.distribute.get_strategy()
+    replicas = strategy.num_replicas_in_sync
+    pipelines, pipeline = _input_pipelines(strategy)
+    check_batch_size(dataset, batch_size // replicas, pipelines, pipeline)
+    check_decodable(dataset, batch_size // replicas, pipelines, pipeline)
+    with strategy.scope():
+        position = tf.Variable(0, dtype=tf.int64, trainable=False)
+    if replicas == 1:
+        return Batches(lambda start: iter(worker_batches(dataset, batch_size, seed, start=start)), position)
 
-    def per_worker(context):
-        return worker_batches(dataset, context.get_per_replica_batch_size(batch_size), seed,
-                              context.num_input_pipelines, context.input_pipeline_id)
+    def build(start):
+        def per_worker(context):
+            # Each global batch takes one batch from this pipeline for each of its replicas.
+            replicas_here = context.num_replicas_in_sync // context.num_input_pipelines
+            return worker_batches(dataset, context.get_per_replica_batch_size(batch_size), seed,
+                                  context.num_input_pipelines, context.input_pipeline_id, start * replicas_here)
 
-    return iter(strategy.distribute_datasets_from_function(per_worker))
+        return iter(strategy.distribute_datasets_from_function(per_worker))
+
+    return Batches(build, position)
 
 
-def worker_batches(dataset, batch_size, seed, shards=1, shard=0):
-    """The batches of one input pipeline: shard `shard` of `shards` of the data, shuffled."""
+def _input_pipelines(strategy):
+    """(number of input pipelines, this process's) under `strategy`: one per worker."""
+    from common import devices
+
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type is None:
+        return 1, 0
+    cluster = resolver.cluster_spec().as_dict()
+    return len(cluster.get("chief", [])) + len(cluster.get("worker", [])), devices.worker_index(strategy)
+
+
+def check_batch_size(dataset, batch_size, shards=1, shard=0):
+    """Raises UserError if input pipeline `shard` of `shards` holds fewer than batch_size images."""
     share = -(-(dataset.count - shard) // shards)  # elements shard, shard + shards, ...
     if batch_size > share:
         raise UserError(f"--batch_size is larger than the dataset ({dataset.count} images, {share} for each "
                         f"of {shards} input pipelines)" if shards > 1 else
                         f"--batch_size={batch_size} is larger than the dataset ({dataset.count} images)")
+    return share
+
+
+MAX_INPUT_PIPELINES = 1 << 16  # workers; each pipeline's epochs get seeds of their own
+
+
+def epoch_order(count, batch_size, seed, stream=0, start=0):
+    """Endless batches of indices into `count` elements, each epoch a fresh permutation.
+
+    A tf.data.Dataset of int64 [batch_size]: epoch e is the permutation of 0..count-1 that
+    tf.random.experimental.stateless_shuffle gives for the seed (seed, e, stream), made when
+    the epoch begins, cut into count // batch_size batches; the last count % batch_size of
+    each permutation are left out, as drop_remainder leaves them. Starts at batch `start`
+    (0: the first of epoch 0): a resumed run's first epoch is the same permutation cut
+    after the batches it trained on, which are never read.
+    """
+    per_epoch = count // batch_size * batch_size
+    start_epoch, first = divmod(start * batch_size, per_epoch)
+
+    def epoch(number):
+        epoch_seed = tf.stack([tf.constant(seed, tf.int64), number * MAX_INPUT_PIPELINES + stream])
+        permutation = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), epoch_seed)
+        begin = tf.where(number == start_epoch, tf.constant(first, tf.int64), tf.constant(0, tf.int64))
+        return tf.data.Dataset.from_tensor_slices(permutation[begin:per_epoch])
+
+    # Each epoch holds whole batches, so a batch never spans two epochs.
+    return tf.data.Dataset.counter(start_epoch).flat_map(epoch).batch(batch_size, drop_remainder=True)
+
+
+def worker_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
+    """The batches of one input pipeline: shard `shard` of `shards` of the data, shuffled,
+    from its batch `start` on (0: the first; a resumed run passes the batches it has used)."""
+    share = check_batch_size(dataset, batch_size, shards, shard)
     if dataset.tfds is not None:
-        context = tf.distribute.InputContext(shards, shard) if shards > 1 else None
-        pairs = tfds_examples(dataset, seed=seed, context=context).shuffle(TFDS_SHUFFLE_BUFFER, seed=seed)
-        pairs = pairs.batch(batch_size, drop_remainder=True)
+        pairs = tfds_batches(dataset, batch_size, seed, shards, shard, start)
     elif dataset.images is not None:
-        images = dataset.images[shard::shards]
+        images = tf.constant(dataset.images[shard::shards])
         labels = np.zeros(len(images), np.int32) if dataset.labels is None else dataset.labels[shard::shards]
-        pairs = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int32)))
-        pairs = pairs.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        pairs = pairs.batch(batch_size, drop_remainder=True)
+        labels = tf.constant(np.asarray(labels, np.int32))
+        order = epoch_order(share, batch_size, seed, shard, start)
+        pairs = order.map(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)))
     elif dataset.cache_dir:
         cached = image_cache.cached_images(dataset.files[shard::shards], dataset.image_size, dataset.cache_dir,
                                            folder_decoder(dataset))
         require_a_batch(batch_size, cached.count, dataset.count, shards)
-        pairs = image_cache.shuffled_batches(cached, batch_size, seed)
+        pairs = image_cache.read_batches(cached, epoch_order(cached.count, batch_size, seed, shard, start))
     else:
-        require_a_batch(batch_size, count_decodable(dataset, shard, shards, batch_size), dataset.count, shards)
-        files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
-        files = files.shuffle(share, seed=seed, reshuffle_each_iteration=True)
-        images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
+        check_decodable(dataset, batch_size, shards, shard)
+        # Indices first, files second: the skipped files of a resumed run are never opened.
+        files = tf.constant(list(dataset.files[shard::shards]))
+        paths = epoch_order(share, batch_size, seed, shard, start).unbatch().map(lambda index: files[index])
+        images = paths.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
         pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
         pairs = pairs.batch(batch_size, drop_remainder=True)
     pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    return pairs.repeat().prefetch(tf.data.AUTOTUNE)
+    return pairs.prefetch(tf.data.AUTOTUNE)
+
+
+def tfds_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
+    """A TFDS set's batches for one input pipeline, from its batch `start` on.
+
+    TFDS reads a set from files in sequence, so it has no random access: epoch e reads the
+    pipeline's files in the order ReadConfig(shuffle_seed) gives for a seed made of (seed,
+    e) and shuffles their examples in a buffer seeded the same way, which makes the epoch
+    the same every time it is read. A resumed run reads its epoch again up to where it
+    stopped without decoding those images (they are skipped still encoded), then goes on.
+    """
+    import tensorflow_datasets as tfds
+
+    name, data_dir, split = dataset.tfds
+    builder = tfds.builder(name, data_dir=data_dir)
+    image_feature, size, labelled = builder.info.features["image"], dataset.image_size, dataset.num_classes > 0
+    context = tf.distribute.InputContext(shards, shard) if shards > 1 else None
+
+    def examples(epoch_seed):
+        read_config = tfds.ReadConfig(shuffle_seed=epoch_seed, input_context=context)
+        return builder.as_dataset(split=split, shuffle_files=True, read_config=read_config,
+                                  decoders={"image": tfds.decode.SkipDecoding()})
+
+    per_epoch = int(examples(seed).cardinality()) // batch_size  # this pipeline's share of the files
+    if per_epoch < 1:
+        raise UserError(f"--batch_size is larger than the images of {dataset.source}'s files that an input "
+                        "pipeline reads")
+    start_epoch, skipped = divmod(start, per_epoch)
+
+    @tf.autograph.experimental.do_not_convert
+    def epoch(number):
+        # The epoch's seed is the whole seed of its two shuffles: without this, a global seed
+        # (keras.utils.set_random_seed) would be mixed in, and tf.data cannot mix it with a tensor.
+        tf.compat.v1.get_default_graph().seed = None  # this function's own graph only
+        epoch_seed = seed * 1_000_003 + number  # one seed per epoch, for the files and the buffer
+        skip = tf.where(number == start_epoch, tf.constant(skipped * batch_size, tf.int64), tf.constant(0, tf.int64))
+        whole_batches = examples(epoch_seed).shuffle(TFDS_SHUFFLE_BUFFER, seed=epoch_seed).take(per_epoch * batch_size)
+        return whole_batches.skip(skip)
+
+    def pair(example):
+        image = crop_and_resize(image_feature.decode_example(example["image"]), size)
+        label = tf.cast(example["label"], tf.int32) if labelled else tf.constant(0, tf.int32)
+        return image, label
+
+    pairs = tf.data.Dataset.counter(start_epoch).flat_map(epoch).map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+    return pairs.batch(batch_size, drop_remainder=True)

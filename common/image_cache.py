@@ -166,21 +166,25 @@ def sync_directory(path):
         os.close(descriptor)
 
 
-def shuffled_batches(cached, batch_size, seed):
+def read_batches(cached, index_batches):
     """A tf.data.Dataset of (uint8 images [batch_size, size, size, 3], int32 zero labels) read
-    from a cache in an order reshuffled each epoch; every batch full."""
+    from a cache: one batch for each int64 [batch_size] batch of indices in `index_batches`
+    (common.data.epoch_order gives the shuffled ones)."""
     shape = (cached.size, cached.size, 3)
     image_bytes = int(np.prod(shape))
     file = os.open(cached.path, os.O_RDONLY)  # open for the life of the process, as tf.data's readers are
 
     def gather(indices):
-        # Sorted, so that the reads go forward through the file; the order inside a batch is no matter.
-        chunks = [os.pread(file, image_bytes, int(index) * image_bytes) for index in np.sort(indices)]
-        return np.frombuffer(b"".join(chunks), np.uint8).reshape(len(indices), *shape)
+        # Read in file order, so that the reads go forward through the file, then put back in
+        # the batch's own order (which resumes and sharded runs reproduce).
+        order = np.argsort(indices)
+        chunks = [os.pread(file, image_bytes, int(index) * image_bytes) for index in indices[order]]
+        images = np.frombuffer(b"".join(chunks), np.uint8).reshape(len(indices), *shape)
+        return images[np.argsort(order)]
 
     def read(indices):
         batch = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
+        batch_size = indices.shape[0]
         return tf.ensure_shape(batch, [batch_size, *shape]), tf.zeros([batch_size], tf.int32)
 
-    indices = tf.data.Dataset.range(cached.count).shuffle(cached.count, seed=seed, reshuffle_each_iteration=True)
-    return indices.batch(batch_size, drop_remainder=True).map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    return index_batches.map(read, num_parallel_calls=tf.data.AUTOTUNE)

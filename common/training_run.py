@@ -2,14 +2,17 @@
 
 The training loop itself stays in each train.py:
 
-    with training_run.TrainingRun(config, *models, strategy) as run:
+    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches) as run:
         for step in run.steps():
-            metrics = train_iteration(...)
+            metrics = train_iteration(real_batches, ...)
             run.end_step(step, metrics)
 
-Opening a TrainingRun restores the latest checkpoint in --logdir, if any. Leaving it
-with Ctrl-C or SIGTERM saves a checkpoint first, so the same command resumes the run;
-leaving it at the end of training with --export writes RUN/export (common/export.py).
+Opening a TrainingRun restores the latest checkpoint in --logdir, if any, with the
+position of the real batches in their order (common/data.py), so that the same command
+resumes the run where it stopped, data included. A Ctrl-C or SIGTERM stops the run when
+the iteration it is in is done and saves a checkpoint of that iteration's end; a second
+one stops at once and saves nothing. Leaving it at the end of training with --export
+writes RUN/export (common/export.py).
 """
 import math
 import pathlib
@@ -21,6 +24,9 @@ import time
 from common import cli, devices, export, images, logs, quality, rundir, sampling
 
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
+# Logged readings in a row with a NaN or infinite number, the weights finite and no fall of the
+# float16 loss scale to explain them, that stop a run: one is a skipped update, three are not.
+NON_FINITE_READINGS = 3
 
 
 class NonFiniteError(cli.UserError):
@@ -30,7 +36,11 @@ class NonFiniteError(cli.UserError):
 class TrainingRun:
     """Everything a training run writes, on its schedule (see the module docstring)."""
 
-    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy):
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy, *,
+                 real_batches=None, random_generator=None):
+        """real_batches: the run's common.data.Batches, whose position the checkpoint keeps, so that a
+        resumed run's data goes on where it stopped; random_generator: a tf.random.Generator the
+        steps draw from, kept in the checkpoint too (None: neither is kept)."""
         import numpy as np
         import tensorflow as tf
 
@@ -41,6 +51,8 @@ class TrainingRun:
         self.chief = devices.is_chief(strategy)
         resuming = rundir.check_logdir(config) if self.chief else (self.logdir / rundir.CONFIG_FILE).is_file()
         self.generator = generator
+        self.optimizers = (generator_optimizer, discriminator_optimizer)
+        self._non_finite_readings, self._loss_scales = 0, []  # check_finite's memory of the last readings
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
@@ -48,18 +60,17 @@ class TrainingRun:
             *generator.variables, *discriminator.variables,
             *generator_optimizer.variables, *discriminator_optimizer.variables,
         ]
-        self.checkpoint, self.manager = rundir.make_checkpoint(
-            self._scratch or self.logdir,
-            step=self.step,
-            generator=generator,
-            discriminator=discriminator,
-            generator_optimizer=generator_optimizer,
-            discriminator_optimizer=discriminator_optimizer,
-        )
+        models = dict(step=self.step, generator=generator, discriminator=discriminator,
+                      generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer)
+        extras = {"data_position": None if real_batches is None else real_batches.position,
+                  "random_generator": random_generator}
+        extras = {name: value for name, value in extras.items() if value is not None}
+        self.checkpoint, self.manager = rundir.make_checkpoint(self._scratch or self.logdir, **models, **extras)
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            self.restore(latest, models, extras)
         self.start = int(self.step.numpy())
+        self._loss_scales = self.loss_scales()
         # The same noise every time, so that the grids show one set of samples evolving.
         self.num_classes = config.get("num_classes", 0)
         noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
@@ -90,6 +101,21 @@ class TrainingRun:
             print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
         self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
 
+    def restore(self, path, models, extras):
+        """Restores the checkpoint at `path`; one saved before the data position or the random
+        generator were kept restores the rest, and says what starts afresh."""
+        import tensorflow as tf
+
+        saved = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+        missing = [name for name in extras if name not in saved]
+        if missing:  # an older run's checkpoint: what it lacks starts afresh
+            tf.train.Checkpoint(**models).restore(path).assert_existing_objects_matched()
+            if self.chief:
+                print(f"{pathlib.Path(path).name} was saved without {' and '.join(missing)}: "
+                      "those start afresh (the data at the start of its order)")
+        else:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+
     def make_evaluator(self, strategy):
         """The sample-quality evaluator, scoring against the data the run trains on.
 
@@ -115,18 +141,19 @@ class TrainingRun:
         return range(self.start + 1, self.config["train_steps"] + 1)
 
     def end_step(self, step, metrics):
-        """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule."""
-        if cli.stop_requested():
-            # A signal's KeyboardInterrupt can land where it is swallowed (a finalizer run
-            # while TensorFlow traces a step); stop here instead.
-            raise KeyboardInterrupt
+        """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule.
+
+        Here, between two iterations, is where a Ctrl-C or SIGTERM stops the run (cli.StopRequested;
+        __exit__ saves the checkpoint), so that a checkpoint always holds whole iterations.
+        """
         self.step.assign(step)
+        self.stop_if_requested()
         last = step == self.config["train_steps"]
         logging = step % self.config["log_every"] == 0 or last
         saving = step % self.config["checkpoint_every"] == 0 or last
         if logging or saving:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
-            self.check_finite(step, metrics, weights=saving)
+            metrics = self.check_finite(step, metrics, weights=saving)
         if saving:
             self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
         if not self.chief:
@@ -146,18 +173,51 @@ class TrainingRun:
             self.save_samples(step)
         if step % self.config["checkpoint_every"] == 0 or last:
             self.log.flush()
+        self.stop_if_requested()  # one that came while this step logged, sampled or evaluated
+
+    def stop_if_requested(self):
+        if cli.stop_requested():
+            raise cli.StopRequested
 
     def check_finite(self, step, metrics, weights):
-        """Stops the run if a logged number (or, before a save, a weight) is NaN or infinite.
+        """The logged numbers that are finite; stops the run when the weights are not.
 
-        Nothing non-finite is logged or saved, so the newest checkpoint on disk stays
-        the last good one; rerunning the command resumes from it.
+        What the run keeps decides: the weights and the optimizers' state. If one of them is
+        NaN or infinite the run stops. A NaN or infinite logged number with a finite state is
+        an update that was not applied: float16's loss scale skips an update whose gradients
+        overflowed, and halves the scale. The run goes on (that number left out of the log)
+        while the loss scale falls between readings; it stops once NON_FINITE_READINGS
+        readings in a row that were not such a fall are non-finite, or once the loss scale
+        is below 1 (the overflow is then not the scale's). Before a save the state is checked
+        even when every number is finite. Nothing non-finite is logged or saved, so the
+        newest checkpoint on disk stays the last good one; rerunning the command resumes
+        from it.
         """
-        for key, value in metrics.items():  # already read from the device: Python floats
-            if not math.isfinite(value):
-                raise NonFiniteError(self.blow_up_message(step, f"{key} is {value}"))
-        if weights and not self.weights_finite():
-            raise NonFiniteError(self.blow_up_message(step, "a weight is not finite"))
+        non_finite = [key for key, value in metrics.items() if not math.isfinite(value)]  # Python floats
+        scales, self._loss_scales = self._loss_scales, self.loss_scales()
+        if not non_finite:
+            self._non_finite_readings = 0
+            if weights and not self.weights_finite():
+                raise NonFiniteError(self.blow_up_message(step, "a weight is not finite"))
+            return metrics
+        what = f"{non_finite[0]} is {metrics[non_finite[0]]}"
+        if not self.weights_finite():
+            raise NonFiniteError(self.blow_up_message(step, f"{what}, and so is a weight"))
+        if self._loss_scales and min(self._loss_scales) < 1:
+            raise NonFiniteError(self.blow_up_message(
+                step, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}"))
+        scale_fell = any(now < before for now, before in zip(self._loss_scales, scales))
+        self._non_finite_readings = 0 if scale_fell else self._non_finite_readings + 1
+        if self._non_finite_readings >= NON_FINITE_READINGS:
+            raise NonFiniteError(self.blow_up_message(
+                step, f"{what} at {NON_FINITE_READINGS} logged iterations in a row"))
+        self.progress.message(f"step {step}: {what} with finite weights and optimizer state: an update that "
+                              "was not applied (float16's loss scale skips those); not logged")
+        return {key: value for key, value in metrics.items() if key not in non_finite}
+
+    def loss_scales(self):
+        """The optimizers' float16 loss scales now (none without --mixed_precision=float16)."""
+        return [float(optimizer.dynamic_scale) for optimizer in self.optimizers if hasattr(optimizer, "dynamic_scale")]
 
     def weights_finite(self):
         import tensorflow as tf
@@ -172,6 +232,27 @@ class TrainingRun:
                 "command to resume from it, or start a new --logdir with a lower --learning_rate"
                 if latest else "no checkpoint was saved before it; lower --learning_rate and start again")
         return f"stopped at generator iteration {step}: {what} (nothing saved); {kept}"
+
+    def save_on_stop(self, stopped_between_iterations):
+        """After a Ctrl-C or SIGTERM: a checkpoint if the run stopped between two iterations with
+        finite weights, else none (the newest on disk stays the last good one); exits with 130."""
+        step = int(self.step.numpy())
+        kept = f"the latest checkpoint is {pathlib.Path(self.manager.latest_checkpoint or 'none').name}"
+        if not stopped_between_iterations:  # a second signal, in the middle of an iteration
+            self.progress.message(f"interrupted again: stopped at once, nothing saved; {kept}")
+            sys.exit(130)
+        if not self.weights_finite():  # a blow-up since the last check: keep the good checkpoint
+            self.progress.message(f"interrupted at generator iteration {step} with non-finite weights; "
+                                  "nothing saved, the latest checkpoint is the last good one")
+            sys.exit(130)
+        try:
+            self.manager.save(checkpoint_number=step)
+        except KeyboardInterrupt:  # a second signal during the save: TensorFlow's index still names the last one
+            self.progress.message(f"interrupted again while saving: nothing saved; {kept}")
+            sys.exit(130)
+        self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
+                              "run the same command to resume")
+        sys.exit(130)
 
     def save_samples(self, step):
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
@@ -191,9 +272,12 @@ class TrainingRun:
         return {f"eval/{key}": value for key, value in results.items()}
 
     def __enter__(self):
+        self._stops = cli.stops_between_iterations()
+        self._stops.__enter__()
         return self
 
     def __exit__(self, kind, error, trace):
+        self._stops.__exit__(None, None, None)
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has
@@ -201,16 +285,8 @@ class TrainingRun:
                 export.export(self.logdir)
             return False
         self.log.flush()
-        if kind is KeyboardInterrupt:
-            step = int(self.step.numpy())
-            if not self.weights_finite():  # a blow-up since the last check: keep the good checkpoint
-                self.progress.message(f"interrupted at generator iteration {step} with non-finite weights; "
-                                      "nothing saved, the latest checkpoint is the last good one")
-                sys.exit(130)
-            self.manager.save(checkpoint_number=step)
-            self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
-                                  "run the same command to resume")
-            sys.exit(130)
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self.save_on_stop(stopped_between_iterations=issubclass(kind, cli.StopRequested))
         if kind is None and self.start < self.config["train_steps"]:
             self.progress.message(f"done: {self.config['train_steps']} generator iterations in {self.logdir}")
         if kind is None and self.config.get("export"):

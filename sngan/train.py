@@ -149,7 +149,9 @@ def train(config):
         rng = devices.make_rng(config["seed"])  # every z, eps and label the steps draw
     discriminator_step, generator_step = make_steps(*models, rng, config, strategy)
 
-    with training_run.TrainingRun(config, *models, strategy) as run:
+    # The checkpoint also keeps the data's position and the random numbers' state.
+    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches,
+                                  random_generator=rng) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)
             metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)

@@ -325,3 +325,73 @@ def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_li
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert own_stderr_lines(result.stderr) == [
         "error: --dataset must be tfds:NAME, not 'cifar10' (the other datasets need no preparing)"]
+
+
+# ---- a resumed run's data goes on where it stopped ---------------------------------------------
+
+
+def batch_values(batches, count):
+    """The first pixel of every image of the next `count` batches, as image indices (grey level / 20)."""
+    return [[int(value) for value in np.rint((images.numpy()[:, 0, 0, 0] + 1.0) * 127.5 / 20)]
+            for images, _ in (next(batches) for _ in range(count))]
+
+
+class TinyGrey:
+    """A TFDS set prepared on disk for real (its files, TFDS's reader): 20 flat grey images, level 10 * i."""
+
+    @staticmethod
+    def prepare(data_dir):
+        import tensorflow_datasets as tfds
+
+        class TinyGreySet(tfds.core.GeneratorBasedBuilder):
+            VERSION = tfds.core.Version("1.0.0")
+
+            def _info(self):
+                return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(8, 8, 3)), "label": tfds.features.ClassLabel(num_classes=2)}))
+
+            def _split_generators(self, dl_manager):
+                return {"train": self._generate_examples()}
+
+            def _generate_examples(self):
+                for index in range(12):
+                    yield index, {"image": np.full((8, 8, 3), 20 * index, np.uint8), "label": index % 2}
+
+        TinyGreySet(data_dir=str(data_dir)).download_and_prepare()
+        return data.load_dataset("tfds:tiny_grey_set", str(data_dir), image_size=8)
+
+
+@pytest.mark.parametrize("kind", ["in memory", "folder", "cached folder", "tfds", "in memory, two replicas"])
+def test_a_resumed_pipeline_gives_the_batches_an_uninterrupted_one_gives(tmp_path, kind):
+    # 12 images in batches of 5: two batches an epoch. 3 batches and a resume to 9 must see what
+    # 9 straight see, across the epochs (each a new order) and from the middle of one.
+    keras.utils.set_random_seed(0)  # as a run does: TensorFlow's global seed must not matter
+    dataset = grey_folder(tmp_path / "images", 12)
+    if kind.startswith("in memory"):
+        dataset = data.Dataset(np.stack([data.decode_image(file, 8).numpy() for file in dataset.files]), None, "test")
+    if kind == "cached folder":
+        dataset = dataset._replace(cache_dir=str(tmp_path / "cache"))
+    if kind == "tfds":
+        dataset = TinyGrey.prepare(tmp_path / "tfds")
+    batch_size, strategy = 5, None
+    if kind.endswith("two replicas"):
+        batch_size, strategy = 4, tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    def values(batches, count):
+        if strategy is None:
+            return batch_values(batches, count)
+        return [sum((batch_values(iter([(part, None)]), 1)[0] for part in strategy.experimental_local_results(images)),
+                    []) for images, _ in (next(batches) for _ in range(count))]
+
+    straight = values(data.make_batches(dataset, batch_size, seed=3, strategy=strategy), 9)
+    stopped = data.make_batches(dataset, batch_size, seed=3, strategy=strategy)
+    before = values(stopped, 3)
+    resumed = data.make_batches(dataset, batch_size, seed=3, strategy=strategy)
+    resumed.position.assign(stopped.position)  # what a checkpoint restores
+    assert int(stopped.position.numpy()) == 3
+    assert before + values(resumed, 6) == straight
+    assert straight[3:] != straight[:6], "a restart from the beginning would pass"
+    per_epoch = 12 // batch_size
+    epochs = [sum(straight[at:at + per_epoch], []) for at in range(0, 9 - per_epoch + 1, per_epoch)]
+    assert all(len(set(epoch)) == len(epoch) for epoch in epochs)  # no image twice in an epoch
+    assert len({tuple(epoch) for epoch in epochs}) == len(epochs)  # each epoch in a new order

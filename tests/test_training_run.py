@@ -82,19 +82,20 @@ def test_generate_refuses_a_label_it_cannot_honour(conditional_runs, tmp_path, w
 # ---- signals -----------------------------------------------------------------------------------
 
 
-def signal_a_long_run(logdir, when, signal_number):
-    """Starts a long wgan_gp run, sends `signal_number` once a stdout line starts with `when`.
+def signal_a_long_run(logdir, when, *signal_numbers, argv=()):
+    """Starts a long wgan_gp run, sends `signal_numbers` once a stdout line starts with `when`.
 
     Returns (exit status, the rest of stdout, stderr).
     """
-    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}"]
+    command = [sys.executable, "wgan_gp/train.py", *TINY, "--train_steps=100000", f"--logdir={logdir}", *argv]
     stderr_path = logdir.parent / "stderr.txt"
     with open(stderr_path, "w") as stderr:  # a file, not a pipe: nothing reads it until the end
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
         for line in process.stdout:
             if line.startswith(when):
-                process.send_signal(signal_number)
+                for signal_number in signal_numbers:
+                    process.send_signal(signal_number)
                 break
         rest = process.stdout.read()
         status = process.wait(timeout=120)
@@ -110,9 +111,61 @@ def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signa
     saved = int(rest.split("generator iteration ")[1].split(";")[0])
     assert saved >= 3
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith(f"ckpt-{saved}")
+    # The state of whole iterations: `saved` generator updates, 5 critic updates (and batches) each.
+    reader = tf.train.load_checkpoint(str(logdir / "checkpoints" / f"ckpt-{saved}"))
+    counters = {name: int(reader.get_tensor(name + ITERATIONS)) for name in (
+        "generator_optimizer/_iterations", "discriminator_optimizer/_iterations", "step")}
+    assert counters == {"generator_optimizer/_iterations": saved, "discriminator_optimizer/_iterations": 5 * saved,
+                        "step": saved}
+    assert int(reader.get_tensor("data_position" + ITERATIONS)) == 5 * saved  # the batches of those updates
 
     train_in_process("wgan_gp", logdir, f"--train_steps={saved + 1}")
     assert f"resuming at generator iteration {saved}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, monkeypatch, signal_name):
+    # The signal lands where it does the most harm: after the second of iteration 3's five
+    # critic updates. The checkpoint must hold 3 whole iterations (or 2), never 2 and a part.
+    from wgan_gp import train
+
+    iteration, critic_updates = train.train_iteration, []
+
+    def signalled_iteration(real_batches, discriminator_step, generator_step, n_critic):
+        def critic_step(*batch):
+            metrics = discriminator_step(*batch)
+            critic_updates.append(1)
+            if len(critic_updates) == 12:
+                os.kill(os.getpid(), getattr(signal, signal_name))  # handled before the next line runs
+            return metrics
+
+        return iteration(real_batches, critic_step, generator_step, n_critic)
+
+    monkeypatch.setattr(train, "train_iteration", signalled_iteration)
+    handlers = {number: signal.signal(number, cli._interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:  # the handlers cli.run_command installs
+        with pytest.raises(SystemExit) as exit_status:
+            train_in_process("wgan_gp", tmp_path / "run", "--train_steps=10", "--checkpoint_every=100")
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        cli._stop_requested = False
+    assert exit_status.value.code == 130
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")))
+    step = int(reader.get_tensor("step" + ITERATIONS))
+    assert step == 3 and int(reader.get_tensor(f"discriminator_optimizer/_iterations{ITERATIONS}")) == 5 * step
+    assert int(reader.get_tensor(f"generator_optimizer/_iterations{ITERATIONS}")) == step
+
+
+def test_a_second_signal_stops_at_once_and_saves_nothing(tmp_path):
+    # Two signals of different kinds (two of one kind can arrive as one): the first asks for a
+    # stop after the iteration, the second abandons it; with no checkpoint due, none is written.
+    logdir = tmp_path / "run"
+    status, rest, errors = signal_a_long_run(logdir, "step 3/", signal.SIGINT, signal.SIGTERM,
+                                             argv=["--checkpoint_every=1000"])
+    assert status == 130, errors[-2000:]
+    assert "interrupted again" in rest and "nothing saved; the latest checkpoint is none" in rest
+    assert "Traceback" not in errors and tf.train.latest_checkpoint(str(logdir / "checkpoints")) is None
 
 
 def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
@@ -309,6 +362,25 @@ def test_a_conditional_run_trains_on_a_tfds_set(tmp_path):
     assert config["image_shape"] == [28, 28, 1] and [row["step"] for row in metrics_rows(logdir)] == ["1", "2"]
 
 
+def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_trains_on(tmp_path, monkeypatch):
+    from common import data
+
+    seen = []
+    draw = data.Batches.__next__
+
+    def recorded(batches):
+        images, labels = draw(batches)
+        seen.append(float(tf.reduce_sum(images)))
+        return images, labels
+
+    monkeypatch.setattr(data.Batches, "__next__", recorded)
+    train_in_process("wgan_gp", tmp_path / "straight", "--train_steps=4")
+    straight, seen[:] = list(seen), []
+    train_in_process("wgan_gp", tmp_path / "resumed", "--train_steps=2")
+    train_in_process("wgan_gp", tmp_path / "resumed", "--train_steps=4")
+    assert len(straight) == 20 and seen == straight
+
+
 def test_a_run_on_a_cached_folder_decodes_it_once_and_resumes_from_the_cache(tmp_path, capsys):
     (tmp_path / "images").mkdir()
     for index in range(10):
@@ -339,8 +411,10 @@ def all_checkpoints_finite(logdir):
 class TooLargeStepRun(training_run.TrainingRun):
     """A run whose optimizers take steps far too large once it has restored its checkpoint."""
 
-    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy):
-        super().__init__(config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy)
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
+                 **kept):
+        super().__init__(config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
+                         **kept)
         generator_optimizer.learning_rate = discriminator_optimizer.learning_rate = 1e38
 
 
@@ -352,8 +426,8 @@ def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp
     with pytest.raises(training_run.NonFiniteError) as error:
         train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
     message = str(error.value)
-    assert re.match(r"stopped at generator iteration \d+: (\S+ is (nan|inf|-inf)|a weight is not finite) "
-                    r"\(nothing saved\); the latest checkpoint, ckpt-\d+, holds finite weights", message), message
+    assert re.match(r"stopped at generator iteration \d+: (\S+ is (nan|inf|-inf), and so is a weight|a weight is not "
+                    r"finite) \(nothing saved\); the latest checkpoint, ckpt-\d+, holds finite weights", message), message
     assert "\n" not in message
     assert all_checkpoints_finite(logdir)
     assert all(np.isfinite(float(value)) for row in metrics_rows(logdir) for value in row.values())
@@ -364,6 +438,55 @@ def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp
         train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
     assert f"resuming at generator iteration {latest}" in capsys.readouterr().out
     assert all_checkpoints_finite(logdir)
+
+
+class OverflowingRun(training_run.TrainingRun):
+    """A float16 run whose loss scales start at 2^30: the critic's penalty gradient overflows."""
+
+    def __init__(self, config, *models_and_strategy, **kept):
+        super().__init__(config, *models_and_strategy, **kept)
+        for optimizer in models_and_strategy[2:4]:
+            optimizer.dynamic_scale.assign(2.0**30)
+        self._loss_scales = [2.0**30] * 2  # what check_finite compares the next scales with
+
+
+def test_a_float16_overflow_skips_updates_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    # Each overflowing critic update is skipped (NaN loss, weights untouched) and halves the
+    # scale; once it is low enough the updates apply. Only what is kept decides the run's health.
+    monkeypatch.setattr(training_run, "TrainingRun", OverflowingRun)
+    logdir = tmp_path / "run"
+    train_in_process("wgan_gp", logdir, "--mixed_precision=float16", "--train_steps=5", "--checkpoint_every=100")
+    output = capsys.readouterr().out
+    assert "loss/discriminator is nan with finite weights" in output  # the guard saw the skips, and let them be
+    reader = tf.train.load_checkpoint(str(logdir / "checkpoints" / "ckpt-5"))
+    applied = reader.get_tensor(f"discriminator_optimizer/inner_optimizer/_iterations{ITERATIONS}")
+    scale = reader.get_tensor(f"discriminator_optimizer/dynamic_scale{ITERATIONS}")
+    assert 0 < applied < 25 and 1 <= scale < 2.0**30  # some of the 25 skipped, the rest applied
+    assert all_checkpoints_finite(logdir)
+    rows = metrics_rows(logdir)
+    assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5"] and rows[-1]["loss/discriminator"]
+    assert all(np.isfinite(float(value)) for row in rows for value in row.values() if value)
+
+
+def test_a_float16_blow_up_still_stops_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    with pytest.raises(training_run.NonFiniteError, match=r"stopped at generator iteration \d+: .*lower "
+                                                          r"--learning_rate"):
+        train_in_process("wgan_gp", tmp_path / "run", "--mixed_precision=float16", "--train_steps=20")
+
+
+def test_non_finite_losses_in_a_row_stop_a_run_whose_weights_are_finite(tmp_path, monkeypatch):
+    from dcgan import train
+
+    iteration = train.train_iteration
+
+    def nan_loss(*args):
+        return {**iteration(*args), "loss/discriminator": tf.constant(float("nan"))}
+
+    monkeypatch.setattr(train, "train_iteration", nan_loss)
+    with pytest.raises(training_run.NonFiniteError, match="stopped at generator iteration 3: loss/discriminator is "
+                                                          "nan at 3 logged iterations in a row"):
+        train_in_process("dcgan", tmp_path / "run", "--train_steps=10")
 
 
 def test_an_interrupt_after_a_blow_up_saves_nothing(tmp_path, monkeypatch, capsys):
