@@ -156,8 +156,13 @@ def seed_everything(seed, strategy=None):
 
 
 def worker_seed(seed, worker):
-    """A seed in [0, 2**32) for (seed, worker): numpy.random.SeedSequence([seed, worker]) hashes
-    the pair, so two pairs share a seed with probability 2**-32 (NumPy's seeds are 32-bit)."""
+    """A seed in [0, 2**32) for (seed, worker) (derived_seed; NumPy's global seed is 32-bit)."""
+    return derived_seed(seed, worker)
+
+
+def derived_seed(*numbers):
+    """A seed in [0, 2**32) for a tuple of non-negative integers: numpy.random.SeedSequence
+    hashes them, so two tuples share a seed with probability 2**-32."""
     import numpy as np
 
-    return int(np.random.SeedSequence([seed, worker]).generate_state(1, np.uint32)[0])
+    return int(np.random.SeedSequence(list(numbers)).generate_state(1, np.uint32)[0])

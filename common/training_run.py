@@ -14,6 +14,7 @@ the iteration it is in is done and saves a checkpoint of that iteration's end; a
 one stops at once and saves nothing. Leaving it at the end of training with --export
 writes RUN/export (common/export.py).
 """
+import json
 import math
 import pathlib
 import shutil
@@ -27,6 +28,7 @@ SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
 # Logged readings in a row with a NaN or infinite number, the weights finite and no fall of the
 # float16 loss scale to explain them, that stop a run: one is a skipped update, three are not.
 NON_FINITE_READINGS = 3
+BLOW_UPS_FILE = "blow_ups.json"  # in the run directory: each blow-up and the checkpoint it leaves to resume from
 
 
 class NonFiniteError(cli.UserError):
@@ -70,6 +72,8 @@ class TrainingRun:
         if latest:
             self.restore(latest, models, extras)
         self.start = int(self.step.numpy())
+        if random_generator is not None:
+            self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
         # The same noise every time, so that the grids show one set of samples evolving.
         self.num_classes = config.get("num_classes", 0)
@@ -115,6 +119,22 @@ class TrainingRun:
                       "those start afresh (the data at the start of its order)")
         else:
             self.checkpoint.restore(path).assert_existing_objects_matched()
+
+    def reseed_after_blow_up(self, random_generator):
+        """Moves the steps' random numbers to a stream of their own when the run resumes from
+        the checkpoint a blow-up left (blow_ups.json).
+
+        That checkpoint holds the generator's state as it was before the blow-up: resuming
+        there would draw the same z and eps on the same weights and data, into the same
+        blow-up. The n-th blow-up's resume draws from the stream seeded by (--seed, n)
+        instead; a resume from any later checkpoint restores its state as it was saved.
+        """
+        path = self.logdir / BLOW_UPS_FILE
+        if not path.is_file():
+            return
+        blow_ups = json.loads(path.read_text())
+        if blow_ups and blow_ups[-1]["resume_from"] == self.start:
+            random_generator.reset_from_seed(devices.derived_seed(self.config["seed"], len(blow_ups)))
 
     def make_evaluator(self, strategy):
         """The sample-quality evaluator, scoring against the data the run trains on.
@@ -198,19 +218,17 @@ class TrainingRun:
         if not non_finite:
             self._non_finite_readings = 0
             if weights and not self.weights_finite():
-                raise NonFiniteError(self.blow_up_message(step, "a weight is not finite"))
+                raise self.blow_up(step, "a weight is not finite")
             return metrics
         what = f"{non_finite[0]} is {metrics[non_finite[0]]}"
         if not self.weights_finite():
-            raise NonFiniteError(self.blow_up_message(step, f"{what}, and so is a weight"))
+            raise self.blow_up(step, f"{what}, and so is a weight")
         if self._loss_scales and min(self._loss_scales) < 1:
-            raise NonFiniteError(self.blow_up_message(
-                step, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}"))
+            raise self.blow_up(step, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}")
         scale_fell = any(now < before for now, before in zip(self._loss_scales, scales))
         self._non_finite_readings = 0 if scale_fell else self._non_finite_readings + 1
         if self._non_finite_readings >= NON_FINITE_READINGS:
-            raise NonFiniteError(self.blow_up_message(
-                step, f"{what} at {NON_FINITE_READINGS} logged iterations in a row"))
+            raise self.blow_up(step, f"{what} at {NON_FINITE_READINGS} logged iterations in a row")
         self.progress.message(f"step {step}: {what} with finite weights and optimizer state: an update that "
                               "was not applied (float16's loss scale skips those); not logged")
         return {key: value for key, value in metrics.items() if key not in non_finite}
@@ -226,12 +244,21 @@ class TrainingRun:
         floats = [v for v in variables if "float" in str(v.dtype)]  # not the step counters
         return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in floats]))
 
-    def blow_up_message(self, step, what):
+    def blow_up(self, step, what):
+        """The NonFiniteError that stops the run at `step`, after recording the blow-up in
+        blow_ups.json, so that the resume draws other random numbers (reseed_after_blow_up)."""
         latest = self.manager.latest_checkpoint
+        resume_from = int(pathlib.Path(latest).name.split("-")[-1]) if latest else 0
+        if self.chief:
+            path = self.logdir / BLOW_UPS_FILE
+            blow_ups = json.loads(path.read_text()) if path.is_file() else []
+            rundir.write_json(path, [*blow_ups, {"generator_iteration": step, "what": what,
+                                                 "resume_from": resume_from}])
         kept = (f"the latest checkpoint, {pathlib.Path(latest).name}, holds finite weights: run the same "
-                "command to resume from it, or start a new --logdir with a lower --learning_rate"
-                if latest else "no checkpoint was saved before it; lower --learning_rate and start again")
-        return f"stopped at generator iteration {step}: {what} (nothing saved); {kept}"
+                "command to resume from it with other random numbers, or start a new --logdir with a lower "
+                "--learning_rate" if latest else "no checkpoint was saved before it; lower --learning_rate and "
+                "start again")
+        return NonFiniteError(f"stopped at generator iteration {step}: {what} (nothing saved); {kept}")
 
     def save_on_stop(self, stopped_between_iterations):
         """After a Ctrl-C or SIGTERM: a checkpoint if the run stopped between two iterations with

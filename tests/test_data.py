@@ -368,7 +368,7 @@ def test_a_resumed_pipeline_gives_the_batches_an_uninterrupted_one_gives(tmp_pat
     keras.utils.set_random_seed(0)  # as a run does: TensorFlow's global seed must not matter
     dataset = grey_folder(tmp_path / "images", 12)
     if kind.startswith("in memory"):
-        dataset = data.Dataset(np.stack([data.decode_image(file, 8).numpy() for file in dataset.files]), None, "test")
+        dataset = data.Dataset(np.stack([data.decode_image(file, 8, 1).numpy() for file in dataset.files]), None, "test")
     if kind == "cached folder":
         dataset = dataset._replace(cache_dir=str(tmp_path / "cache"))
     if kind == "tfds":

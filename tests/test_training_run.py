@@ -379,6 +379,14 @@ def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_trains_on(tmp_
     train_in_process("wgan_gp", tmp_path / "resumed", "--train_steps=2")
     train_in_process("wgan_gp", tmp_path / "resumed", "--train_steps=4")
     assert len(straight) == 20 and seen == straight
+    # The same weights, data and random numbers (z, eps: the checkpoint keeps the generator's
+    # state): iterations 3 and 4 log the numbers the uninterrupted run logged.
+    def losses(name):
+        return [{key: value for key, value in row.items() if not key.startswith(("wall_time", "perf/"))}
+                for row in metrics_rows(tmp_path / name)]
+
+    assert [int(row["step"]) for row in losses("resumed")] == [1, 2, 3, 4]
+    assert losses("resumed") == losses("straight")
 
 
 def test_a_run_on_a_cached_folder_decodes_it_once_and_resumes_from_the_cache(tmp_path, capsys):
@@ -502,3 +510,47 @@ def test_an_interrupt_after_a_blow_up_saves_nothing(tmp_path, monkeypatch, capsy
     assert "with non-finite weights; nothing saved" in capsys.readouterr().out
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-2")
     assert all_checkpoints_finite(logdir)
+
+
+class BlowsUpAtThree(training_run.TrainingRun):
+    """A run whose weights are found non-finite at generator iteration 3, and at no other."""
+
+    def weights_finite(self):
+        return int(self.step.numpy()) != 3
+
+
+def test_the_resume_after_a_blow_up_draws_other_random_numbers(tmp_path, monkeypatch):
+    # The last good checkpoint holds the random state that led to the blow-up; replaying it
+    # on the same weights and data would blow up again, so that one resume is reseeded.
+    def losses(name):
+        return [(row["loss/discriminator"], row["loss/generator"]) for row in metrics_rows(tmp_path / name)]
+
+    train_in_process("wgan_gp", tmp_path / "straight", "--train_steps=3")
+    train_in_process("wgan_gp", tmp_path / "run", "--train_steps=2")
+    with monkeypatch.context() as patch:
+        patch.setattr(training_run, "TrainingRun", BlowsUpAtThree)
+        with pytest.raises(training_run.NonFiniteError, match="resume from it with other random numbers"):
+            train_in_process("wgan_gp", tmp_path / "run", "--train_steps=3", "--checkpoint_every=1")
+    (blow_up,) = json.loads((tmp_path / "run" / training_run.BLOW_UPS_FILE).read_text())
+    assert blow_up["generator_iteration"] == 3 and blow_up["resume_from"] == 2
+    train_in_process("wgan_gp", tmp_path / "run", "--train_steps=3")
+    assert losses("run")[:2] == losses("straight")[:2]  # iterations 1 and 2, before the blow-up
+    assert losses("run")[2] != losses("straight")[2]  # the same weights and data, other z and eps
+
+
+def test_only_the_resume_from_the_blow_ups_checkpoint_is_reseeded(tmp_path):
+    import types
+
+    def state_after_resume(start, blow_ups):
+        (tmp_path / training_run.BLOW_UPS_FILE).write_text(json.dumps(blow_ups))
+        rng = tf.random.Generator.from_seed(7)
+        run = types.SimpleNamespace(logdir=tmp_path, config={"seed": 0}, start=start)
+        training_run.TrainingRun.reseed_after_blow_up(run, rng)
+        return rng.state.numpy().tolist()
+
+    saved = tf.random.Generator.from_seed(7).state.numpy().tolist()
+    first = state_after_resume(2, [{"resume_from": 2}])
+    assert first != saved
+    assert state_after_resume(4, [{"resume_from": 2}]) == saved  # a later checkpoint keeps its state
+    second = state_after_resume(2, [{"resume_from": 2}, {"resume_from": 2}])
+    assert second not in (saved, first)  # a second blow-up there: a stream of its own again
