@@ -14,6 +14,7 @@ import os
 import pathlib
 import signal
 import sys
+import threading
 
 from absl import app, flags, logging
 
@@ -27,7 +28,11 @@ class StopRequested(KeyboardInterrupt):
 
 
 _stop_requested = False
+_stop_signal = signal.SIGINT  # the signal that asked for the stop: the exit status is 128 + its number
 _stops_wait = False  # True while a training loop honours stops between its iterations
+_watching = False  # a _SignalWatcher counts the signals (stops_between_iterations)
+_acknowledged = False  # the run has said that it will stop
+_acknowledge_lock = threading.Lock()
 
 
 def stop_requested():
@@ -35,31 +40,96 @@ def stop_requested():
     return _stop_requested
 
 
+def stop_exit_status():
+    """130 after Ctrl-C, 143 after SIGTERM: 128 + the signal's number, as shells report it."""
+    return 128 + int(_stop_signal)
+
+
 @contextlib.contextmanager
 def stops_between_iterations():
     """Inside, the first Ctrl-C or SIGTERM only sets stop_requested(), for the training loop to
-    stop when the iteration it is in is done; a second one stops at once (KeyboardInterrupt).
+    stop when the iteration it is in is done; a second one stops at once, saving nothing.
 
     Outside (start-up, other commands), the first one stops at once.
+
+    Python runs a signal's handler only when the TensorFlow call the main thread is in
+    returns, and two signals that arrive meanwhile reach it as one. So a thread counts the
+    signals as they arrive, through signal.set_wakeup_fd: it says at once that the run
+    will stop, and on a second signal it ends the process (exit status 130, or 143 for
+    SIGTERM) even in the middle of a long update. The checkpoints on disk stay whole:
+    TensorFlow switches its index file only after a save's data is written.
     """
-    global _stops_wait
-    _stops_wait = True
+    global _stops_wait, _watching, _acknowledged, _stop_requested
+    _stops_wait, _acknowledged, _stop_requested = True, False, False
+    watcher = _SignalWatcher() if threading.current_thread() is threading.main_thread() else None
+    _watching = watcher is not None
     try:
         yield
     finally:
-        _stops_wait = False
+        _stops_wait = _watching = False
+        if watcher:
+            watcher.close()
+
+
+class _SignalWatcher:
+    """A thread that sees every Ctrl-C and SIGTERM when it arrives (see stops_between_iterations)."""
+
+    def __init__(self):
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)  # the signal handler must never wait on it
+        self._previous = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
+        self._thread = threading.Thread(target=self._watch, name="signal-watcher", daemon=True)
+        self._thread.start()
+
+    def _watch(self):
+        stops = 0
+        while True:
+            try:
+                received = os.read(self._read, 64)
+            except OSError:  # closed
+                return
+            if not received:
+                return
+            for number in received:
+                if number not in (signal.SIGINT, signal.SIGTERM):
+                    continue
+                stops += 1
+                if stops == 1:
+                    _acknowledge_stop()
+                else:
+                    os.write(sys.stderr.fileno(), b"interrupted again: stopped at once, nothing saved; the "
+                                                  b"latest checkpoint on disk is the one to resume from\n")
+                    os._exit(143 if number == signal.SIGTERM else 130)
+
+    def close(self):
+        signal.set_wakeup_fd(self._previous)
+        os.close(self._write)  # the thread's read then returns b"", and the thread ends
+        self._thread.join(timeout=5)
+        os.close(self._read)
+
+
+def _acknowledge_stop():
+    """Says once, whichever of the watcher and the handler comes first, that the run will stop."""
+    global _acknowledged
+    with _acknowledge_lock:
+        if _acknowledged:
+            return
+        _acknowledged = True
+    # os.write: print could land inside another print to the same stream, and fail there.
+    os.write(sys.stderr.fileno(), b"stopping when this iteration is done, with a checkpoint "
+                                  b"(again: stop at once, without one)\n")
 
 
 def _interrupt(signum, frame):
     """Ctrl-C or a SIGTERM (a job scheduler, `kill`) stops the run: see stops_between_iterations."""
-    global _stop_requested
+    global _stop_requested, _stop_signal
     if _stops_wait and not _stop_requested:
-        _stop_requested = True
-        # os.write: print could land inside another print to the same stream, and fail there.
-        os.write(sys.stderr.fileno(), b"stopping when this iteration is done, with a checkpoint "
-                                      b"(again: stop at once, without one)\n")
+        _stop_requested, _stop_signal = True, signum
+        _acknowledge_stop()
         return
-    _stop_requested = True  # the training loop raises again if this raise is swallowed
+    if _stops_wait and _watching:
+        return  # a second signal: the watcher ends the process
+    _stop_requested, _stop_signal = True, signum  # the training loop raises again if this raise is swallowed
     raise KeyboardInterrupt
 
 

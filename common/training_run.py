@@ -163,11 +163,11 @@ class TrainingRun:
     def end_step(self, step, metrics):
         """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule.
 
-        Here, between two iterations, is where a Ctrl-C or SIGTERM stops the run (cli.StopRequested;
-        __exit__ saves the checkpoint), so that a checkpoint always holds whole iterations.
+        At its end, between two iterations and after the finished one is logged, is where a
+        Ctrl-C or SIGTERM stops the run (cli.StopRequested; __exit__ saves the checkpoint), so
+        that a checkpoint always holds whole iterations.
         """
         self.step.assign(step)
-        self.stop_if_requested()
         last = step == self.config["train_steps"]
         logging = step % self.config["log_every"] == 0 or last
         saving = step % self.config["checkpoint_every"] == 0 or last
@@ -176,8 +176,12 @@ class TrainingRun:
             metrics = self.check_finite(step, metrics, weights=saving)
         if saving:
             self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
-        if not self.chief:
-            return
+        if self.chief:
+            self.write_step(step, metrics, logging, last)
+        self.stop_if_requested()
+
+    def write_step(self, step, metrics, logging, last):
+        """The chief's part of end_step: scalars, progress, evaluation and sample grids on schedule."""
         values = {}
         if logging:
             values = dict(metrics)
@@ -193,7 +197,6 @@ class TrainingRun:
             self.save_samples(step)
         if step % self.config["checkpoint_every"] == 0 or last:
             self.log.flush()
-        self.stop_if_requested()  # one that came while this step logged, sampled or evaluated
 
     def stop_if_requested(self):
         if cli.stop_requested():
@@ -267,19 +270,19 @@ class TrainingRun:
         kept = f"the latest checkpoint is {pathlib.Path(self.manager.latest_checkpoint or 'none').name}"
         if not stopped_between_iterations:  # a second signal, in the middle of an iteration
             self.progress.message(f"interrupted again: stopped at once, nothing saved; {kept}")
-            sys.exit(130)
+            sys.exit(cli.stop_exit_status())
         if not self.weights_finite():  # a blow-up since the last check: keep the good checkpoint
             self.progress.message(f"interrupted at generator iteration {step} with non-finite weights; "
                                   "nothing saved, the latest checkpoint is the last good one")
-            sys.exit(130)
+            sys.exit(cli.stop_exit_status())
         try:
             self.manager.save(checkpoint_number=step)
         except KeyboardInterrupt:  # a second signal during the save: TensorFlow's index still names the last one
             self.progress.message(f"interrupted again while saving: nothing saved; {kept}")
-            sys.exit(130)
+            sys.exit(cli.stop_exit_status())
         self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
                               "run the same command to resume")
-        sys.exit(130)
+        sys.exit(cli.stop_exit_status())
 
     def save_samples(self, step):
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))

@@ -18,8 +18,8 @@ import tensorflow as tf
 from PIL import Image
 
 from common import cli, generate, quality, rundir, training_run
-from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse, snapshot,
-                           train_in_process)
+from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse, run_python,
+                           snapshot, train_in_process)
 
 
 # ---- --conditional ---------------------------------------------------------------------------
@@ -106,10 +106,11 @@ def signal_a_long_run(logdir, when, *signal_numbers, argv=()):
 def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signal_name, capsys):
     logdir = tmp_path / "run"
     status, rest, _ = signal_a_long_run(logdir, "step 3/", getattr(signal, signal_name))
-    assert status == 130
+    assert status == 128 + getattr(signal, signal_name)  # 130 after Ctrl-C, 143 after SIGTERM, as shells say
     assert "interrupted: saved a checkpoint at generator iteration" in rest
     saved = int(rest.split("generator iteration ")[1].split(";")[0])
     assert saved >= 3
+    assert int(metrics_rows(logdir)[-1]["step"]) == saved  # the saved iteration is logged too (--log_every=1)
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith(f"ckpt-{saved}")
     # The state of whole iterations: `saved` generator updates, 5 critic updates (and batches) each.
     reader = tf.train.load_checkpoint(str(logdir / "checkpoints" / f"ckpt-{saved}"))
@@ -150,7 +151,7 @@ def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, mo
         for number, handler in handlers.items():
             signal.signal(number, handler)
         cli._stop_requested = False
-    assert exit_status.value.code == 130
+    assert exit_status.value.code == 128 + getattr(signal, signal_name)
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")))
     step = int(reader.get_tensor("step" + ITERATIONS))
     assert step == 3 and int(reader.get_tensor(f"discriminator_optimizer/_iterations{ITERATIONS}")) == 5 * step
@@ -163,9 +164,42 @@ def test_a_second_signal_stops_at_once_and_saves_nothing(tmp_path):
     logdir = tmp_path / "run"
     status, rest, errors = signal_a_long_run(logdir, "step 3/", signal.SIGINT, signal.SIGTERM,
                                              argv=["--checkpoint_every=1000"])
-    assert status == 130, errors[-2000:]
-    assert "interrupted again" in rest and "nothing saved; the latest checkpoint is none" in rest
+    assert status == 143, errors[-2000:]  # ended by the second, a SIGTERM
+    assert errors.count("stopping when this iteration is done") == 1
+    assert "interrupted again: stopped at once, nothing saved" in errors
     assert "Traceback" not in errors and tf.train.latest_checkpoint(str(logdir / "checkpoints")) is None
+
+
+TWO_SIGNALS_IN_ONE_LONG_CALL = """
+import os, signal, sys, threading, time
+from common import cli
+import tensorflow as tf
+
+@tf.function
+def long_call():  # some seconds inside TensorFlow, where Python runs no signal handler
+    a = tf.random.stateless_normal([768, 768], seed=[1, 2])
+    return tf.while_loop(lambda i, x: i < 400, lambda i, x: (i + 1, tf.tanh(x @ a) / 30.0), [0, a])[1]
+
+long_call.get_concrete_function()  # traced before the clock starts
+signal.signal(signal.SIGINT, cli._interrupt)
+with cli.stops_between_iterations():
+    for delay in (0.3, 0.6):
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    began = time.perf_counter()
+    long_call()
+    print(f"the call ended after {time.perf_counter() - began:.1f} s", flush=True)
+"""
+
+
+def test_two_ctrl_cs_during_one_long_update_stop_the_run_at_once():
+    # Both arrive while the main thread is inside one TensorFlow call: Python would run its
+    # handler once, after the call. The watcher sees both as they come and ends the process.
+    result = run_python(["-c", TWO_SIGNALS_IN_ONE_LONG_CALL])
+    assert result.returncode == 130, result.stderr[-2000:]
+    assert "the call ended" not in result.stdout, f"{result.stdout}: the call was not cut short"
+    assert result.stderr.count("stopping when this iteration is done") == 1
+    assert "interrupted again: stopped at once, nothing saved" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
