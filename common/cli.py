@@ -151,8 +151,9 @@ def run_command(main):
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
-        except KeyboardInterrupt:  # during start-up; once training runs, it saves and exits itself
-            print("interrupted before training began; nothing to save", file=sys.stderr)
+        except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
+            # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
+            print(str(interruption) or "interrupted: stopped before finishing", file=sys.stderr)
             sys.exit(130)
 
     app.run(guarded)

@@ -5,7 +5,9 @@
 
 Prints a table and writes metrics.json (into the run directory, or beside the .npz).
 Each metric is shown for the samples and for real training images of the same count
-(the "real floor": what a perfect generator would score with this many images).
+(the "real floor": what a perfect generator would score with this many images): --num_samples
+for a run, the file's own count for --samples; a dataset with fewer training images caps the
+floor's count, and the output says so.
 The metrics and the data each dataset is scored with are common/quality.py's.
 """
 import pathlib
@@ -31,7 +33,8 @@ def define_flags(flag_values=FLAGS):
     define.string("dataset", None, "With --samples: the dataset they imitate")
     define.string("data_dir", None, "Local copy of the dataset, as for train.py")
     define.integer("image_size", 64, "With --samples and a folder: or tfds: dataset, the image side", lower_bound=1)
-    define.integer("num_samples", quality.DEFAULT_NUM_SAMPLES, "Generated (and real floor) images", lower_bound=2)
+    define.integer("num_samples", quality.DEFAULT_NUM_SAMPLES, "With --logdir: generated (and real floor) images; "
+                   "with --samples the file's own count is used", lower_bound=2)
     define.integer("seed", 0, "Seed for the noise, the real-floor subset and the KID subsets", lower_bound=0)
     define.string("inception_weights", "imagenet", "InceptionV3 weights: imagenet (download) or a .h5 path")
     define.string("output", None, "metrics.json path (default: in the run directory / beside the .npz)")
@@ -41,13 +44,45 @@ def shape_text(shape):
     return "[" + ", ".join(str(side) for side in shape) + "]"
 
 
+def read_member(archive, name):
+    """The array `name` of an open .npz; raises ValueError naming the member if it is not one.
+
+    NumPy returns the raw bytes of a member that does not start like an .npy file, and
+    raises on one that does but is damaged (a bad header, cut short, a pickled object).
+    """
+    try:
+        member = archive[name]
+    except Exception as error:
+        if "pickle" in str(error):
+            raise
+        raise ValueError(f"its {name}.npy cannot be read: "
+                         f"{' '.join(str(error).split()) or type(error).__name__}") from None
+    if not isinstance(member, np.ndarray):
+        raise ValueError(f"its {name}.npy is not a NumPy array")
+    return member
+
+
+def value_range(images):
+    """' with values LOW..HIGH' of a numeric array (and whether it contains NaN), or ''."""
+    if not images.size or images.dtype.kind not in "iuf":
+        return ""
+    if images.dtype.kind == "f" and np.isnan(images).any():
+        if np.isnan(images).all():
+            return " containing only NaN"
+        return f" containing NaN (the other values {np.nanmin(images):.4g}..{np.nanmax(images):.4g})"
+    return f" with values {images.min():.4g}..{images.max():.4g}"
+
+
 def read_samples(path, dataset_name, dataset):
     """The `images` (and `labels`, or None) of a .npz, checked against what `dataset` holds.
 
     images must be uint8 [N, H, W, C], N >= 2, with the dataset's H, W and C; labels, if
-    present, int [N] with values among the dataset's classes. Anything else raises
+    present, int [N] with values among the dataset's classes. Anything else (a folder, a
+    file that is not an .npz of plain arrays, a member that cannot be read) raises
     UserError naming what was expected and what was given.
     """
+    if pathlib.Path(path).is_dir():
+        raise cli.UserError(f"--samples={path} is a directory; give the .npz file common.generate wrote")
     if not pathlib.Path(path).is_file():
         raise cli.UserError(f"--samples={path}: no such file")
     try:
@@ -58,18 +93,20 @@ def read_samples(path, dataset_name, dataset):
             if "images" not in archive.files:
                 raise cli.UserError(f"{path}: expected an array named images (as common.generate writes); "
                                     f"it holds {sorted(archive.files) or 'no arrays'}")
-            images = archive["images"]
-            labels = archive["labels"] if "labels" in archive.files else None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            images = read_member(archive, "images")
+            labels = read_member(archive, "labels") if "labels" in archive.files else None
+    except cli.UserError:
+        raise
+    except Exception as error:  # whatever a damaged or foreign file makes NumPy or zipfile raise
         # NumPy takes any file it does not recognize for a pickle, and suggests unpickling it: not here.
-        reason = "it is not an .npz of plain arrays" if "pickle" in str(error) else " ".join(str(error).split())
+        reason = "it is not an .npz of plain arrays" if "pickle" in str(error) else (
+            " ".join(str(error).split()) or type(error).__name__)
         raise cli.UserError(f"cannot read images from {path}: expected an .npz written by common.generate "
                             f"({reason})") from None
     expected = ("N",) + tuple(dataset.image_shape)
     given = f"{images.dtype} {shape_text(images.shape)}"
     if images.dtype != np.uint8:
-        numbers = images.size and images.dtype.kind in "iuf"
-        values = f" with values {images.min():.4g}..{images.max():.4g}" if numbers else ""
+        values = value_range(images)
         raise cli.UserError(f"{path}: images must be uint8 {shape_text(expected)} in 0..255 for {dataset_name}; "
                             f"given {given}{values}")
     if images.ndim != 4 or images.shape[1:] != tuple(dataset.image_shape):
@@ -119,6 +156,9 @@ def checked_inputs(flag_values):
         return inputs
     if not flag_values.dataset:
         raise cli.UserError("--samples needs --dataset=NAME, the data the samples imitate")
+    if flag_values["num_samples"].present:
+        raise cli.UserError("--num_samples applies to --logdir; with --samples every image of the file is scored, "
+                            "and the real floor uses as many real images")
     if flag_values["image_size"].present and not flag_values.dataset.startswith(("folder:", "tfds:")):
         raise cli.UserError(
             f"--image_size applies to folder: and tfds: datasets; {flag_values.dataset} has a fixed size")
@@ -131,25 +171,49 @@ def checked_inputs(flag_values):
     return inputs
 
 
-def main(argv):
-    inputs = checked_inputs(FLAGS)
+def score_and_write(inputs, num_samples, seed, inception_weights):
+    """Scores the inputs (from checked_inputs) and the real floor, prints the table, writes
+    metrics.json; returns what it wrote.
+
+    The floor is scored with as many real training images as there are samples: num_samples
+    generated for a run, the file's own count for --samples. A dataset with fewer training
+    images caps it (a run then generates as many as the floor has; a file is scored whole),
+    and the output says so.
+    """
     dataset, data_dir, image_size = inputs["dataset"], inputs["data_dir"], inputs["image_size"]
     source, output = inputs["source"], inputs["output"]
-    evaluator = quality.Evaluator(dataset, data_dir, FLAGS.num_samples, FLAGS.seed, FLAGS.inception_weights, image_size)
-    if FLAGS.logdir:
-        images, labels = sampling.generate(inputs["generator"], evaluator.num_samples, FLAGS.seed + 1,
-                                           num_classes=inputs["num_classes"])
-    else:
-        images, labels = inputs["images"], inputs["labels"]
-    results = evaluator.score(images, labels)
-    print(f"{source}: {len(images)} samples, {dataset}; {evaluator.describe()}")
-    print(quality.table(results, evaluator.floor))
-    rundir.write_json(output, {
+    try:
+        wanted = num_samples if "generator" in inputs else len(inputs["images"])
+        evaluator = quality.Evaluator(dataset, data_dir, wanted, seed, inception_weights, image_size)
+        if "generator" in inputs:
+            images, labels = sampling.generate(inputs["generator"], evaluator.num_samples, seed + 1,
+                                               num_classes=inputs["num_classes"])
+        else:
+            images, labels = inputs["images"], inputs["labels"]
+        results = evaluator.score(images, labels)
+        print(f"{source}: {len(images)} samples, {dataset}; {evaluator.describe()}")
+        if evaluator.num_samples < wanted:
+            print(f"note: {dataset} has only {evaluator.num_samples} real images for the real floor, "
+                  f"fewer than the {wanted} asked for: " + (
+                      f"the floor uses {evaluator.num_samples}, and so do the samples" if "generator" in inputs else
+                      f"the floor uses {evaluator.num_samples} while the {wanted} samples are scored whole, so "
+                      "the two are not at the same count"))
+        print(quality.table(results, evaluator.floor))
+    except KeyboardInterrupt:  # cli.run_command prints the message and exits with 130
+        raise KeyboardInterrupt(f"interrupted: {output} was not written") from None
+    report = {
         "source": str(source), "dataset": dataset, "num_samples": len(images),
-        "reference_size": evaluator.reference_size, "extractor": evaluator.describe(),
-        "samples": results, "real_floor": {key: evaluator.floor[key] for key in results}, "seed": FLAGS.seed,
-    })
+        "real_floor_size": evaluator.num_samples, "reference_size": evaluator.reference_size,
+        "extractor": evaluator.describe(), "samples": results,
+        "real_floor": {key: evaluator.floor[key] for key in results}, "seed": seed,
+    }
+    rundir.write_json(output, report)
     print(f"wrote {output}")
+    return report
+
+
+def main(argv):
+    score_and_write(checked_inputs(FLAGS), FLAGS.num_samples, FLAGS.seed, FLAGS.inception_weights)
 
 
 if __name__ == "__main__":

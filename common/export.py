@@ -21,13 +21,17 @@ of no class), noise of another width, or a label count other than the noise's. B
 models raise tf.errors.InvalidArgumentError (Keras: ValueError for a wrong shape).
 
 The files are written into a new folder beside the output and renamed into place, so
-an interrupted export leaves the previous export whole.
+an interrupted export leaves the previous export whole. That folder, .NAME.partial-HOST-PID-...,
+is made as a plain mkdir makes a folder (0o777 minus the umask, as the rest of the run), and
+one left by a killed export (its process is gone) is removed by the next export.
 """
 import os
 import pathlib
+import re
+import secrets
 import shutil
+import socket
 import sys
-import tempfile
 
 if __package__ in (None, ""):  # run as `python common/export.py`: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
@@ -142,7 +146,8 @@ def export(logdir, output=None):
         generator, checkpoint, num_classes = sampling.load_generator(logdir)
         model = checked_generator(generator, num_classes)
     output.parent.mkdir(parents=True, exist_ok=True)
-    partial = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.partial-", dir=output.parent))
+    remove_stale_folders(output)
+    partial = new_folder(output, "partial")
     try:
         model.save(partial / "generator.keras")
         module = serving_module(model, num_classes)
@@ -157,11 +162,57 @@ def export(logdir, output=None):
                         "saved_model serving_default": "images: uint8 [N, H, W, C] in 0..255"},
         })
         replace_folder(partial, output)
-    except BaseException:
+    except BaseException as error:
+        replaced = not partial.exists()  # renamed into place: the new export is whole at `output`
         shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(error, KeyboardInterrupt) and not replaced:  # cli.run_command prints it, exits with 130
+            left = "the previous export there is as it was" if (output / EXPORT_FILE).is_file() else "nothing written"
+            raise KeyboardInterrupt(f"interrupted: {output} not exported; {left}") from None
         raise
     print(f"wrote {output / 'generator.keras'} and {output / 'saved_model'} from {checkpoint}")
     return output
+
+
+def new_folder(output, kind):
+    """Makes a new, empty folder beside `output`: .NAME.KIND-HOST-PID-TOKEN, where KIND is partial
+    (the new export being written) or old (the previous one, between replace_folder's two renames).
+
+    os.mkdir, not tempfile.mkdtemp: the folder becomes the export, and must get the
+    permissions any folder gets (0o777 minus the umask), not mkdtemp's private 0o700.
+    """
+    while True:
+        folder = output.parent / f".{output.name}.{kind}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:  # the same random token twice: draw another
+            continue
+
+
+def process_alive(pid):
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # it exists and is another user's; or no PID we wrote: keep it
+        return True
+    return True
+
+
+def remove_stale_folders(output):
+    """Removes the folders beside `output` that an export killed on this machine left behind
+    (SIGKILL, power loss): partial ones always, an old one only once `output` exists (else it
+    is the previous export, which replace_folder did not get to put back). Folders of a live
+    process, or of another machine (which this one cannot check), are left alone.
+    """
+    ours = re.compile(rf"\.{re.escape(output.name)}\.(?P<kind>partial|old)-(?P<host>.+)-(?P<pid>\d+)-[0-9a-f]{{8}}")
+    for folder in output.parent.iterdir():
+        match = ours.fullmatch(folder.name)
+        if (not match or match["host"] != socket.gethostname() or process_alive(int(match["pid"]))
+                or not folder.is_dir()):
+            continue
+        if match["kind"] == "partial" or output.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def replace_folder(new, output):
@@ -174,7 +225,7 @@ def replace_folder(new, output):
     if not output.exists():
         os.replace(new, output)
         return
-    old = pathlib.Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+    old = new_folder(output, "old")
     os.replace(output, old)  # renames over the new, empty folder
     try:
         os.replace(new, output)

@@ -136,7 +136,8 @@ class Evaluator:
     def describe(self):
         extractor = "InceptionV3 (ImageNet)" if self.kind == "inception" else (
             f"digit classifier, held-out accuracy {self.extractor.heldout_accuracy:.4f}")
-        return f"{extractor}; {self.num_samples} samples against {self.reference_size} held-out real images"
+        return (f"{extractor}; reference: {self.reference_size} held-out real images; "
+                f"real floor: {self.num_samples} training images")
 
 
 def table(samples, floor):

@@ -1,8 +1,10 @@
 """The classifier, the metrics on real digits, the Inception path and the evaluate command."""
 import csv
 import importlib
+import io
 import json
 import math
+import zipfile
 
 import keras
 import numpy as np
@@ -171,6 +173,37 @@ def text_file(path):
     return path
 
 
+def zip_member(path, name, contents, compression=zipfile.ZIP_STORED):
+    """An .npz whose member NAME.npy holds `contents` (bytes), beside good digits unless NAME is images."""
+    good = io.BytesIO()
+    np.save(good, data.load_dataset("mnist_5k").images[:50])
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        if name != "images":
+            archive.writestr("images.npy", good.getvalue())
+        archive.writestr(f"{name}.npy", contents(good.getvalue()) if callable(contents) else contents)
+    return path
+
+
+def corrupt_deflated(path):
+    """A compressed .npz (as np.savez_compressed writes) with bytes inside its compressed data zeroed."""
+    digits_file(path)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        good = io.BytesIO()
+        np.save(good, data.load_dataset("mnist_5k").images[:50])
+        archive.writestr("images.npy", good.getvalue())
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"images.npy") + len("images.npy") + 40
+    raw[start:start + 200] = bytes(200)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def pickled_npy():
+    array = io.BytesIO()
+    np.save(array, np.array([None, 1], dtype=object), allow_pickle=True)
+    return array.getvalue()
+
+
 # Each bad --samples file, and words its one-line refusal must hold: what was expected, what was given.
 BAD_SAMPLES = {
     "32x32 colour against 28x28 digits": (
@@ -187,6 +220,23 @@ BAD_SAMPLES = {
     "not numpy at all": (text_file, ["cannot read images", "not an .npz"]),
     "object array": (lambda path: digits_file(path, np.array([None, 1], dtype=object)), ["not an .npz of plain"]),
     "no such file": (lambda path: path, ["no such file"]),
+    "a directory": (lambda path: (path.mkdir(), path)[1], ["is a directory"]),
+    "images.npy not an array": (lambda path: zip_member(path, "images", b"not npy"),
+                                ["cannot read images", "images.npy is not a NumPy array"]),
+    "empty images.npy": (lambda path: zip_member(path, "images", b""), ["images.npy is not a NumPy array"]),
+    "images.npy cut short": (lambda path: zip_member(path, "images", lambda good: good[:500]),
+                             ["images.npy cannot be read", "EOF"]),
+    "images.npy header damaged": (lambda path: zip_member(path, "images", lambda good: good[:20] + b"((" + good[22:]),
+                                  ["images.npy cannot be read"]),
+    "labels.npy not an array": (lambda path: zip_member(path, "labels", b"not npy"), ["labels.npy is not a NumPy"]),
+    "pickled images.npy": (lambda path: zip_member(path, "images", lambda good: pickled_npy()),
+                           ["not an .npz of plain"]),
+    "compressed data damaged": (corrupt_deflated, ["cannot read images"]),
+    "float with NaN": (lambda path: digits_file(path, np.where(np.arange(50 * 784).reshape(50, 28, 28, 1) % 7, 0.5,
+                                                               np.nan).astype(np.float32)),
+                       ["uint8", "float32", "containing NaN", "0.5..0.5"]),
+    "float, all NaN": (lambda path: digits_file(path, np.full((50, 28, 28, 1), np.nan, np.float32)),
+                       ["containing only NaN"]),
     "49 labels for 50 images": (lambda path: digits_file(path, labels=np.zeros(49, np.int32)), ["int [50]", "[49]"]),
     "float labels": (lambda path: digits_file(path, labels=np.zeros(50, np.float32)), ["int [50]", "float32"]),
     "labels [50, 1]": (lambda path: digits_file(path, labels=np.zeros((50, 1), np.int32)), ["int [50]", "[50, 1]"]),
@@ -239,6 +289,7 @@ def parsed(*argv):
     (["--samples=S.npz", "--dataset=mnist_5k", "--output=OUT/missing/m.json"], "does not exist"),
     (["--samples=S.npz", "--dataset=mnist_5k", "--inception_weights=OUT/none.h5"], "is not a file"),
     (["--samples=S.npz", "--dataset=no_such_set"], "unknown dataset"),
+    (["--samples=S.npz", "--dataset=mnist_5k", "--num_samples=100"], "--num_samples applies to --logdir"),
 ])
 def test_every_bad_flag_is_refused_before_any_work(argv, words, tmp_path):
     (tmp_path / "RUN").mkdir()
@@ -258,3 +309,42 @@ def test_the_command_refuses_colour_samples_against_digits_in_one_line(tmp_path)
     assert own_stderr_lines(result.stderr) == [
         f"error: {samples}: images must be uint8 [N, 28, 28, 1] for mnist_5k; given uint8 [50, 32, 32, 3]"]
     assert not (tmp_path / "colour.metrics.json").exists()
+
+
+def test_the_real_floor_of_a_samples_file_uses_as_many_real_images_as_it_holds(evaluator, tmp_path, capsys):
+    # 20 real training digits score like the real floor only if the floor, too, has 20 images:
+    # the Frechet distance's bias from few images (its covariance estimate) is most of FD here.
+    train_images = classifier.training_and_heldout("mnist_5k")[0]
+    chosen = train_images[np.random.default_rng(1).choice(len(train_images), 20, replace=False)]
+    inputs = evaluate.checked_inputs(parsed(f"--samples={digits_file(tmp_path / 'few.npz', chosen)}",
+                                            "--dataset=mnist_5k"))
+    report = evaluate.score_and_write(inputs, quality.DEFAULT_NUM_SAMPLES, 0, "imagenet")
+    assert report["num_samples"] == report["real_floor_size"] == 20
+    assert json.loads((tmp_path / "few.metrics.json").read_text())["real_floor_size"] == 20
+    samples, floor = report["samples"]["classifier_fd"], report["real_floor"]["classifier_fd"]
+    assert floor > 4 * evaluator.floor["classifier_fd"]  # 20 images, not the fixture's 1000
+    assert 0.5 < samples / floor < 2, (samples, floor)
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_a_samples_file_larger_than_the_real_data_says_the_floor_is_capped(evaluator, tmp_path, capsys):
+    digits = data.load_dataset("mnist_5k").images
+    inputs = evaluate.checked_inputs(parsed(f"--samples={digits_file(tmp_path / 'many.npz', digits[:4010])}",
+                                            "--dataset=mnist_5k"))
+    report = evaluate.score_and_write(inputs, quality.DEFAULT_NUM_SAMPLES, 0, "imagenet")
+    assert report["num_samples"] == 4010 and report["real_floor_size"] == 4000  # mnist_5k's training digits
+    out = capsys.readouterr().out
+    assert "note: mnist_5k has only 4000 real images for the real floor, fewer than the 4010" in out
+
+
+def test_an_interrupted_evaluation_says_its_metrics_were_not_written(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):  # Ctrl-C while the evaluator loads
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(quality, "Evaluator", interrupted)
+    inputs = {"dataset": "mnist_5k", "data_dir": None, "image_size": 64, "source": "s.npz",
+              "output": tmp_path / "s.metrics.json", "images": np.zeros((2, 28, 28, 1), np.uint8), "labels": None}
+    with pytest.raises(KeyboardInterrupt) as interruption:  # cli.run_command prints it and exits with 130
+        evaluate.score_and_write(inputs, 10, 0, "imagenet")
+    assert str(interruption.value) == f"interrupted: {tmp_path / 's.metrics.json'} was not written"
+    assert not (tmp_path / "s.metrics.json").exists()

@@ -3,8 +3,11 @@ refuses inputs it was not trained for, is float32, and replaces an earlier expor
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -237,3 +240,90 @@ def test_export_of_a_run_without_a_checkpoint_is_one_line(tmp_path):
     result = run_python(["-m", "common.export", f"--logdir={tmp_path / 'run'}"])
     assert result.returncode == 2 and "has no checkpoint yet" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "run" / "export").exists()
+
+
+def test_the_export_folder_gets_the_permissions_of_a_plain_mkdir(plain_run, tmp_path):
+    # Not tempfile's private 0o700: a serving process of another user must be able to read it.
+    previous = os.umask(0o027)
+    try:
+        export.export(plain_run, tmp_path / "out")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
+
+
+# Runs `python -m common.export ARGV` with tf.saved_model.save held up (a minute's sleep), so
+# that a signal arrives while the new export is half written.
+HELD_EXPORT = """
+import runpy, sys, time
+import tensorflow as tf
+def held(*args, **kwargs):
+    time.sleep(60)
+tf.saved_model.save = held
+sys.argv = ["export.py", *sys.argv[1:]]
+runpy.run_module("common.export", run_name="__main__", alter_sys=True)
+"""
+
+
+def held_export(logdir):
+    """A running `common.export --logdir=LOGDIR`, returned once its partial folder holds generator.keras."""
+    from tests.helpers import REPO
+
+    process = subprocess.Popen([sys.executable, "-c", HELD_EXPORT, f"--logdir={logdir}"], cwd=REPO, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    for _ in range(3000):
+        if any(logdir.glob(".export.partial-*/generator.keras")) or process.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert process.poll() is None, process.communicate()[1][-3000:]
+    return process
+
+
+def test_an_interrupted_export_says_so_and_a_killed_one_is_cleaned_up_by_the_next(plain_run, tmp_path):
+    from tests.helpers import own_stderr_lines
+
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    export.export(logdir)
+    before = snapshot(logdir / "export")
+
+    process = held_export(logdir)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in errors, errors[-3000:]
+    assert own_stderr_lines(errors)[-1] == (
+        f"interrupted: {logdir / 'export'} not exported; the previous export there is as it was")
+    assert snapshot(logdir / "export") == before and not list(logdir.glob(".export.*"))
+
+    process = held_export(logdir)
+    process.kill()  # SIGKILL: no handler runs, the partial folder stays
+    process.communicate(timeout=60)
+    killed = list(logdir.glob(".export.partial-*"))
+    assert len(killed) == 1 and str(process.pid) in killed[0].name
+    host = socket.gethostname()
+    live = logdir / f".export.partial-{host}-{os.getppid()}-0123abcd"  # a live process's (pytest's parent)
+    elsewhere = logdir / f".export.partial-other.host-{process.pid}-0123abcd"  # another machine's
+    stale_old = logdir / f".export.old-{host}-{process.pid}-0123abcd"  # killed after the first rename
+    other_output = logdir / f".models.partial-{host}-{process.pid}-0123abcd"  # another output's
+    for folder in (live, elsewhere, stale_old, other_output):
+        folder.mkdir()
+    export.export(logdir)
+    assert sorted(path.name for path in logdir.glob(".*")) == sorted(
+        path.name for path in (live, elsewhere, other_output))
+
+
+def test_every_command_says_what_an_interrupt_left():
+    # The default is right for any command (train.py's start-up, generate, prepare); a command
+    # that knows what it leaves says so. Training, once it runs, prints its own (common/training_run.py).
+    program = ("import os; from common import cli\n"
+               "def main(argv):\n"
+               "    raise KeyboardInterrupt(*filter(None, [os.environ.get('SAID')]))\n"
+               "cli.run_command(main)\n")
+    from tests.helpers import REPO
+
+    for given, said in [("", "interrupted: stopped before finishing"),
+                        ("interrupted: X is as it was", "interrupted: X is as it was")]:
+        done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "SAID": given})
+        assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
