@@ -59,8 +59,8 @@ def stops_between_iterations():
     SIGTERM) even in the middle of a long update. The checkpoints on disk stay whole:
     TensorFlow switches its index file only after a save's data is written.
     """
-    global _stops_wait, _watching, _acknowledged, _stop_requested
-    _stops_wait, _acknowledged, _stop_requested = True, False, False
+    global _stops_wait, _watching, _acknowledged, _stop_requested, _stop_signal
+    _stops_wait, _acknowledged, _stop_requested, _stop_signal = True, False, False, signal.SIGINT
     watcher = _SignalWatcher() if threading.current_thread() is threading.main_thread() else None
     _watching = watcher is not None
     try:
@@ -154,7 +154,7 @@ def run_command(main):
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
             print(str(interruption) or "interrupted: stopped before finishing", file=sys.stderr)
-            sys.exit(130)
+            sys.exit(stop_exit_status())
 
     app.run(guarded)
 

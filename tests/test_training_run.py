@@ -164,7 +164,8 @@ def test_a_second_signal_stops_at_once_and_saves_nothing(tmp_path):
     logdir = tmp_path / "run"
     status, rest, errors = signal_a_long_run(logdir, "step 3/", signal.SIGINT, signal.SIGTERM,
                                              argv=["--checkpoint_every=1000"])
-    assert status == 143, errors[-2000:]  # ended by the second, a SIGTERM
+    # 128 + the number of the signal that ended it: sent together, either can arrive second.
+    assert status in (130, 143), errors[-2000:]
     assert errors.count("stopping when this iteration is done") == 1
     assert "interrupted again: stopped at once, nothing saved" in errors
     assert "Traceback" not in errors and tf.train.latest_checkpoint(str(logdir / "checkpoints")) is None
@@ -206,7 +207,7 @@ def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
     # Sent while the run loads and TensorFlow traces the first steps, where a raised
     # KeyboardInterrupt can be swallowed; the run must stop all the same.
     status, rest, errors = signal_a_long_run(tmp_path / "run", "run directory:", signal.SIGTERM)
-    assert status == 130, errors[-2000:]
+    assert status == 143, errors[-2000:]  # 128 + SIGTERM
     assert "interrupted" in rest + errors and "Traceback" not in errors
 
 
