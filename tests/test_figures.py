@@ -26,7 +26,8 @@ def test_penalized_critic_peaks_at_the_modes_and_the_clipped_one_is_nearly_quadr
     penalty, clipping = numbers["8gaussians/gradient penalty"], numbers["8gaussians/weight clipping"]
     assert int(penalty["modes_at_local_maxima"].split("/")[0]) >= 7
     assert int(clipping["modes_at_local_maxima"].split("/")[0]) <= 2
-    assert clipping["quadratic_r2"] > 0.85
+    # The clipped critic is the simpler surface: closer to a quadratic than the penalized one.
+    assert clipping["quadratic_r2"] > max(0.8, penalty["quadratic_r2"])
 
 
 def test_clipping_makes_deep_critic_gradients_vanish_and_piles_weights_at_c(tmp_path):
