@@ -240,6 +240,7 @@ def config_from_flags(flag_values, module):
         raise UserError(f"--image_size applies to folder: and tfds: datasets; {values['dataset']} has a fixed size")
     if values.get("cache_dir") and not values["dataset"].startswith("folder:"):
         raise UserError(f"--cache_dir applies to folder: datasets, not {values['dataset']}")
+    values["dataset"] = normalized_dataset(values["dataset"])
     if values.get("logdir") is None:
         dataset = values["dataset"]
         if dataset.startswith("folder:"):
@@ -247,6 +248,14 @@ def config_from_flags(flag_values, module):
         dataset = dataset.replace(":", "-").replace("/", "-")  # tfds:lsun/bedroom -> tfds-lsun-bedroom
         values["logdir"] = os.path.join("runs", f"{variant}-{dataset}")
     return {"variant": variant, **dict(sorted(values.items()))}
+
+
+def normalized_dataset(name):
+    """--dataset as a run records it: folder:PATH with PATH absolute and resolved (folder:data/x/,
+    folder:./data/x and folder:/abs/data/x are one folder); other names as given."""
+    if name.startswith("folder:") and name != "folder:":
+        return "folder:" + str(pathlib.Path(name[len("folder:"):]).expanduser().resolve())
+    return name
 
 
 def default_config(module, **overrides):

@@ -8,6 +8,7 @@ The .npz holds `images`: uint8 [N, H, W, C] in 0..255, and for a --conditional r
 shares, or --label). A PNG grid is written beside it (samples.png): the first 100
 samples, or for a conditional run without --label one row per class.
 """
+import os
 import pathlib
 import sys
 
@@ -43,7 +44,10 @@ def write_samples(logdir, num_samples, output, seed=0, batch_size=256, label=Non
         raise cli.UserError(f"--label={label} is not a class of this run (0 to {num_classes - 1})")
     samples, labels = sampling.generate(generator, num_samples, seed, batch_size, num_classes, label)
     output.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(output, images=samples, **({} if labels is None else {"labels": labels}))
+    # Written under another name and renamed, so that an interrupted write leaves no broken .npz.
+    partial = output.with_name(output.name + ".partial.npz")
+    np.savez_compressed(partial, images=samples, **({} if labels is None else {"labels": labels}))
+    os.replace(partial, output)
     images.save_png(sampling.preview(samples, labels), output.with_suffix(".png"))
     print(f"wrote {len(samples)} samples {samples.shape[1:]} from {checkpoint} to {output} and {output.with_suffix('.png')}")
     return samples, labels

@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from common.cli import UserError
+
 try:
     import fcntl  # file locks (Unix); without it, builds go unlocked as on a file system that refuses locks
 except ImportError:
@@ -71,7 +73,11 @@ def cached_images(files, size, cache_dir, decode):
     key = cache_key(files, size)
     entry = root / key
     if not (entry / INDEX).is_file():
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(root / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o666))
+        except OSError as error:
+            raise UserError(f"--cache_dir={cache_dir} cannot hold a cache: {error.strerror or error}") from None
         waiting = f"waiting for another start that is caching these images in {entry}"
         with exclusive_lock(root / f"{key}.lock", waiting) as locked:
             if not (entry / INDEX).is_file():  # not built while this one waited

@@ -242,3 +242,34 @@ def test_two_builds_of_one_entry_without_a_lock_leave_one_good_entry(tmp_path, m
     assert builds == 2 and results[0] == results[1]  # the first rename wins; the other build is discarded
     assert np.fromfile(results[0].path, np.uint8).reshape(20, -1)[:, 0].tolist() == [10 * i for i in range(1, 21)]
     assert sorted(path.suffix for path in (tmp_path / "cache").iterdir()) == ["", ".lock"]
+
+
+def small_folder(folder, count=8):
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        Image.new("RGB", (30, 30), (20 * index, 0, 0)).save(folder / f"{index}.png")
+    return folder
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_a_cache_dir_that_cannot_be_a_folder_is_one_line(tmp_path, where):
+    small_folder(tmp_path / "images")
+    (tmp_path / "file").write_text("not a folder")
+    cache_dir = tmp_path / "file" if where == "a file" else tmp_path / "file" / "cache"
+    with pytest.raises(UserError, match=f"--cache_dir={cache_dir} cannot hold a cache: "):
+        train_in_process("dcgan", tmp_path / "run", f"--dataset=folder:{tmp_path / 'images'}", "--image_size=28",
+                         f"--cache_dir={cache_dir}", "--train_steps=1")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_named_another_way_resumes_and_a_changed_one_is_said(tmp_path, monkeypatch, capsys):
+    small_folder(tmp_path / "images")
+    monkeypatch.chdir(tmp_path)
+    argv = ["--image_size=28", "--checkpoint_every=1"]
+    train_in_process("dcgan", tmp_path / "run", "--dataset=folder:images", *argv, "--train_steps=1")
+    train_in_process("dcgan", tmp_path / "run", f"--dataset=folder:{tmp_path / 'images'}/", *argv, "--train_steps=2")
+    output = capsys.readouterr()
+    assert "resuming at generator iteration 1" in output.out and "warning" not in output.err
+    small_folder(tmp_path / "images", 9)  # one image more: the epochs' order changes
+    train_in_process("dcgan", tmp_path / "run", "--dataset=folder:./images", *argv, "--train_steps=3")
+    assert "warning: the folder changed since the run began" in capsys.readouterr().err

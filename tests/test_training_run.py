@@ -51,6 +51,22 @@ def test_generate_with_a_label_writes_that_class_only(conditional_runs, tmp_path
         assert archive["labels"].tolist() == [7] * 12
 
 
+def test_an_interrupted_generate_leaves_the_previous_samples_whole(conditional_runs, tmp_path, monkeypatch):
+    output = tmp_path / "samples.npz"
+    generate.write_samples(conditional_runs / "unconditional", 12, output)
+    before = output.read_bytes()
+
+    def interrupted(source, target):
+        raise KeyboardInterrupt  # the new file is written, the rename never happens
+
+    monkeypatch.setattr(generate.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        generate.write_samples(conditional_runs / "unconditional", 20, output, seed=1)
+    assert output.read_bytes() == before
+    with np.load(output) as archive:
+        assert archive["images"].shape == (12, 28, 28, 1)
+
+
 def test_generate_without_a_label_covers_every_class_one_row_each(conditional_runs, tmp_path):
     output = tmp_path / "all.npz"
     _, labels = generate.write_samples(conditional_runs / "dcgan", 100, output)
