@@ -237,7 +237,8 @@ def config_from_flags(flag_values, module):
     variant = variant_name(module)
     values = {flag.name: flag.value for flag in flag_values.get_flags_for_module(module.__name__)}
     if flag_values["image_size"].present and not values["dataset"].startswith(("folder:", "tfds:")):
-        raise UserError(f"--image_size applies to folder: and tfds: datasets; {values['dataset']} has a fixed size")
+        raise UserError(f"--image_size (given here or in a --flagfile) applies to folder: and tfds: datasets; "
+                        f"{values['dataset']} has a fixed size: add --dataset=folder:PATH or tfds:NAME")
     if values.get("cache_dir") and not values["dataset"].startswith("folder:"):
         raise UserError(f"--cache_dir applies to folder: datasets, not {values['dataset']}")
     values["dataset"] = normalized_dataset(values["dataset"])
