@@ -141,7 +141,7 @@ BAD_INPUTS = [
     ("wgan", ["--clip_value=0"], "clip_value must be positive"),
     ("wgan_gp", ["--n_critic=0"], "n_critic"),
     ("wgan_gp", ["--beta1=1.5"], "beta1"),
-    ("dcgan", ["--image_size=32"], "--image_size applies to folder: and tfds: datasets"),
+    ("dcgan", ["--image_size=32"], "applies to folder: and tfds: datasets; mnist_5k has a fixed size: add --dataset"),
     ("wgan", ["--cache_dir={empty}"], "--cache_dir applies to folder: datasets, not mnist_5k"),
     ("wgan_gp", ["--dataset=tfds:mnist", "--data_dir={empty}"],
      "empty; prepare it once (it downloads) with `python -m common.prepare --dataset=tfds:mnist"),
