@@ -45,7 +45,8 @@ def check_logdir(config):
             saved = json.loads(config_path.read_text())
         except (OSError, ValueError) as error:
             raise UserError(f"{config_path} is unreadable ({error}); use another --logdir") from None
-        saved["dataset"] = normalized_dataset(saved.get("dataset", ""))  # a run recorded before paths were resolved
+        if "dataset" in saved:  # a run recorded before folder paths were resolved
+            saved["dataset"] = normalized_dataset(saved["dataset"])
         if saved.get("variant", config["variant"]) != config["variant"]:
             raise UserError(
                 f"{logdir} holds a {saved['variant']} run; resume it with {saved['variant']}/train.py "
@@ -62,12 +63,13 @@ def check_logdir(config):
             if key not in RESUMABLE_KEYS and key not in retired and saved.get(key) != config.get(key)
         )
         if "data_source" in saved and "data_source" in config and data_identity(saved) != data_identity(config):
-            remedy = "use that folder" if saved["dataset"].startswith("folder:") else "give it that data (--data_dir)"
+            folder = saved.get("dataset", "").startswith("folder:")
+            remedy = "use that folder" if folder else "give it that data (--data_dir)"
             raise UserError(
                 f"{logdir} holds a run trained on {data_identity(saved)}, and this one would train on "
                 f"{data_identity(config)}; {remedy} or choose a new --logdir"
             )
-        if saved["dataset"].startswith("folder:") and saved.get("data_source") != config.get("data_source"):
+        if saved.get("dataset", "").startswith("folder:") and saved.get("data_source") != config.get("data_source"):
             print(f"warning: the folder changed since the run began ({saved.get('data_source')}; now "
                   f"{config.get('data_source')}): the data order from here on is not the one it started with",
                   file=sys.stderr)
