@@ -613,8 +613,7 @@ def worker_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
                                            folder_decoder(dataset))
         require_a_batch(batch_size, cached.count, dataset.count, shards)
         pairs = image_cache.read_batches(cached, epoch_order(cached.count, batch_size, seed, shard, start))
-    else:
-        check_decodable(dataset, batch_size, shards, shard)
+    else:  # make_batches has checked that a batch of this share decodes (check_decodable)
         # Indices first, files second: the skipped files of a resumed run are never opened.
         files = tf.constant(list(dataset.files[shard::shards]))
         paths = epoch_order(share, batch_size, seed, shard, start).unbatch().map(lambda index: files[index])
