@@ -63,14 +63,26 @@ def train_critic(variant, dataset, steps):
     result = {"values": values, "wasserstein_estimate": float(metrics["wasserstein_estimate"])}
     centres = data.centres(dataset)
     if centres is not None:
-        spacing = min(np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1:])
-        angles = np.linspace(0, 2 * np.pi, RING_POINTS, endpoint=False)
-        ring = 0.25 * spacing * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-        points = np.concatenate([centres[:, None, :], centres[:, None, :] + ring[None]], axis=1)
-        at_modes = discriminator(points.reshape(-1, 2).astype(np.float32)).numpy().reshape(len(centres), -1)
-        result["local_maxima"] = int(np.sum(at_modes[:, 0] > at_modes[:, 1:].max(axis=1)))
+        result["local_maxima"] = modes_at_local_maxima(lambda points: discriminator(points).numpy(), centres)
         result["modes"] = len(centres)
     return result
+
+
+def modes_at_local_maxima(critic, centres):
+    """How many of the modes `centres` [M, 2] are local maxima of `critic`.
+
+    critic: float32 points [N, 2] -> values [N] or [N, 1]. A mode counts when D there is
+    above D at all RING_POINTS points of a circle around it whose radius is a quarter of
+    the closest two modes' distance (so no circle reaches another mode). Returns 0..M.
+    """
+    import numpy as np
+
+    spacing = min(np.linalg.norm(a - b) for i, a in enumerate(centres) for b in centres[i + 1:])
+    angles = np.linspace(0, 2 * np.pi, RING_POINTS, endpoint=False)
+    ring = 0.25 * spacing * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    points = np.concatenate([centres[:, None, :], centres[:, None, :] + ring[None]], axis=1)
+    at_modes = np.asarray(critic(points.reshape(-1, 2).astype(np.float32))).reshape(len(centres), -1)
+    return int(np.sum(at_modes[:, 0] > at_modes[:, 1:].max(axis=1)))
 
 
 def quadratic_r2(values):

@@ -252,13 +252,15 @@ def test_the_export_folder_gets_the_permissions_of_a_plain_mkdir(plain_run, tmp_
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
 
 
-# Runs `python -m common.export ARGV` with tf.saved_model.save held up (a minute's sleep), so
-# that a signal arrives while the new export is half written.
+# Runs `python -m common.export ARGV` with tf.saved_model.save held up (a minute, in short sleeps), so
+# that a signal arrives while the new export is half written. Short sleeps: the kernel may hand the
+# signal to one of TensorFlow's threads, and then only a main thread that wakes up runs the handler.
 HELD_EXPORT = """
 import runpy, sys, time
 import tensorflow as tf
 def held(*args, **kwargs):
-    time.sleep(60)
+    for _ in range(600):
+        time.sleep(0.1)
 tf.saved_model.save = held
 sys.argv = ["export.py", *sys.argv[1:]]
 runpy.run_module("common.export", run_name="__main__", alter_sys=True)

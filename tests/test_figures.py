@@ -1,4 +1,10 @@
-"""Each figure script's quick mode, run as a user runs it, must still show its paper's claim."""
+"""Each figure script's quick mode, run as a user runs it, must still show its paper's claim.
+
+The claims need real training (thousands of critic updates on the toy MLPs, minutes of
+CPU): those tests are marked `reproduction` and run with `python -m pytest -m reproduction`,
+not in the unit suite (docs/tests.md). The rest here check the scripts' own arithmetic and a
+short run of each command.
+"""
 import importlib
 import json
 
@@ -20,6 +26,7 @@ def claims(tmp_path, name):
     return json.loads((tmp_path / f"{name}.json").read_text())
 
 
+@pytest.mark.reproduction
 def test_penalized_critic_peaks_at_the_modes_and_the_clipped_one_is_nearly_quadratic(tmp_path):
     run_figure("critic_surfaces", tmp_path, "--quick")
     numbers = claims(tmp_path, "critic_surfaces_quick")
@@ -30,6 +37,62 @@ def test_penalized_critic_peaks_at_the_modes_and_the_clipped_one_is_nearly_quadr
     assert clipping["quadratic_r2"] > max(0.8, penalty["quadratic_r2"])
 
 
+def test_a_mode_counts_as_a_local_maximum_only_when_d_peaks_there():
+    from figures import critic_surfaces
+    from toy import data
+
+    centres = data.centres("8gaussians")
+
+    def bumps(at):  # a Gaussian bump of width 0.1 on each of the modes in `at`
+        def critic(points):
+            return sum(np.exp(-np.sum((points - centre) ** 2, axis=1) / 0.02) for centre in at)[:, None]
+        return critic
+
+    assert critic_surfaces.modes_at_local_maxima(bumps(centres), centres) == 8
+    assert critic_surfaces.modes_at_local_maxima(bumps(centres[::2]), centres) == 4
+    # A bowl peaks at the origin only; a plane rises through every mode without peaking.
+    assert critic_surfaces.modes_at_local_maxima(lambda p: -np.sum(p**2, axis=1), centres) == 0
+    assert critic_surfaces.modes_at_local_maxima(lambda p: p[:, 0] + 2 * p[:, 1], centres) == 0
+
+
+def test_the_quadratic_fit_is_exact_on_a_quadratic_and_poor_on_peaks():
+    from figures import critic_surfaces
+
+    side = np.linspace(-critic_surfaces.GRID_RANGE, critic_surfaces.GRID_RANGE, critic_surfaces.GRID_SIZE)
+    x, y = np.meshgrid(side, side)
+    assert critic_surfaces.quadratic_r2(3 - x * x + 0.5 * x * y - 2 * y + 0.1 * y * y) == pytest.approx(1.0, abs=1e-9)
+    # Sharp peaks at (+-1, +-1), like the penalized critic's: a quadratic explains little of them.
+    peaks = sum(np.exp(-((x - a) ** 2 + (y - b) ** 2) / 0.05) for a in (-1, 1) for b in (-1, 1))
+    assert critic_surfaces.quadratic_r2(peaks) < 0.2
+
+
+def test_gradient_norm_ratio_and_weights_at_the_clipping_bound():
+    from figures import gradient_norms
+
+    weights = np.concatenate([np.full(90, 0.01), np.full(5, -0.01), np.linspace(-0.005, 0.005, 5)])
+    numbers = gradient_norms.summarize(np.array([1e-4, 1e-2, 1.0]), weights)
+    assert numbers == {"log10_norm_layer1_over_layer12": -4.0, "weights_within_2pct_of_largest": 0.95}
+    # A norm that underflowed to 0 counts as float32's smallest, 1e-45.
+    assert gradient_norms.summarize(np.array([0.0, 10.0]), weights)["log10_norm_layer1_over_layer12"] == -46.0
+
+
+def test_toy_training_panels_report_their_own_runs(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from figures import toy_training
+
+    monkeypatch.setattr(sys, "argv", ["toy_training.py", "--variants", "wgan", "wgan_gp", "--datasets", "8gaussians",
+                                      "--train_steps=2", f"--runs_dir={tmp_path / 'runs'}", f"--output_dir={tmp_path}"])
+    toy_training.main()
+    numbers = claims(tmp_path, "toy_training-wgan-wgan_gp-8gaussians-2")
+    assert numbers["train_steps"] == 2
+    for variant in ("wgan", "wgan_gp"):
+        result = json.loads((tmp_path / "runs" / f"{variant}-8gaussians-2-seed0" / "result.json").read_text())
+        assert numbers[f"{variant}/8gaussians"]["modes_covered"] == f"{result['modes_covered']}/8"
+        assert numbers[f"{variant}/8gaussians"]["sliced_wasserstein"] == round(result["sliced_wasserstein"], 3)
+
+
+@pytest.mark.reproduction
 def test_clipping_makes_deep_critic_gradients_vanish_and_piles_weights_at_c(tmp_path):
     run_figure("gradient_norms", tmp_path, "--quick")
     numbers = claims(tmp_path, "gradient_norms_quick")
@@ -40,6 +103,7 @@ def test_clipping_makes_deep_critic_gradients_vanish_and_piles_weights_at_c(tmp_
     assert numbers["gradient penalty"]["weights_within_2pct_of_largest"] < 0.05
 
 
+@pytest.mark.reproduction
 def test_gan_discriminator_saturates_where_the_wgan_critic_stays_linear(tmp_path):
     run_figure("discriminator_vs_critic", tmp_path, "--quick")
     numbers = claims(tmp_path, "discriminator_vs_critic_quick")
@@ -144,6 +208,7 @@ def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figu
     assert (config["optimizer"], config["learning_rate"], config["batch_size"]) == ("rmsprop", 5e-5, 16)
 
 
+@pytest.mark.reproduction
 def test_toy_training_quick_mode_wgan_gp_ends_closest_to_the_data(tmp_path):
     run_figure("toy_training", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
     numbers = claims(tmp_path, "toy_training_quick")
