@@ -53,12 +53,15 @@ def distribute(strategy, step, jit_compile=False):
     """A tf.function that runs `step` on every replica and averages the metrics it returns.
 
     `step` returns a dict of scalars. With one device this is just tf.function(step).
+    Traced without AutoGraph: the steps branch and loop only on Python values (flags,
+    lists of variables), so the graph is the same, and tracing skips AutoGraph's rewrite of
+    the step's source (about a third of a tiny run's CPU time).
     """
     import tensorflow as tf
 
-    replica_step = tf.function(step, jit_compile=True) if jit_compile else step
+    replica_step = tf.function(step, jit_compile=True, autograph=False) if jit_compile else step
 
-    @tf.function
+    @tf.function(autograph=False)
     def distributed_step(*args):
         metrics = strategy.run(replica_step, args=args)
         return {key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in metrics.items()}

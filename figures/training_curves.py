@@ -14,7 +14,7 @@ separates it from the first. (The networks still differ: each variant keeps its 
 everywhere in the repository, where the paper used one architecture for all four.)
 
 Quality is the Frechet distance in the digit classifier's features (common/evaluate.py,
-4,000 samples), measured every --eval_every iterations by train.py itself. Wall-clock
+5,000 samples), measured every --eval_every iterations by train.py itself. Wall-clock
 time is training time only: each logged interval's iterations over its measured rate, so
 evaluations do not count. Run nothing else meanwhile, or the times are not comparable.
 
@@ -52,7 +52,7 @@ SETTINGS = {  # name: (variant, flags other than the variant's defaults)
 }
 LOSS_PANELS = ("weight clipping (RMSProp)", "gradient penalty (Adam)", "DCGAN")
 FULL = {"train_steps": 1000, "eval_every": 50, "log_every": 5}
-QUICK = {"train_steps": 10, "eval_every": 5, "log_every": 5, "batch_size": 16}
+QUICK = {"train_steps": 10, "eval_every": 10, "log_every": 5, "batch_size": 16}  # one evaluation each
 MEDIAN_WINDOW = 9  # logged points (45 iterations at --log_every=5)
 QUALITY = "eval/classifier_fd"
 
