@@ -133,9 +133,10 @@ class Site:
 
     def diff(self, child):
         parent = PARENTS[child]
-        algorithms = {v: markdown.algorithm_lines(self.markdown.parser,
-                                                  (DOCS / "papers" / f"{v}.md").read_text())
-                      for v in (parent, child)}
+        papers = {v: (DOCS / "papers" / f"{v}.md").read_text() for v in (parent, child)}
+        algorithms = {v: (markdown.algorithm_lines(self.markdown.parser, text),
+                          markdown.equations(self.markdown.parser, text))
+                      for v, text in papers.items()}
         files = []
         for file_name in FILES:
             found = diffs.hunks((REPO / parent / file_name).read_text(),
@@ -164,12 +165,20 @@ class Site:
                 self.markdown.render_inline(tag.text, origin))}
         href = f"{tag.variant}.html#{tag.anchor}"
         text = ""
+        lines, equations = algorithms[tag.variant]
         if tag.anchor.startswith("alg-"):
-            line = algorithms.get(tag.variant, {}).get(int(tag.anchor[4:]))
+            line = lines.get(int(tag.anchor[4:]))
             if line is None:
                 raise BuildError(f"{origin} names a line that docs/papers/{tag.variant}.md's "
                                  "Algorithm does not have")
-            text = self.markdown.render_inline(line, origin)
+            text = PINNED.sub(self.pinned_test, self.markdown.render_inline(line, origin))
+        elif tag.anchor.startswith("eq-"):
+            tex = equations.get(int(tag.anchor[3:]))
+            if tex is None:
+                raise BuildError(f"{origin} names an equation that docs/papers/{tag.variant}.md "
+                                 "does not have")
+            # Without its \tag: the link above names the number, and the cell is narrow.
+            text = self.formulas.placeholder(markdown.TAG.sub("", tex), True, origin)
         return {"href": href, "label": f"{tag.variant}: {tag.text}", "text": Markup(text)}
 
     def document(self, path):

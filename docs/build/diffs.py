@@ -93,6 +93,6 @@ def hunks(parent_text, child_text, parent, child):
                 else:
                     right = (j + 1, f"<ins>{html.escape(after[j])}</ins>")
                 hunk.rows.append(("change", left, right))
-        hunk.tags = list({(tag.variant, tag.anchor, tag.text): tag for tag in hunk.tags}.values())
+        hunk.tags = list({(tag.variant, tag.anchor or tag.text): tag for tag in hunk.tags}.values())
         result.append(hunk)
     return result

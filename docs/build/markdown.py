@@ -1,4 +1,4 @@
-"""Markdown to HTML with markdown-it-py: math as KaTeX placeholders, anchors, rewritten links.
+r"""Markdown to HTML with markdown-it-py: math as KaTeX placeholders, anchors, rewritten links.
 
 The prose of every page is Markdown: docs/*.md, docs/papers/*.md, README.md and the
 variants' docstrings. Math is `$...$` inline and `$$...$$` displayed (mdit-py-plugins'
@@ -116,3 +116,13 @@ def algorithm_lines(parser, text):
 
 def escape(text):
     return html.escape(text, quote=True)
+
+
+def equations(parser, text):
+    """{N: the TeX of the displayed formula tagged N} from a paper page's source."""
+    found = {}
+    for token in parser.parse(text):
+        tag = TAG.search(token.content) if token.type.startswith(("math_block", "amsmath")) else None
+        if tag:
+            found[int(tag.group(1))] = token.content
+    return found

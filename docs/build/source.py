@@ -79,18 +79,44 @@ def docstring_lines(node):
     return None
 
 
+DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def section_nodes(tree):
+    """Top-level functions and classes, and the functions defined directly inside them."""
+    for node in tree.body:
+        if isinstance(node, DEFINITIONS):
+            yield node
+            yield from (inner for inner in node.body if isinstance(inner, DEFINITIONS))
+
+
+def docstring_markdown(docstring):
+    """A docstring as Markdown: an indented block after a line ending in ':' stays as typed."""
+    lines = inspect.cleandoc(docstring).splitlines()
+    result, block = [], False
+    for position, line in enumerate(lines):
+        indented = line.startswith("  ") and line.strip()
+        if indented and not block and position and lines[position - 1].rstrip().endswith(":"):
+            result += ["", "```text"]
+            block = True
+        elif block and not indented:
+            result += ["```", ""]
+            block = False
+        result.append(line[2:] if block else line)
+    return "\n".join(result + (["```"] if block else []))
+
+
 def sections(text):
     """The file's sections, in order; every line of the file is in exactly one section."""
     tree = ast.parse(text)
     raw = text.splitlines()
     html_lines = highlighted_lines(text)
     starts = []  # (first line of the section, node)
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            while first > 1 and raw[first - 2].lstrip().startswith("#"):
-                first -= 1  # the comment block just above belongs to the section
-            starts.append((first, node))
+    for node in section_nodes(tree):
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        while first > 1 and raw[first - 2].lstrip().startswith("#"):
+            first -= 1  # the comment block just above belongs to the section
+        starts.append((first, node))
     bounds = [(1, tree)] + starts
     result = []
     for position, (first, node) in enumerate(bounds):
@@ -108,7 +134,7 @@ def sections(text):
         span = docstring_lines(node)
         if span:
             hidden.update(range(span[0], span[1] + 1))
-            prose.insert(0, inspect.cleandoc(ast.get_docstring(node, clean=False)))
+            prose.insert(0, docstring_markdown(ast.get_docstring(node, clean=False)))
         shown = [(n, html_lines[n - 1]) for n in range(first, last + 1) if n not in hidden]
         while shown and not raw[shown[-1][0] - 1].strip():
             shown.pop()
