@@ -72,6 +72,8 @@ class Site:
         if relative.rstrip("/") in VARIANTS:
             return f"{relative.rstrip('/')}.html{anchor}"
         parts = relative.split("/")
+        if len(parts) == 2 and parts[0] in VARIANTS and parts[1] == "README.md":
+            return f"{parts[0]}.html#notes"
         if len(parts) == 2 and parts[0] in VARIANTS and parts[1] in FILES:
             return f"{parts[0]}.html#{Path(parts[1]).stem}"
         if relative.endswith(".py") and target.is_file():
@@ -108,6 +110,9 @@ class Site:
     def variant(self, name):
         paper_md = (DOCS / "papers" / f"{name}.md").read_text()
         paper = self.render_markdown(paper_md, "docs/papers", f"docs/papers/{name}.md")
+        readme = REPO / name / "README.md"
+        notes = self.render_markdown(readme.read_text(), name, f"{name}/README.md") \
+            if readme.exists() else ""
         files = []
         for file_name in FILES:
             origin = f"{name}/{file_name}"
@@ -125,8 +130,8 @@ class Site:
                           "path": origin, "source": source_page(origin)})
             self.sources.add(origin)
         children = [child for child, parent in PARENTS.items() if parent == name]
-        self.add(f"{name}.html", "variant.html", name, name=name, paper=paper, files=files,
-                 children=children)
+        self.add(f"{name}.html", "variant.html", name, name=name, paper=paper, notes=notes,
+                 files=files, children=children)
 
     def page_of(self, variant):
         return f"{variant}.html"
