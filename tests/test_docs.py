@@ -103,9 +103,13 @@ def test_every_parent_child_pair_builds_with_every_hunk_tagged():
     assert len(site.pages) == len(PARENTS)
 
 
-def test_an_equation_naming_a_missing_test_fails_the_build():
+def test_an_equation_naming_a_missing_test_or_function_fails_the_build():
     with pytest.raises(BuildError, match="does not exist"):
         Site().render_markdown("Pinned by `tests/test_losses.py::test_nothing_by_that_name`.", "", "x")
+    with pytest.raises(BuildError, match="does not exist"):
+        Site().render_markdown("Computed by `wgan_gp/losses.py::no_such_function`.", "", "x")
+    page = Site().render_markdown("By `wgan_gp/losses.py::gradient_penalty`.", "", "x")
+    assert 'href="wgan_gp.html#losses-gradient_penalty"' in page
 
 
 @needs_katex

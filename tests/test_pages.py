@@ -61,6 +61,11 @@ def browser(tmp_path_factory):
 
 def open_page(browser, site, page):
     browser.get((site / page).as_uri())
+    # Lazy images load once scrolled to: scroll through the page, then back to the top.
+    browser.execute_script("""
+        for (const image of document.images) { image.loading = 'eager'; }
+        return Promise.all(Array.from(document.images).map(image => image.complete ? null :
+            new Promise(done => { image.onload = image.onerror = done; })));""")
     return browser
 
 
@@ -89,6 +94,7 @@ def test_page_renders_its_math_loads_only_files_and_links_to_existing_anchors(br
           sources: Array.from(document.querySelectorAll('[src], link[href]'))
                         .map(element => element.src || element.href),
           links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+          images: Array.from(document.images).map(image => [image.src, image.complete && image.naturalWidth > 0]),
           width: document.documentElement.scrollWidth,
           viewport: window.innerWidth,
         };"""
@@ -101,6 +107,8 @@ def test_page_renders_its_math_loads_only_files_and_links_to_existing_anchors(br
     loaded = found["resources"] + found["sources"]
     assert loaded and all(url.startswith("file:") for url in loaded), loaded
     assert found["width"] <= found["viewport"], "the page scrolls sideways at 1400 pixels"
+    missing = [src for src, shown in found["images"] if not shown]
+    assert not missing, f"images that did not load: {missing}"
     broken = []
     for url in found["links"]:
         parsed = urlparse(url)

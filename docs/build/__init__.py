@@ -24,7 +24,9 @@ DOCS = REPO / "docs"
 VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
 PARENTS = {"wgan": "dcgan", "wgan_gp": "wgan", "sngan": "wgan", "wgan_r1": "wgan_gp"}
 FILES = ("networks.py", "losses.py", "train.py")
-PINNED = re.compile(r"<code>(tests/\w+\.py)::(\w+)</code>")
+# `tests/test_x.py::test_name` (the test that pins an equation) and `VARIANT/FILE.py::function`
+# (the code that computes it), written in code spans in the Markdown; the build links them.
+PINNED = re.compile(r"<code>((?:tests|dcgan|wgan|wgan_gp|sngan|wgan_r1)/\w+\.py)::(\w+)</code>")
 
 
 def diff_page(child):
@@ -90,14 +92,21 @@ class Site:
         return Markup(PINNED.sub(self.pinned_test, html_text))
 
     def pinned_test(self, match):
-        """`tests/test_x.py::test_name` in prose: a link to that test's line, which must exist."""
+        """`tests/test_x.py::test_name` or `wgan_gp/losses.py::gradient_penalty` in prose: a link
+        to that test's line on its source page, or to that function's section on the variant's
+        page; a name that the file does not define stops the build."""
         path, name = match.groups()
         lines = (REPO / path).read_text().splitlines() if (REPO / path).is_file() else []
-        found = [n for n, line in enumerate(lines, 1) if re.match(rf"def {name}\(", line)]
+        found = [n for n, line in enumerate(lines, 1) if re.match(rf"\s*def {name}\(", line)]
         if not found:
-            raise BuildError(f"an equation names {path}::{name}, which does not exist")
-        self.sources.add(path)
-        return f'<a class="test" href="{source_page(path)}#L{found[0]}">{match.group(0)}</a>'
+            raise BuildError(f"the docs name {path}::{name}, which does not exist")
+        folder, file_name = path.split("/")
+        if folder in VARIANTS:
+            href = f"{folder}.html#{Path(file_name).stem}-{name}"
+        else:
+            self.sources.add(path)
+            href = f"{source_page(path)}#L{found[0]}"
+        return f'<a class="test" href="{href}">{match.group(0)}</a>'
 
     # Pages ----------------------------------------------------------------------------------
 
@@ -197,8 +206,15 @@ class Site:
     def index(self):
         body = self.render_markdown((REPO / "README.md").read_text(), "", "README.md")
         documents = [(path.stem, self.pages[f"{path.stem}.html"]) for path in self.documents]
+        figures = []  # every figure of docs/figures, with the page that shows it
+        for path in sorted((DOCS / "figures").glob("*.png")):
+            site_path = f"docs/figures/{path.name}"
+            self.assets[site_path] = path
+            shown_on = [page for page, text in sorted(self.pages.items())
+                        if f'src="{site_path[5:]}"' in text or f'src="{site_path}"' in text]
+            figures.append({"src": site_path, "name": path.stem, "page": (shown_on or [None])[0]})
         self.add("index.html", "index.html", "GAN reference: the pages", body=body,
-                 documents=[(stem, title_of(text)) for stem, text in documents])
+                 documents=[(stem, title_of(text)) for stem, text in documents], figures=figures)
 
     def source_file(self, path):
         text = (REPO / path).read_text()

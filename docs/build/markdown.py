@@ -14,6 +14,8 @@ from mdit_py_plugins.amsmath import amsmath_plugin
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
+from docs.build.katex import BuildError
+
 TAG = re.compile(r"\\tag\{(\d+)\}")
 
 
@@ -38,6 +40,7 @@ class Markdown:
         rules("amsmath", self._amsmath)
         rules("link_open", self._link_open)
         rules("link_close", self._link_close)
+        rules("image", self._image)
         self.origin = ""
 
     def render(self, text, origin):
@@ -72,6 +75,14 @@ class Markdown:
             return '<span class="path">'
         token.attrSet("href", href)
         return self.parser.renderer.renderToken(tokens, index, options, env)
+
+    def _image(self, tokens, index, options, env):
+        token = tokens[index]
+        src = self.link(token.attrGet("src"))
+        if src is None:
+            raise BuildError(f"{self.origin}: the image {token.attrGet('src')} is not in the repository")
+        token.attrSet("src", src)
+        return self.parser.renderer.image(tokens, index, options, env)
 
     def _link_close(self, tokens, index, options, env):
         opening = next(token for token in reversed(tokens[:index]) if token.type == "link_open")
