@@ -151,3 +151,17 @@ def test_every_docstring_with_a_backslash_is_a_raw_string():
     bad = [f"{path.relative_to(REPO)}:{line}" for path in files
            for line in docstrings_with_a_backslash_not_raw(path.read_text())]
     assert not bad, f"docstrings with a backslash that are not raw strings: {bad}"
+
+
+def test_the_command_refuses_an_output_it_must_not_replace_in_one_line(tmp_path, capsys):
+    from docs.build.__main__ import main
+
+    (tmp_path / "a_file").write_text("keep me")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.txt").write_text("keep me too")
+    for out in (tmp_path / "a_file", tmp_path / "work"):
+        assert main(["--out", str(out)]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("docs.build: --out") and error.count("\n") == 1
+    assert (tmp_path / "a_file").read_text() == "keep me"
+    assert (tmp_path / "work" / "notes.txt").read_text() == "keep me too"

@@ -8,6 +8,7 @@ tree builds the same bytes: nothing depends on the time, the machine or the orde
 directory listing. A hunk without a tag, a bad formula or a test that an equation names
 but that does not exist stops the build with one line (BuildError).
 """
+import os
 import re
 import shutil
 from pathlib import Path
@@ -223,20 +224,8 @@ class Site:
 
     # The whole build ------------------------------------------------------------------------
 
-    def build(self, out):
-        self.documents = sorted(path for path in DOCS.glob("*.md"))
-        for name in VARIANTS:
-            self.variant(name)
-        for child in PARENTS:
-            self.diff(child)
-        for path in self.documents:
-            self.document(path)
-        self.index()
-        for path in sorted(self.sources):
-            self.source_file(path)
-        self.formulas.render()
-        if out.exists():
-            shutil.rmtree(out)
+    def write(self, out):
+        """Every file of the site into the new folder out."""
         out.mkdir(parents=True)
         katex.copy_assets(out)
         style = Path(__file__).with_name("style.css").read_text()
@@ -249,7 +238,44 @@ class Site:
             text = text.replace("@@FORMULAS@@", str(katex.count(text)))
             (out / site_path).parent.mkdir(parents=True, exist_ok=True)
             (out / site_path).write_text(self.formulas.fill(text))
+
+    def build(self, out):
+        check_output_folder(out)
+        self.documents = sorted(path for path in DOCS.glob("*.md"))
+        for name in VARIANTS:
+            self.variant(name)
+        for child in PARENTS:
+            self.diff(child)
+        for path in self.documents:
+            self.document(path)
+        self.index()
+        for path in sorted(self.sources):
+            self.source_file(path)
+        self.formulas.render()
+        # Written whole into a hidden sibling, then renamed over out: an interrupted build
+        # leaves the previous site as it was.
+        partial = out.parent / f".{out.name}.partial-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            self.write(partial)
+            if out.exists():
+                shutil.rmtree(out)
+            partial.rename(out)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
         return sorted(self.pages)
+
+
+def check_output_folder(out):
+    """--out must be a folder this build may replace: absent, empty, or an earlier site."""
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out}: a file is there, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "index.html").is_file() \
+            and not (out / "katex").is_dir():
+        raise BuildError(f"--out {out}: a folder that is not a site built by docs.build; "
+                         "give a new or empty folder")
+    if out.resolve() in (REPO, *REPO.parents) or out.resolve() == DOCS:
+        raise BuildError(f"--out {out}: the repository itself; give a folder such as build/site")
 
 
 def title_of(page_text):
