@@ -140,4 +140,6 @@ def test_the_source_pages_open_and_link_within_the_site(browser, site):
         browser.get(path.as_uri())
         width, viewport = browser.execute_script(
             "return [document.documentElement.scrollWidth, window.innerWidth];")
+        name = path.relative_to(site).as_posix().replace("/", "-")
+        browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
         assert width <= viewport, path
