@@ -54,7 +54,8 @@ def words(before, after):
     """(before, after) as HTML, the words that differ wrapped in <del> and <ins>."""
     old, new = WORD.findall(before), WORD.findall(after)
     left, right = [], []
-    for kind, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for kind, i1, i2, j1, j2 in matcher.get_opcodes():
         a, b = html.escape("".join(old[i1:i2])), html.escape("".join(new[j1:j2]))
         if kind == "equal":
             left.append(a)

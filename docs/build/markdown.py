@@ -6,7 +6,6 @@ dollarmath), or an amsmath environment. A displayed formula with `\tag{N}` gets 
 `eq-N`; the ordered list under a heading that starts with "Algorithm" gets `alg-N` on its
 N-th line. Headings get GitHub's anchors, so links between the .md files work in both places.
 """
-import html
 import re
 
 from markdown_it import MarkdownIt
@@ -31,8 +30,9 @@ class Markdown:
                        .use(amsmath_plugin)
                        .use(anchors_plugin, min_level=1, max_level=4))
         def rules(name, method):  # markdown-it binds a rule to its renderer: pass ours through
-            self.parser.add_render_rule(
-                name, lambda renderer, tokens, index, options, env: method(tokens, index, options, env))
+            def rule(renderer, tokens, index, options, env):
+                return method(tokens, index, options, env)
+            self.parser.add_render_rule(name, rule)
         rules("math_inline", self._math_inline)
         rules("math_inline_double", self._math_block)
         rules("math_block", self._math_block)
@@ -80,7 +80,8 @@ class Markdown:
         token = tokens[index]
         src = self.link(token.attrGet("src"))
         if src is None:
-            raise BuildError(f"{self.origin}: the image {token.attrGet('src')} is not in the repository")
+            raise BuildError(f"{self.origin}: the image {token.attrGet('src')} is not in the "
+                             "repository")
         token.attrSet("src", src)
         return self.parser.renderer.image(tokens, index, options, env)
 
@@ -125,15 +126,13 @@ def algorithm_lines(parser, text):
     return lines
 
 
-def escape(text):
-    return html.escape(text, quote=True)
-
 
 def equations(parser, text):
     """{N: the TeX of the displayed formula tagged N} from a paper page's source."""
     found = {}
     for token in parser.parse(text):
-        tag = TAG.search(token.content) if token.type.startswith(("math_block", "amsmath")) else None
+        displayed = token.type.startswith(("math_block", "amsmath"))
+        tag = TAG.search(token.content) if displayed else None
         if tag:
             found[int(tag.group(1))] = token.content
     return found
