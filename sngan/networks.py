@@ -14,7 +14,7 @@ Every convolution is 5x5 with stride 2 and "same" padding, so each block halves
 
 DCGAN's guidelines, kept here: strided convolutions; BatchNorm in the generator
 except on its output; ReLU in the generator with tanh on its output; LeakyReLU(0.2)
-in the critic; weights from N(0, 0.02).
+in the critic; weights from N(0, 0.02). Why: this critic has no BatchNorm.
 
 Deviations from the paper: the DCGAN nets; Keras' layer normalizes the kernel in place.
 """
@@ -92,14 +92,14 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
 
 
 def make_discriminator(image_shape, num_classes=0):
-    """D, the critic: images [N, H, W, C] in [-1, 1] -> critic values D(x) [N, 1], unbounded.
+    """D, the critic: images [N, H, W, C] in [-1, 1] -> f_w(x) [N, 1], unbounded (WGAN eq. 3).
 
     num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
     """
     images = keras.Input(image_shape, name="images")
     x = images
     for width in reversed(WIDTHS[image_shape[0]]):
-        # ALGO: spectral normalization, in place of WGAN's clipping and of BatchNorm.
+        # ALGO: spectral normalization; why: it replaces WGAN's clipping and BatchNorm.
         convolution = layers.Conv2D(width, 5, 2, "same", kernel_initializer=weight_init())
         x = layers.SpectralNormalization(convolution)(x)
         x = layers.Activation(leaky_relu)(x)
@@ -107,7 +107,7 @@ def make_discriminator(image_shape, num_classes=0):
     dense = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")
     output = layers.SpectralNormalization(dense, dtype="float32")(features)  # float32, as in wgan/
     if not num_classes:
-        return keras.Model(images, output, name="discriminator")
+        return keras.Model(images, output, name="discriminator")  # why: D(x), not logits
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
     labels = keras.Input((), dtype="int32", name="labels")
@@ -117,4 +117,4 @@ def make_discriminator(image_shape, num_classes=0):
     label_embedding = layers.SpectralNormalization(embedding)(one_hot)
     projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
     output = layers.Add(dtype="float32")([output, projection])
-    return keras.Model([images, labels], output, name="discriminator")
+    return keras.Model([images, labels], output, name="discriminator")  # why: D(x), not logits

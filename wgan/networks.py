@@ -94,7 +94,7 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
 
 
 def make_discriminator(image_shape, num_classes=0):
-    """D, the critic: images [N, H, W, C] in [-1, 1] -> critic values D(x) [N, 1], unbounded.
+    """D, the critic: images [N, H, W, C] in [-1, 1] -> f_w(x) [N, 1], unbounded (WGAN eq. 3).
 
     num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
     """
@@ -110,7 +110,7 @@ def make_discriminator(image_shape, num_classes=0):
     features = layers.Flatten()(x)
     output = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(features)
     if not num_classes:
-        return keras.Model(images, output, name="discriminator")
+        return keras.Model(images, output, name="discriminator")  # why: D(x), not logits
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
     labels = keras.Input((), dtype="int32", name="labels")
@@ -119,4 +119,4 @@ def make_discriminator(image_shape, num_classes=0):
     label_embedding = embedding(labels)
     projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
     output = layers.Add(dtype="float32")([output, projection])
-    return keras.Model([images, labels], output, name="discriminator")
+    return keras.Model([images, labels], output, name="discriminator")  # why: D(x), not logits

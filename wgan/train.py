@@ -134,7 +134,7 @@ def critic_updates(step, config):
     """Critic updates in generator iteration `step`: n_critic (Alg. 1 line 2)."""
     done = step - 1  # generator iterations finished before this one (the official code's counter)
     if config["official_critic_schedule"] and (done < 25 or done % 500 == 0):
-        return 100  # --official_critic_schedule: while the critic is far from optimal
+        return 100  # while the critic is far from optimal; why: WGAN's code, not its paper
     return config["n_critic"]
 
 

@@ -9,7 +9,7 @@ The critic maximizes E[D(x)] - E[D(G(z))], which for a 1-Lipschitz D estimates t
 Wasserstein-1 distance between the data and the generator's distribution. The
 Wasserstein estimate logged during training is therefore -discriminator_loss.
 Instead of WGAN-GP's penalty on interpolates, one at the real samples keeps D flat there:
-  zero_centred_penalty  E[||grad D(x)||_2^2], added to the loss times lambda
+  zero_centred_penalty  E[||grad D(x)||_2^2] (R1, eq. 9), added to the loss times lambda
 """
 import tensorflow as tf
 
@@ -40,4 +40,4 @@ def zero_centred_penalty(discriminator, samples, output_scale=1.0):
         output_sum = tf.reduce_sum(tf.cast(discriminator(samples), tf.float32)) * output_scale
     gradients = tf.cast(tape.gradient(output_sum, samples), tf.float32) / output_scale
     squared_norms = tf.reduce_sum(tf.square(gradients), axis=list(range(1, gradients.shape.rank)))
-    return tf.reduce_mean(squared_norms), tf.sqrt(squared_norms + NORM_EPSILON)
+    return tf.reduce_mean(squared_norms), tf.sqrt(squared_norms + NORM_EPSILON)  # eq. 9

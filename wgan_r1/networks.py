@@ -17,7 +17,7 @@ Every convolution is 5x5 with stride 2 and "same" padding, so each block halves
 
 DCGAN's guidelines, kept here: strided convolutions; BatchNorm in the generator
 except on its output; ReLU in the generator with tanh on its output; LeakyReLU(0.2)
-in the critic; weights from N(0, 0.02).
+in the critic; weights from N(0, 0.02). Why: this critic has no BatchNorm.
 
 Deviations from the paper: weights start from DCGAN's N(0, 0.02), not the official
 code's He/Glorot-uniform, so that the three variants share one initialization;
@@ -98,10 +98,10 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
 
 
 def make_discriminator(image_shape, num_classes=0, normalization="none"):
-    """D, the critic: images [N, H, W, C] in [-1, 1] -> critic values D(x) [N, 1], unbounded.
+    """D, the critic: images [N, H, W, C] in [-1, 1] -> f_w(x) [N, 1], unbounded (WGAN eq. 3).
 
     normalization: "none", or "layer" for layer normalization over H, W and C of
-      each example; never BatchNorm (see the module docstring).
+      each example; never BatchNorm. Why: the penalty is per example (Section 4).
     num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
     """
     if normalization not in ("none", "layer"):
@@ -119,7 +119,7 @@ def make_discriminator(image_shape, num_classes=0, normalization="none"):
     features = layers.Flatten()(x)
     output = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(features)
     if not num_classes:
-        return keras.Model(images, output, name="discriminator")
+        return keras.Model(images, output, name="discriminator")  # why: D(x), not logits
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
     labels = keras.Input((), dtype="int32", name="labels")
@@ -128,4 +128,4 @@ def make_discriminator(image_shape, num_classes=0, normalization="none"):
     label_embedding = embedding(labels)
     projection = layers.Dot(axes=1, dtype="float32")([label_embedding, features])
     output = layers.Add(dtype="float32")([output, projection])
-    return keras.Model([images, labels], output, name="discriminator")
+    return keras.Model([images, labels], output, name="discriminator")  # why: D(x), not logits
