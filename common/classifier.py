@@ -14,7 +14,7 @@ import pathlib
 
 import numpy as np
 
-from common import data
+from common import data, image_cache
 from common.cli import UserError
 
 FEATURE_LAYER = "features"
@@ -77,18 +77,26 @@ def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None,
 
     splits: training_and_heldout(name, data_dir), if the caller has it already.
     """
-    import keras
-
     splits = splits or training_and_heldout(name, data_dir)
-    train_images, train_labels, heldout_images, heldout_labels = splits
+    train_images, train_labels = splits[:2]
     epochs = epochs or EPOCHS.get(name, DEFAULT_EPOCHS)
     key = hashlib.sha256()
     for part in (train_images.tobytes(), train_labels.tobytes(), pathlib.Path(__file__).read_bytes()):
         key.update(part)
     key.update(f"seed={seed} epochs={epochs}".encode())
     stem = pathlib.Path(cache_dir) / f"classifier-{name}-{key.hexdigest()[:16]}"
-    weights, record = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    # Runs (or test workers) that start together train the classifier once: the others wait
+    # for the lock, then load what the first one saved.
+    with image_cache.exclusive_lock(stem.with_suffix(".lock"), f"waiting for another process's {name} classifier"):
+        return _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir)
 
+
+def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):
+    import keras
+
+    train_images, train_labels, heldout_images, heldout_labels = splits
+    weights, record = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
     keras.utils.set_random_seed(seed)
     model = make_classifier(int(train_labels.max()) + 1)
     if weights.is_file() and record.is_file():
@@ -109,9 +117,12 @@ def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None,
     predictions = classifier.embed(heldout_images)[1].argmax(axis=1)
     classifier.heldout_accuracy = float(np.mean(predictions == heldout_labels))
 
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    partial = stem.with_name(stem.name + "-partial.weights.h5")
+    # Each file appears whole or not at all; the record, which marks the entry done, last.
+    unique = f"-partial-{os.getpid()}"
+    partial = stem.with_name(stem.name + unique + ".weights.h5")
     model.save_weights(partial)
     os.replace(partial, weights)
-    record.write_text(json.dumps({"dataset": name, "heldout_accuracy": classifier.heldout_accuracy, "epochs": epochs}))
+    partial = stem.with_name(stem.name + unique + ".json")
+    partial.write_text(json.dumps({"dataset": name, "heldout_accuracy": classifier.heldout_accuracy, "epochs": epochs}))
+    os.replace(partial, record)
     return classifier

@@ -8,9 +8,11 @@ import os
 import tempfile
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the tests pin CPU numerics
-# One fresh cache for the session (the digit classifier trains once, ~20 s), shared with the
-# commands the tests start, and never the user's own ~/.cache.
-os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="gan-tests-cache-")
+# One fresh cache for the session (the digit classifier trains once, ~20 s), shared by both
+# test workers (they inherit the controller's environment) and the commands the tests start,
+# and never the user's own ~/.cache.
+os.environ.setdefault("GAN_TESTS_CACHE", tempfile.mkdtemp(prefix="gan-tests-cache-"))
+os.environ["XDG_CACHE_HOME"] = os.environ["GAN_TESTS_CACHE"]
 
 import common  # noqa: E402,F401  (quiets TensorFlow's start-up logging)
 import tensorflow as tf  # noqa: E402

@@ -40,6 +40,28 @@ def test_classifier_is_cached_by_data_and_code(evaluator, cache):
     np.testing.assert_allclose(again.embed(digits)[0], evaluator.extractor.embed(digits)[0], rtol=1e-5, atol=1e-5)
 
 
+def test_two_runs_that_start_together_train_the_classifier_once(tmp_path, capsys):
+    import threading
+
+    images, labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
+    splits = (images[:256], labels[:256], heldout_images[:100], heldout_labels[:100])
+    start, results = threading.Barrier(2, timeout=60), []
+
+    def load():
+        start.wait()
+        results.append(classifier.load_or_train("mnist_5k", cache_dir=tmp_path, epochs=1, splits=splits))
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    out = capsys.readouterr()
+    assert len(results) == 2 and out.out.count("training the mnist_5k classifier") == 1, out
+    assert results[0].heldout_accuracy == results[1].heldout_accuracy
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".h5", ".json", ".lock"]
+
+
 def test_held_out_split_is_disjoint_and_balanced():
     train_images, train_labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
     assert len(train_images) == 4000 and len(heldout_images) == 1000
