@@ -109,8 +109,14 @@ def test_label_accuracy_checks_each_sample_against_its_requested_class(evaluator
     assert evaluator.floor["label_accuracy"] > 0.95  # real training digits, true labels
 
 
-def test_inception_embedding_shapes_with_random_weights():
-    embedding = quality.InceptionEmbedding(weights=None, batch_size=2)
+@pytest.fixture(scope="module")
+def random_inception():
+    """InceptionV3 with random weights (no download), built once: about 10 CPU-seconds."""
+    return quality.InceptionEmbedding(weights=None, batch_size=2)
+
+
+def test_inception_embedding_shapes_with_random_weights(random_inception):
+    embedding = random_inception
     features, probabilities = embedding.embed(np.zeros((3, 32, 32, 3), np.uint8))
     assert features.shape == (3, 2048) and probabilities.shape == (3, 1000)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
@@ -161,7 +167,7 @@ def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
     assert result.returncode == 2 and "--dataset" in result.stderr
 
 
-def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch):
+def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch, random_inception):
     # The reference and the floor's images are decoded from a random subset of the files:
     # memory depends on FOLDER_REFERENCE and num_samples, never on the folder's size.
     from PIL import Image
@@ -170,8 +176,10 @@ def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch)
     for index in range(12):
         Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(tmp_path / f"{index}.png")
     monkeypatch.setattr(quality, "FOLDER_REFERENCE", 6)
+    built = []
+    monkeypatch.setattr(quality, "InceptionEmbedding", lambda weights: built.append(weights) or random_inception)
     evaluator = quality.Evaluator(f"folder:{tmp_path}", num_samples=4, inception_weights=None, image_size=32)
-    assert evaluator.reference_size == 6 and evaluator.num_samples == 4
+    assert built == [None] and evaluator.reference_size == 6 and evaluator.num_samples == 4
     assert set(evaluator.floor) == {"fid", "kid", "inception_score"}
     scores = evaluator.score(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
     assert scores["fid"] > 0
