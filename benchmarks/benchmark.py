@@ -181,8 +181,8 @@ def traced_op_seconds(run, iterations, logdir):
     return seconds, wall
 
 
-def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterations=0):
-    """One row of the table, measured in this process."""
+def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterations=0, batch_size=None):
+    """One row of the table, measured in this process; batch_size None: the variant's default."""
     import importlib
 
     import numpy as np
@@ -192,7 +192,8 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     train = importlib.import_module(f"{variant}.train")
     config = cli.default_config(train)
     config["image_shape"] = list(SIZES[size])
-    batch_size, n_critic = config["batch_size"], config["n_critic"]
+    config["batch_size"] = batch_size = batch_size or config["batch_size"]
+    n_critic = config["n_critic"]
 
     config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
     devices.set_precision(config)
@@ -267,7 +268,7 @@ def worker(args):
     peak, overhead = matmul_peak(), dispatch_overhead()
     for size in args.sizes:
         row = measure(args.variants[0], size, args.seconds, args.jit_compile, args.mixed_precision,
-                      args.profile_iterations if args.profile else 0)
+                      args.profile_iterations if args.profile else 0, args.batch_size)
         row["peak_gflop_per_sec"] = peak / 1e9
         # n_critic + 1 step calls per iteration
         row["dispatch_share"] = overhead * (row["n_critic"] + 1) * row["iterations_per_sec"]
@@ -275,7 +276,7 @@ def worker(args):
         if args.variants[0] == "wgan_gp" and args.textbook:  # the yardstick, in this process
             import baseline_wgan_gp
 
-            iteration = baseline_wgan_gp.textbook_iteration(SIZES[size])
+            iteration = baseline_wgan_gp.textbook_iteration(SIZES[size], row["batch_size"])
             row["textbook_iterations_per_sec"] = baseline_wgan_gp.iterations_per_second(iteration, args.seconds)
         print(json.dumps(row), flush=True)
 
@@ -307,6 +308,7 @@ def main():
     parser.add_argument("--variants", nargs="+", default=["dcgan", "wgan", "wgan_gp"])
     parser.add_argument("--sizes", nargs="+", type=int, default=[28], choices=sorted(SIZES))
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per row, after warm-up")
+    parser.add_argument("--batch_size", type=int, help="global batch (default: each variant's own)")
     parser.add_argument("--jit_compile", action="store_true", help="compile the steps with XLA")
     parser.add_argument("--mixed_precision", default="off", choices=["off", "float16", "bfloat16"])
     parser.add_argument("--profile", action="store_true", help="also trace iterations and print the top ops")
@@ -317,6 +319,8 @@ def main():
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error("--batch_size must be at least 1")
     if args.worker:
         return worker(args)
 
@@ -331,6 +335,7 @@ def main():
         command = [sys.executable, __file__, "--worker", "--variants", variant, "--seconds", str(args.seconds),
                    "--sizes", *map(str, args.sizes), "--mixed_precision", args.mixed_precision]
         command += ["--jit_compile"] if args.jit_compile else []
+        command += ["--batch_size", str(args.batch_size)] if args.batch_size else []
         command += ["--profile", "--profile_iterations", str(args.profile_iterations)] if args.profile else []
         command += [] if args.textbook else ["--no_textbook"]
         result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
