@@ -42,6 +42,10 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import variants  # noqa: E402
+
 SIZES = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}
 
 
@@ -183,13 +187,11 @@ def traced_op_seconds(run, iterations, logdir):
 
 def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterations=0):
     """One row of the table, measured in this process."""
-    import importlib
-
     import numpy as np
     import tensorflow as tf
     from common import cli, data, devices
 
-    train = importlib.import_module(f"{variant}.train")
+    train = variants.module(variant, "train")
     config = cli.default_config(train)
     config["image_shape"] = list(SIZES[size])
     batch_size, n_critic = config["batch_size"], config["n_critic"]
@@ -261,7 +263,6 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
 
 
 def worker(args):
-    sys.path.insert(0, str(REPO))
     import common  # noqa: F401  (quiets TensorFlow's start-up logging)
 
     peak, overhead = matmul_peak(), dispatch_overhead()
@@ -304,7 +305,7 @@ def print_profile(row, top):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=["dcgan", "wgan", "wgan_gp"])
+    parser.add_argument("--variants", nargs="+", default=list(variants.PAPERS), choices=variants.NAMES)
     parser.add_argument("--sizes", nargs="+", type=int, default=[28], choices=sorted(SIZES))
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per row, after warm-up")
     parser.add_argument("--jit_compile", action="store_true", help="compile the steps with XLA")

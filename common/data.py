@@ -11,7 +11,7 @@ Dataset names:
   folder:PATH                     every .jpg/.jpeg/.png under PATH, turned upright by its
                                   EXIF orientation, transparent pixels on white, centre-
                                   cropped to a square and resized to image_size x image_size, RGB
-  tfds:NAME                       a TensorFlow Datasets set prepared by common/prepare.py
+  tfds:NAME                       a TensorFlow Datasets set prepared by commands/prepare.py
                                   (tfds:celeb_a, tfds:lsun/bedroom, ...), cropped and
                                   resized like a folder, with its labels if it has them
 
@@ -398,7 +398,7 @@ TFDS_SHUFFLE_BUFFER = 10_000  # examples; TFDS shuffles its files, and each file
 
 
 def load_tfds(name, data_dir, image_size, split):
-    """A TensorFlow Datasets set that common/prepare.py prepared (in --data_dir or TFDS's default).
+    """A TensorFlow Datasets set that commands/prepare.py prepared (in --data_dir or TFDS's default).
 
     Nothing is downloaded here: an unprepared set is a one-line error that says how to
     prepare it, rather than minutes of retries on a machine without internet.
@@ -417,7 +417,7 @@ def load_tfds(name, data_dir, image_size, split):
         size = int(builder.as_dataset(split=split).cardinality())
     except AssertionError:  # TFDS's way of saying the data is not there
         raise UserError(f"tfds:{name} is not prepared in {where}; prepare it once (it downloads) with "
-                        f"`python -m common.prepare --dataset=tfds:{name} --data_dir={where}`")
+                        f"`python -m commands.prepare --dataset=tfds:{name} --data_dir={where}`")
     except ValueError as error:  # an unknown split
         raise UserError(f"tfds:{name} has no {split} split ({str(error).splitlines()[0][:100]})")
     label = features["label"] if "label" in features else None

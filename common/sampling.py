@@ -1,5 +1,4 @@
 """Drawing images from a generator: the noise, the labels, a trained run's generator, preview grids."""
-import importlib
 import pathlib
 
 import numpy as np
@@ -13,16 +12,17 @@ def latent_dim(generator):
     return generator.inputs[0].shape[-1]
 
 
-def load_generator(logdir):
+def load_generator(logdir, make_generator):
     """The generator of the run in `logdir`, with the weights of its latest checkpoint.
 
+    make_generator: the run's variant's networks.make_generator (variants.load_generator
+    passes the right one for any run directory).
     Returns (generator, checkpoint path, num_classes: 0 unless the run is --conditional).
     """
     import tensorflow as tf
 
     config = rundir.read_config(logdir)
-    networks = importlib.import_module(f"{config['variant']}.networks")
-    generator = networks.make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
+    generator = make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
     latest = tf.train.latest_checkpoint(str(pathlib.Path(logdir) / "checkpoints"))
     if latest is None:
         raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")

@@ -2,7 +2,7 @@
 
 The training loop itself stays in each train.py:
 
-    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches) as run:
+    with training_run.TrainingRun(config, *models, strategy, variant, real_batches=real_batches) as run:
         for step in run.steps():
             metrics = train_iteration(real_batches, ...)
             run.end_step(step, metrics)
@@ -38,9 +38,11 @@ class NonFiniteError(cli.UserError):
 class TrainingRun:
     """Everything a training run writes, on its schedule (see the module docstring)."""
 
-    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy, *,
-                 real_batches=None, random_generator=None):
-        """real_batches: the run's common.data.Batches, whose position the checkpoint keeps, so that a
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
+                 variant, *, real_batches=None, random_generator=None):
+        """variant: the run's entry in the registry of variants (variants.py), handed down by its
+        train.py, since common/ imports no variant: its flag_defaults() and retired_flags for the
+        resume check, its make_generator for --export. real_batches: the run's common.data.Batches, whose position the checkpoint keeps, so that a
         resumed run's data goes on where it stopped; random_generator: a tf.random.Generator the
         steps draw from, kept in the checkpoint too (None: neither is kept)."""
         import numpy as np
@@ -51,7 +53,9 @@ class TrainingRun:
         # Only the chief writes logs, samples and config. Every worker takes part in
         # saving a checkpoint (a collective operation); the others write to a scratch folder.
         self.chief = devices.is_chief(strategy)
-        resuming = rundir.check_logdir(config) if self.chief else (self.logdir / rundir.CONFIG_FILE).is_file()
+        self.make_generator = variant.make_generator  # for --export
+        resuming = (rundir.check_logdir(config, variant.flag_defaults(), variant.retired_flags) if self.chief
+                    else (self.logdir / rundir.CONFIG_FILE).is_file())
         self.generator = generator
         self.optimizers = (generator_optimizer, discriminator_optimizer)
         self._non_finite_readings, self._loss_scales = 0, []  # check_finite's memory of the last readings
@@ -312,7 +316,7 @@ class TrainingRun:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has
             if kind is None and self.chief and self.config.get("export"):
-                export.export(self.logdir)
+                export.export(self.logdir, self.make_generator)
             return False
         self.log.flush()
         if kind is not None and issubclass(kind, KeyboardInterrupt):
@@ -320,5 +324,5 @@ class TrainingRun:
         if kind is None and self.start < self.config["train_steps"]:
             self.progress.message(f"done: {self.config['train_steps']} generator iterations in {self.logdir}")
         if kind is None and self.config.get("export"):
-            export.export(self.logdir)
+            export.export(self.logdir, self.make_generator)
         return False

@@ -42,13 +42,14 @@ def train_deep_critic(label, iterations):
     import numpy as np
     import tensorflow as tf
 
+    import variants
     from common import devices
     from toy import data, networks
     from toy import steps as toy_steps
 
     variant, overrides = SETTINGS[label]
     train = toolkit.variant_module(variant)
-    losses = __import__(f"{variant}.losses", fromlist=["losses"])
+    losses = variants.module(variant, "losses")
     config = toolkit.default_config(train, batch_size=256, seed=0, **overrides)
     devices.seed_everything(0)
     generator, discriminator = networks.make_generator(), networks.make_discriminator(depth=DEPTH)

@@ -33,11 +33,12 @@ def main():
 
     import numpy as np
 
+    import variants
     from common import images, sampling
     from common.cli import UserError
 
     try:
-        generator, checkpoint, num_classes = sampling.load_generator(args.logdir)
+        generator, checkpoint, num_classes = variants.load_generator(args.logdir)
     except UserError as error:
         sys.exit(f"error: {error}")
     rng = np.random.default_rng(args.seed)

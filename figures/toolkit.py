@@ -3,7 +3,6 @@
 The figures train with each variant's own make_optimizers / make_steps (through
 toy/steps.py, not copies), all in one process: importing a train.py defines no flags.
 """
-import importlib
 import json
 import os
 import pathlib
@@ -14,7 +13,9 @@ FIGURES = REPO / "docs" / "figures"
 
 def variant_module(name):
     """VARIANT.train, the module with the variant's make_optimizers and make_steps."""
-    return importlib.import_module(f"{name}.train")
+    import variants
+
+    return variants.module(name, "train")
 
 
 def default_config(train, **overrides):

@@ -286,7 +286,7 @@ def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
 
 def test_tfds_errors_are_one_line_that_say_what_to_do(tmp_path):
     with pytest.raises(UserError, match=f"tfds:mnist is not prepared in {tmp_path}; prepare it once \\(it downloads\\) "
-                                        f"with `python -m common.prepare --dataset=tfds:mnist --data_dir={tmp_path}`"):
+                                        f"with `python -m commands.prepare --dataset=tfds:mnist --data_dir={tmp_path}`"):
         data.load_dataset("tfds:mnist", str(tmp_path))
     with pytest.raises(UserError, match="tfds:no_such_set is not a TFDS dataset"):
         data.load_dataset("tfds:no_such_set", str(tmp_path))
@@ -302,7 +302,7 @@ def test_crop_and_resize_takes_the_centre_square_and_keeps_the_channels():
 def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds
 
-    from common import prepare
+    from commands import prepare
 
     with tfds.testing.mock_data(num_examples=4):  # stands in for the download
         prepare.prepare("tfds:mnist", str(tmp_path))
@@ -321,7 +321,7 @@ def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(
 def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
     from tests.helpers import own_stderr_lines, run_python
 
-    result = run_python(["-m", "common.prepare", "--dataset=cifar10"])
+    result = run_python(["-m", "commands.prepare", "--dataset=cifar10"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert own_stderr_lines(result.stderr) == [
         "error: --dataset must be tfds:NAME, not 'cifar10' (the other datasets need no preparing)"]

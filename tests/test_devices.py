@@ -3,7 +3,6 @@
 The replica tests run in this process on the two logical CPUs that conftest.py sets up.
 """
 import csv
-import importlib
 import json
 import os
 import socket
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import variants
 from common import cli, devices
 from tests.helpers import REPO, TINY, VARIANTS
 
@@ -45,7 +45,7 @@ def one_iteration(variant, strategy, optimizer):
     optimizer at learning rate 0, whose state (Adam's moments, RMSProp's mean square)
     then holds functions of gradients all taken at the same weights.
     """
-    train = importlib.import_module(f"{variant}.train")
+    train = variants.module(variant, "train")
     config = cli.default_config(train, image_shape=[28, 28, 1], batch_size=8, jit_compile=False, n_critic=2,
                                 conditional=False)
     if optimizer == "paper":

@@ -1,5 +1,4 @@
 """Network shapes, output ranges and exact parameter counts for 28x28, 32x32 and 64x64."""
-import importlib
 import math
 
 import keras
@@ -7,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import variants
 from dcgan import networks as dcgan_networks
 from sngan import networks as sngan_networks
 from wgan import networks as wgan_networks
@@ -204,8 +204,8 @@ def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
     """
     from common import cli, data
 
-    train = importlib.import_module(f"{variant}.train")
-    monkeypatch.setattr(importlib.import_module(f"{variant}.networks"), "leaky_relu", activation)
+    train = variants.module(variant, "train")
+    monkeypatch.setattr(variants.module(variant, "networks"), "leaky_relu", activation)
     config = cli.default_config(train, batch_size=16, image_shape=[28, 28, 1], learning_rate=0.0)
     keras.utils.set_random_seed(3)
     generator, discriminator, *optimizers = models = train.make_models(config)
@@ -221,7 +221,7 @@ def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_critic_activation_trains_as_keras_leaky_relu_does_with_less_work(variant, monkeypatch):
-    ours = importlib.import_module(f"{variant}.networks").leaky_relu
+    ours = variants.module(variant, "networks").leaky_relu
     keras_leaky_relu = lambda x: keras.activations.leaky_relu(x, negative_slope=0.2)  # what Keras' layer computes
     before_numbers, before_weights, before_state, before_graph = train_a_few_iterations(
         variant, keras_leaky_relu, monkeypatch)

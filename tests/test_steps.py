@@ -5,13 +5,13 @@ generator that outputs zeros, a critic D(x) = ||x||^2 / 2 whose gradient is x) a
 one line of the paper's algorithm. Importing every train.py in one process is possible
 because a train.py defines its flags only when it runs as a program.
 """
-import importlib
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import variants
 from common import cli
 from tests.helpers import VARIANTS, train_module
 
@@ -141,8 +141,8 @@ def test_wgan_clips_every_critic_weight_after_each_update():
     # Alg. 1 line 7: w = clip(w, -c, c), after the RMSProp update of line 6.
     train = train_module("wgan")
     config = {**config_for("wgan"), "image_shape": [28, 28, 1]}
-    generator = importlib.import_module("wgan.networks").make_generator((28, 28, 1))
-    discriminator = importlib.import_module("wgan.networks").make_discriminator((28, 28, 1))
+    generator = variants.module("wgan", "networks").make_generator((28, 28, 1))
+    discriminator = variants.module("wgan", "networks").make_discriminator((28, 28, 1))
     before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
     # A huge step size: without clipping the weights would leave [-c, c] by far.
     d_step, _ = train.make_steps(generator, discriminator, keras.optimizers.RMSprop(0.5),

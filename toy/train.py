@@ -23,7 +23,6 @@ Writes into --logdir (default runs/toy-VARIANT-DATASET):
 Other scripts train in-process with `run(variant, config, logdir)`, config from
 `toy_config(variant, ...)`.
 """
-import importlib
 import os
 import pathlib
 import sys
@@ -34,11 +33,12 @@ if __package__ in (None, ""):  # run as `python toy/train.py`: make the reposito
 
 from common import cli, devices, logs, metrics, rundir  # noqa: E402  (first: quiets TensorFlow)
 from toy import data, networks, steps  # noqa: E402
+import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
+VARIANTS = variants.NAMES
 TOY_DEFAULTS = {"dataset": "8gaussians", "batch_size": 256, "train_steps": 1000, "log_every": 250}
 # gan_toy.py: "smaller lambda seems to help for toy tasks"; Adam(1e-4, beta1 0.5, 0.9).
 ADAM_CRITIC = {"wgan_gp": {"gp_lambda": 0.1, "beta1": 0.5}, "wgan_r1": {"gp_lambda": 0.1, "beta1": 0.5},
@@ -51,7 +51,7 @@ NUM_SAMPLES = 2500
 def variant_module(variant):
     if variant not in VARIANTS:
         raise cli.UserError(f"--variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
-    return importlib.import_module(f"{variant}.train")
+    return variants.module(variant, "train")
 
 
 def toy_defaults(variant):

@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as `python wgan_gp/train.py`: make the repo
 
 from common import cli, data, devices, sampling, training_run  # noqa: E402  (first: quiets TF)
 from wgan_gp import losses, networks  # noqa: E402
+import variants  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -161,7 +162,8 @@ def train(config):
     discriminator_step, generator_step = make_steps(*models, rng, config, strategy)
 
     # The checkpoint also keeps the data's position and the random numbers' state.
-    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches,
+    variant = variants.get(config["variant"])  # what the plumbing needs to know of this variant
+    with training_run.TrainingRun(config, *models, strategy, variant, real_batches=real_batches,
                                   random_generator=rng) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)
