@@ -2,7 +2,9 @@
 
 The variants' steps are plain per-replica functions; `distribute` turns each into one
 tf.function that runs it on every replica, so the algorithm reads the same with one
-device or many.
+device or many. What the replicas and float16 ask of a step is in two helpers, which
+every step calls on a line marked `# PLUMBING`: `minimize` (the update) and
+`loss_scaled` (a critic differentiated in its inputs, for a gradient penalty).
 """
 import contextlib
 import os
@@ -64,6 +66,60 @@ def distribute(strategy, step, jit_compile=False):
         return {key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in metrics.items()}
 
     return distributed_step
+
+
+def minimize(model, optimizer, tape, loss):
+    """One update of the model's trainable weights down the gradient of `loss`, as `tape`
+    recorded it; the step calls it inside the tape's block, after the loss. PLUMBING: two
+    scalings the papers' Algorithms do not have.
+
+    Replicas: tf.distribute sums the replicas' gradients, so each replica's loss counts
+    1/replicas (the mean over the global batch). float16: the optimizer (for_precision)
+    multiplies the loss by its dynamic loss scale, so that small gradients do not underflow,
+    divides the gradients by it again, and skips an update whose gradients overflowed.
+    With one replica and no float16, both are multiplications by 1.
+    """
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    scaled_loss = optimizer.scale_loss(loss / replicas)
+    gradients = tape.gradient(scaled_loss, model.trainable_variables)  # the tape records no more
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
+
+def loss_scaled(critic, optimizer):
+    """`critic` (samples [N, ...] -> values [N, 1]), differentiated in its samples under the
+    optimizer's float16 loss scale; for a gradient penalty. PLUMBING.
+
+    The values are the critic's. A gradient that reaches the values is multiplied by the
+    loss scale on its way in, and divided by it on its way out at the samples, so that the
+    small gradients inside the critic do not underflow in float16; the scale is a power of
+    two, so the gradient at the samples is exactly the unscaled one. Without a loss scale
+    (float32, bfloat16) the critic itself.
+    """
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return critic
+    scale = optimizer.scale_loss(1.0)
+
+    def scaled(samples):  # the values in float32, where the scale multiplies the gradient
+        values = tf.cast(critic(gradient_times(samples, 1.0 / scale)), tf.float32)
+        return gradient_times(values, scale)
+
+    return scaled
+
+
+def gradient_times(values, factor):
+    """The values unchanged; the gradient that flows back through them is multiplied by `factor`."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def identity(x):
+        return tf.identity(x), lambda upstream: upstream * tf.cast(factor, upstream.dtype)
+
+    return identity(values)
 
 
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 instructions that compute in bfloat16

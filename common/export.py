@@ -37,7 +37,8 @@ EXPORT_FILE = "export.json"
 
 def checked_generator(generator, num_classes):
     """The generator behind a check of its labels, in Keras layers only (so that
-    keras.models.load_model needs no code of ours); an unconditional generator as it is.
+    keras.models.load_model needs no code of ours); an unconditional generator without
+    its labels input (noise -> images), which it does not read.
 
     Takes [noise float32 [N, latent], labels [N]]. The labels input is float32, so that a
     fractional label reaches the check instead of being truncated on the way in (Keras
@@ -49,7 +50,7 @@ def checked_generator(generator, num_classes):
     bucket of its own, [k, the next float32 after k), so only whole numbers land there.
     """
     if not num_classes:
-        return generator
+        return sampling.label_free(generator)
     import keras
     import numpy as np
     from keras import layers

@@ -2,7 +2,7 @@
 
 The training loop itself stays in each train.py:
 
-    with training_run.TrainingRun(config, *models, strategy, variant, real_batches=real_batches) as run:
+    with training_run.TrainingRun(config, *models, strategy, variant=variant, real_batches=real_batches) as run:
         for step in run.steps():
             metrics = train_iteration(real_batches, ...)
             run.end_step(step, metrics)
@@ -38,8 +38,8 @@ class NonFiniteError(cli.UserError):
 class TrainingRun:
     """Everything a training run writes, on its schedule (see the module docstring)."""
 
-    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
-                 variant, *, real_batches=None, random_generator=None):
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy, *,
+                 variant, real_batches=None, random_generator=None):
         """variant: the run's entry in the registry of variants (variants.py), handed down by its
         train.py, since common/ imports no variant: its flag_defaults() and retired_flags for the
         resume check, its make_generator for --export. real_batches: the run's common.data.Batches, whose position the checkpoint keeps, so that a
@@ -82,10 +82,10 @@ class TrainingRun:
         # The same noise every time, so that the grids show one set of samples evolving.
         self.num_classes = config.get("num_classes", 0)
         noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
-        self.fixed_inputs = noise.astype(np.float32)
+        self.fixed_inputs = [noise.astype(np.float32), np.zeros(SAMPLE_GRID, np.int32)]  # labels: unread
         if self.num_classes:  # one row per class, the same 8 noise vectors in every row
             classes = np.arange(self.num_classes, dtype=np.int32)
-            self.fixed_inputs = [np.tile(self.fixed_inputs[:8], (self.num_classes, 1)), np.repeat(classes, 8)]
+            self.fixed_inputs = [np.tile(self.fixed_inputs[0][:8], (self.num_classes, 1)), np.repeat(classes, 8)]
 
         self.log = self.evaluator = None
         if self.chief and config["eval_every"] and self.start < config["train_steps"]:

@@ -40,7 +40,7 @@ def train_critic(variant, dataset, steps):
     """Trains one critic; returns D on the grid and at the modes."""
     import numpy as np
 
-    from common import devices
+    from common import devices, sampling
     from toy import data, networks
     from toy import steps as toy_steps
 
@@ -53,6 +53,7 @@ def train_critic(variant, dataset, steps):
     real_batches = data.batches(dataset, config["batch_size"], seed=0)
     for _ in range(int(steps)):
         metrics = discriminator_step(*next(real_batches))
+    discriminator = sampling.label_free(discriminator)  # for the plot: points -> values
 
     side = np.linspace(-GRID_RANGE, GRID_RANGE, GRID_SIZE, dtype=np.float32)
     # meshgrid's "xy" order: row i holds y = side[i], column j holds x = side[j], which

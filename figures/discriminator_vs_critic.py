@@ -33,7 +33,7 @@ def train_discriminator(variant, steps):
     import numpy as np
     import tensorflow as tf
 
-    from common import devices
+    from common import devices, sampling
     from toy import networks
     from toy import steps as toy_steps
 
@@ -48,6 +48,7 @@ def train_discriminator(variant, steps):
     for _ in range(int(steps)):
         real = (REAL_MEAN + STD * rng.standard_normal((config["batch_size"], 1))).astype(np.float32)
         discriminator_step(real, labels)
+    discriminator = sampling.label_free(discriminator)  # for the plot: points -> values
 
     x = tf.constant(np.linspace(-PLOT_RANGE, PLOT_RANGE, 401, dtype=np.float32)[:, None])
     with tf.GradientTape() as tape:

@@ -39,7 +39,7 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    from common import devices
+    from common import devices, sampling
     from toy import networks
     from toy import steps as toy_steps
 
@@ -68,9 +68,9 @@ def main():
         for _ in range(snapshot - done):
             train.train_iteration(batches, discriminator_step, generator_step, config["n_critic"])
         done = snapshot
-        fake = generator(tf.random.normal([20_000, 1])).numpy().ravel()
+        fake = sampling.label_free(generator)(tf.random.normal([20_000, 1])).numpy().ravel()
         real = MEAN + STD * np.random.default_rng(1).standard_normal(20_000)
-        d_of_x = tf.sigmoid(discriminator(x[:, None])).numpy().ravel()
+        d_of_x = tf.sigmoid(sampling.label_free(discriminator)(x[:, None])).numpy().ravel()
         distance = float(np.mean(np.abs(np.sort(fake) - np.sort(real))))
         flatness = float(np.mean(np.abs(d_of_x[near_data] - 0.5)))
         claims[f"iteration {snapshot}"] = {"wasserstein_1": round(distance, 4), "mean_abs_D_minus_half": round(flatness, 4)}

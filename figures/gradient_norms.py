@@ -43,7 +43,7 @@ def train_deep_critic(label, iterations):
     import tensorflow as tf
 
     import variants
-    from common import devices
+    from common import devices, sampling
     from toy import data, networks
     from toy import steps as toy_steps
 
@@ -59,12 +59,12 @@ def train_deep_critic(label, iterations):
         train.train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
 
     dense = [layer for layer in discriminator.layers if hasattr(layer, "kernel")]
-    with_hidden = keras.Model(discriminator.inputs, [layer.output for layer in dense])  # 12 hidden + the output
+    with_hidden = keras.Model(discriminator.inputs[0], [layer.output for layer in dense])  # 12 hidden + the output
     size = config["batch_size"]
     norms = np.zeros(len(dense) - 1)
     for _ in range(5):
         real, _ = next(real_batches)
-        fake = generator(tf.random.normal([size, networks.LATENT_DIM]))
+        fake = sampling.label_free(generator)(tf.random.normal([size, networks.LATENT_DIM]))
         with tf.GradientTape() as tape:
             outputs = with_hidden(tf.concat([real, fake], axis=0))
             loss = losses.discriminator_loss(outputs[-1][:size], outputs[-1][size:])

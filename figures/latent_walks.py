@@ -45,10 +45,8 @@ def main():
     ends = rng.standard_normal((2, ROWS, sampling.latent_dim(generator)))
     weights = np.linspace(0.0, 1.0, STEPS)[None, :, None]
     noise = ((1 - weights) * ends[0][:, None] + weights * ends[1][:, None]).reshape(ROWS * STEPS, -1)
-    inputs = noise.astype(np.float32)
-    if num_classes:
-        inputs = [inputs, np.repeat(np.arange(ROWS) % num_classes, STEPS).astype(np.int32)]
-    samples = images.to_uint8(generator(inputs, training=False))
+    labels = np.repeat(np.arange(ROWS) % max(num_classes, 1), STEPS).astype(np.int32)  # 0s: unread
+    samples = images.to_uint8(generator([noise.astype(np.float32), labels], training=False))
     walks = samples.reshape(ROWS, STEPS, -1).astype(np.float64) / 255.0
     step_distances = np.linalg.norm(np.diff(walks, axis=1), axis=2)  # [ROWS, STEPS - 1]
     ratios = step_distances.max(axis=1) / step_distances.mean(axis=1)

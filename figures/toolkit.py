@@ -26,7 +26,8 @@ def default_config(train, **overrides):
 
 
 def data_plus_noise(pool, noise_scale=1.0, seed=0):
-    """A fixed "generator" G(z) = x + noise_scale * z, x drawn from the rows of `pool` [P, D].
+    """A fixed "generator" G(z) = x + noise_scale * z, x drawn from the rows of `pool` [P, D];
+    it takes [z, labels], as every G does, and reads no labels.
 
     The WGAN-GP paper's toy figures hold the generator fixed this way (gan_toy.py's
     FIXED_GENERATOR), so that the critic can be trained to optimality against it. The
@@ -39,13 +40,14 @@ def data_plus_noise(pool, noise_scale=1.0, seed=0):
 
     pool = tf.constant(pool)
     noise = keras.Input((pool.shape[1],))
+    labels = keras.Input((), dtype="int32")  # unread, as in every unconditional G
     rng = devices.make_rng(seed)
 
     def shift(z):
         rows = rng.uniform([tf.shape(z)[0]], 0, pool.shape[0], tf.int32)
         return tf.gather(pool, rows) + noise_scale * z
 
-    return keras.Model(noise, keras.layers.Lambda(shift)(noise), name="data_plus_noise")
+    return keras.Model([noise, labels], keras.layers.Lambda(shift)(noise), name="data_plus_noise")
 
 
 def save_figure(figure, name, output_dir=FIGURES):

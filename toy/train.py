@@ -31,7 +31,7 @@ import time
 if __package__ in (None, ""):  # run as `python toy/train.py`: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import cli, devices, logs, metrics, rundir  # noqa: E402  (first: quiets TensorFlow)
+from common import cli, devices, logs, metrics, rundir, sampling  # noqa: E402  (first: quiets TensorFlow)
 from toy import data, networks, steps  # noqa: E402
 import variants  # noqa: E402
 
@@ -80,7 +80,8 @@ def train(variant, config):
         n_critic = train_module.critic_updates(step, config)
         result = train_module.train_iteration(real_batches, discriminator_step, generator_step, n_critic)
         progress.update(step, result)
-    return generator, discriminator, time.perf_counter() - began
+    # The toy sets have no classes: G and D without their labels input, for scoring and plots.
+    return sampling.label_free(generator), sampling.label_free(discriminator), time.perf_counter() - began
 
 
 def score(generator, name, num_samples, seed):

@@ -77,37 +77,31 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     """The two updates of Algorithm 1, each traced once into a tf.function run on every replica.
 
     rng: the run's tf.random.Generator (devices.make_rng), from which every update draws
-    its own z (and eps, and labels): no two updates see the same numbers.
+    its own z (and eps, and labels): no two updates see the same numbers. A line marked
+    PLUMBING is not in the paper: what several replicas and float16 need (common/devices.py).
     """
-    replicas = strategy.num_replicas_in_sync
     batch_size = devices.replica_batch_size(config, strategy)
     latent_dim = sampling.latent_dim(generator)
-
-    def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
-        return [inputs, labels] if config["conditional"] else inputs
+    num_classes = config.get("num_classes", 0)  # --conditional; G and D read labels only then
 
     def discriminator_step(real_images, labels):
         """Alg. 1 lines 3-9: one critic update.
 
         real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
-        used only with --conditional, where G is asked for the same classes.
+        read only with --conditional, where G is asked for the same classes.
         """
         noise = rng.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
-        fake_images = generator(conditioned(noise, labels), training=True)  # line 5: x_tilde = G(z)
+        fake_images = generator([noise, labels], training=True)  # line 5: x_tilde = G(z)
         with tf.GradientTape() as tape:
-            real_output = discriminator(conditioned(real_images, labels), training=True)
-            fake_output = discriminator(conditioned(fake_images, labels), training=True)
+            real_output = discriminator([real_images, labels], training=True)
+            fake_output = discriminator([fake_images, labels], training=True)
             critic_loss = losses.discriminator_loss(real_output, fake_output)
             # ALGO: the penalty is taken at the real samples, not at interpolates.
-            critic = lambda images: discriminator(conditioned(images, labels), training=True)
-            output_scale = discriminator_optimizer.scale_loss(1.0)  # float16's loss scale, or 1
-            penalty, gradient_norms = losses.zero_centred_penalty(critic, real_images, output_scale)
+            critic = lambda images: discriminator([images, labels], training=True)
+            critic = devices.loss_scaled(critic, discriminator_optimizer)  # PLUMBING
+            penalty, gradient_norms = losses.zero_centred_penalty(critic, real_images)
             loss = critic_loss + config["gp_lambda"] * penalty  # line 7
-            # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
-            # float16 loss scale (if any) keeps small gradients from underflowing.
-            scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, discriminator.trainable_variables)
-        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
+            devices.minimize(discriminator, discriminator_optimizer, tape, loss)  # PLUMBING
         return {
             "loss/discriminator": loss,
             "discriminator/real": tf.reduce_mean(real_output),
@@ -120,17 +114,12 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     def generator_step():
         """Alg. 1 lines 11-12: one generator update."""
         noise = rng.normal([batch_size, latent_dim])  # line 11: z ~ p(z)
-        # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
-        labels = None
-        if config["conditional"]:
-            labels = rng.uniform([batch_size], 0, config["num_classes"], tf.int32)
+        labels = sampling.random_labels(rng, batch_size, num_classes)  # --conditional's classes
         with tf.GradientTape() as tape:
-            fake_images = generator(conditioned(noise, labels), training=True)
-            fake_output = discriminator(conditioned(fake_images, labels), training=True)
+            fake_images = generator([noise, labels], training=True)
+            fake_output = discriminator([fake_images, labels], training=True)
             loss = losses.generator_loss(fake_output)  # line 12
-            scaled_loss = generator_optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, generator.trainable_variables)
-        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+            devices.minimize(generator, generator_optimizer, tape, loss)  # PLUMBING
         return {"loss/generator": loss}
 
     return (
@@ -165,8 +154,8 @@ def train(config):
 
     # The checkpoint also keeps the data's position and the random numbers' state.
     variant = variants.get(config["variant"])  # what the plumbing needs to know of this variant
-    with training_run.TrainingRun(config, *models, strategy, variant, real_batches=real_batches,
-                                  random_generator=rng) as run:
+    with training_run.TrainingRun(config, *models, strategy, variant=variant,
+                                  real_batches=real_batches, random_generator=rng) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)
             metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)
