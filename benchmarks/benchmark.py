@@ -191,16 +191,15 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     import tensorflow as tf
     from common import cli, data, devices
 
-    train = variants.module(variant, "train")
-    config = cli.default_config(train)
-    config["image_shape"] = list(SIZES[size])
+    train_module = variants.module(variant, "train")
+    config = cli.default_config(train_module)
     batch_size, n_critic = config["batch_size"], config["n_critic"]
 
     config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
-    devices.set_precision(config)
-    models = train.make_models(config)
+    devices.set_precision(config["mixed_precision"])
+    models = train_module.make_models(config, SIZES[size])
     rng = devices.make_rng(config["seed"])
-    discriminator_step, generator_step = train.make_steps(*models, rng, config, tf.distribute.get_strategy())
+    discriminator_step, generator_step = train_module.make_steps(*models, rng, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
     batches = data.make_batches(data.Dataset(images, None, "random"), batch_size, seed=0)
 
@@ -210,10 +209,10 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     input_rate = 200 * batch_size / (time.perf_counter() - began)
 
     for _ in range(2):  # tracing and warm-up
-        train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+        train_module.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
     iterations, began = 0, time.perf_counter()
     while iterations < 3 or time.perf_counter() - began < seconds:
-        train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+        train_module.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
         iterations += 1
     rate = iterations / (time.perf_counter() - began)
 
@@ -232,7 +231,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     # Count on steps traced without XLA (a compiled step's graph hides its ops; XLA runs the
     # same arithmetic) and on one device, where the replica's step is traced into the graph.
     specs = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32), tf.TensorSpec([batch_size], tf.int32)
-    counted = train.make_steps(*models, devices.make_rng(0), {**config, "jit_compile": False},
+    counted = train_module.make_steps(*models, devices.make_rng(0), {**config, "jit_compile": False},
                                tf.distribute.get_strategy())
     by_op = collections.Counter()  # FLOPs per iteration, by op type
     for op, count in graph_flops_by_op(counted[0], *specs).items():
@@ -245,7 +244,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
         import tempfile
 
         def run():
-            train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+            train_module.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
 
         with tempfile.TemporaryDirectory() as logdir:
             op_seconds, wall = traced_op_seconds(run, profile_iterations, logdir)

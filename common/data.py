@@ -472,15 +472,27 @@ def scale_images(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def run_settings(dataset, conditional):
-    """What a run's config.json records about its data: source, image shape, and with
-    --conditional the number of classes."""
-    settings = {"data_source": dataset.source, "image_shape": list(dataset.image_shape)}
+class RunFacts(NamedTuple):
+    """What a run learns at start from its data, apart from the flags (which say what was asked)."""
+
+    data_source: str  # where the images came from ("mnist_5k (bundled, 5000 digits)", ...)
+    image_shape: tuple  # (H, W, C) of the images it trains on
+    num_classes: int = 0  # with --conditional, the classes G and D read; 0 without
+
+    def recorded(self):
+        """The facts as config.json records them beside the flags (num_classes only when conditional)."""
+        record = {"data_source": self.data_source, "image_shape": list(self.image_shape)}
+        return {**record, "num_classes": self.num_classes} if self.num_classes else record
+
+
+def run_facts(dataset, conditional):
+    """The RunFacts of a run on `dataset`; with --conditional, UserError for data without labels."""
+    num_classes = 0
     if conditional:
         if dataset.labels is None and not dataset.num_classes:
             raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
-        settings["num_classes"] = dataset.num_classes or int(dataset.labels.max()) + 1
-    return settings
+        num_classes = dataset.num_classes or int(dataset.labels.max()) + 1
+    return RunFacts(dataset.source, tuple(dataset.image_shape), num_classes)
 
 
 class Batches:

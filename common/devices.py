@@ -43,12 +43,12 @@ def is_chief(strategy):
     return worker_index(strategy) == 0
 
 
-def replica_batch_size(config, strategy):
-    """--batch_size is global: split evenly over the replicas."""
+def replica_batch_size(batch_size, strategy):
+    """Each replica's share of --batch_size, which is global: split evenly over the replicas."""
     replicas = strategy.num_replicas_in_sync
-    if config["batch_size"] % replicas:
-        raise UserError(f"--batch_size={config['batch_size']} does not split over {replicas} replicas")
-    return config["batch_size"] // replicas
+    if batch_size % replicas:
+        raise UserError(f"--batch_size={batch_size} does not split over {replicas} replicas")
+    return batch_size // replicas
 
 
 def distribute(strategy, step, jit_compile=False):
@@ -135,8 +135,9 @@ def cpu_flags():
     return flags or None
 
 
-def set_precision(config):
-    """Keras' global dtype policy for --mixed_precision; call it before building the models.
+def set_precision(mixed_precision):
+    """Keras' global dtype policy for --mixed_precision (off, float16 or bfloat16); call it
+    before building the models.
 
     bfloat16 on a CPU (no GPU visible) without bfloat16 instructions gets a warning: there
     TensorFlow emulates it, which is slower than float32 (README, Speed).
@@ -145,12 +146,12 @@ def set_precision(config):
     import tensorflow as tf
 
     flags = cpu_flags()
-    if (config["mixed_precision"] == "bfloat16" and flags is not None and not tf.config.list_physical_devices("GPU")
+    if (mixed_precision == "bfloat16" and flags is not None and not tf.config.list_physical_devices("GPU")
             and not flags.intersection(BFLOAT16_CPU_FLAGS)):
         print("WARNING: --mixed_precision=bfloat16 on a CPU without AVX-512 BF16 or AMX: emulated, so slower "
               "than float32 (2.2x measured on AVX-512 without BF16; oneDNN aborts on AVX2-only CPUs)",
               file=sys.stderr)
-    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[config["mixed_precision"]]
+    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
     keras.mixed_precision.set_global_policy(policy)
 
 
@@ -167,7 +168,7 @@ def float32_policy():
         keras.mixed_precision.set_global_policy(policy)
 
 
-def for_precision(optimizer, config):
+def for_precision(optimizer, mixed_precision):
     """The optimizer, with a dynamic loss scale under float16 (whose small gradients would underflow).
 
     The steps differentiate optimizer.scale_loss(loss); apply_gradients divides the
@@ -175,7 +176,7 @@ def for_precision(optimizer, config):
     """
     import keras
 
-    if config["mixed_precision"] == "float16":
+    if mixed_precision == "float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 

@@ -49,15 +49,16 @@ def make_optimizers(config):
     return tuple(keras.optimizers.Adam(rate, beta1, 0.999, 1e-8) for _ in range(2))
 
 
-def make_models(config):
-    """G, D and their optimizers, as the paper specifies."""
-    image_shape, num_classes = config["image_shape"], config.get("num_classes", 0)  # --conditional
+def make_models(config, image_shape, num_classes=0):
+    """G, D and their optimizers, as the paper specifies, for images [H, W, C] (image_shape)
+    and, with --conditional, num_classes classes."""
     generator = networks.make_generator(image_shape, num_classes=num_classes)
     discriminator = networks.make_discriminator(image_shape, num_classes)
     generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
-    generator_optimizer = devices.for_precision(generator_optimizer, config)
-    discriminator_optimizer = devices.for_precision(discriminator_optimizer, config)
+    precision = config["mixed_precision"]
+    generator_optimizer = devices.for_precision(generator_optimizer, precision)
+    discriminator_optimizer = devices.for_precision(discriminator_optimizer, precision)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -66,16 +67,16 @@ def make_models(config):
 
 
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, rng, config,
-               strategy):
+               strategy, num_classes=0):
     """The two updates of Algorithm 1, each traced once into a tf.function run on every replica.
 
     rng: the run's tf.random.Generator (devices.make_rng), from which every update draws
-    its own z (and eps, and labels): no two updates see the same numbers. A line marked
+    its own z (and eps, and labels): no two updates see the same numbers. num_classes: with
+    --conditional, the classes G is asked for (0: G and D read no labels). A line marked
     PLUMBING is not in the paper: what several replicas and float16 need (common/devices.py).
     """
-    batch_size = devices.replica_batch_size(config, strategy)
+    batch_size = devices.replica_batch_size(config["batch_size"], strategy)
     latent_dim = sampling.latent_dim(generator)
-    num_classes = config.get("num_classes", 0)  # --conditional; G and D read labels only then
 
     def discriminator_step(real_images, labels):
         """Alg. 1, inner loop: one discriminator update.
@@ -128,18 +129,19 @@ def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
 def train(config):
     strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_training_data(config)  # on resume, the data the run recorded
-    config = {**config, **data.run_settings(dataset, config["conditional"])}
+    facts = data.run_facts(dataset, config["conditional"])  # what the run learns at start
     devices.seed_everything(config["seed"], strategy)  # each worker its own random numbers
-    devices.set_precision(config)
+    devices.set_precision(config["mixed_precision"])
     real_batches = data.make_batches(dataset, config["batch_size"], config["seed"], strategy)
     with strategy.scope():  # variables mirrored on every replica
-        models = make_models(config)
+        models = make_models(config, facts.image_shape, facts.num_classes)
         rng = devices.make_rng(config["seed"])  # every z, eps and label the steps draw
-    discriminator_step, generator_step = make_steps(*models, rng, config, strategy)
+    discriminator_step, generator_step = make_steps(*models, rng, config, strategy,
+                                                    facts.num_classes)
 
     # The checkpoint also keeps the data's position and the random numbers' state.
     variant = variants.get(config["variant"])  # what the plumbing needs to know of this variant
-    with training_run.TrainingRun(config, *models, strategy, variant=variant,
+    with training_run.TrainingRun(config, *models, strategy, variant=variant, facts=facts,
                                   real_batches=real_batches, random_generator=rng) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)

@@ -270,7 +270,7 @@ def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
     with tfds.testing.mock_data(num_examples=12):  # random images of the set's own shape and labels
         dataset = data.load_dataset("tfds:cifar10", image_size=28)
         assert dataset.image_shape == (28, 28, 3) and dataset.count == 12 and dataset.num_classes == 10
-        assert data.run_settings(dataset, conditional=True)["num_classes"] == 10
+        assert data.run_facts(dataset, conditional=True).num_classes == 10
         images, labels = next(data.make_batches(dataset, batch_size=4, seed=0))
         assert images.shape == (4, 28, 28, 3) and images.dtype == tf.float32
         assert -1.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
@@ -281,7 +281,7 @@ def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
         unlabelled = data.load_dataset("tfds:lsun/bedroom", image_size=64)  # images of any size
         assert unlabelled.num_classes == 0 and next(data.make_batches(unlabelled, 2, seed=0))[0].shape == (2, 64, 64, 3)
         with pytest.raises(UserError, match="needs class labels"):
-            data.run_settings(unlabelled, conditional=True)
+            data.run_facts(unlabelled, conditional=True)
 
 
 def test_tfds_errors_are_one_line_that_say_what_to_do(tmp_path):

@@ -46,13 +46,12 @@ def one_iteration(variant, strategy, optimizer):
     then holds functions of gradients all taken at the same weights.
     """
     train = variants.module(variant, "train")
-    config = cli.default_config(train, image_shape=[28, 28, 1], batch_size=8, jit_compile=False, n_critic=2,
-                                conditional=False)
+    config = cli.default_config(train, batch_size=8, jit_compile=False, n_critic=2, conditional=False)
     if optimizer == "paper":
         config["learning_rate"] = 0.0
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        generator, discriminator, generator_optimizer, discriminator_optimizer = train.make_models(config)
+        generator, discriminator, generator_optimizer, discriminator_optimizer = train.make_models(config, (28, 28, 1))
         if optimizer == "sgd":
             generator_optimizer, discriminator_optimizer = keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05)
             generator_optimizer.build(generator.trainable_variables)
@@ -215,7 +214,7 @@ def test_two_workers_on_localhost_read_disjoint_shares_of_a_folder_that_cover_it
 def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_once(monkeypatch, capsys):
     def precision_warnings(flags, precision):
         monkeypatch.setattr(devices, "cpu_flags", lambda: flags)
-        devices.set_precision({"mixed_precision": precision})
+        devices.set_precision(precision)
         keras.mixed_precision.set_global_policy("float32")
         return [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
 

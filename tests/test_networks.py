@@ -208,9 +208,9 @@ def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
 
     train = variants.module(variant, "train")
     monkeypatch.setattr(variants.module(variant, "networks"), "leaky_relu", activation)
-    config = cli.default_config(train, batch_size=16, image_shape=[28, 28, 1], learning_rate=0.0)
+    config = cli.default_config(train, batch_size=16, learning_rate=0.0)
     keras.utils.set_random_seed(3)
-    generator, discriminator, *optimizers = models = train.make_models(config)
+    generator, discriminator, *optimizers = models = train.make_models(config, (28, 28, 1))
     steps = train.make_steps(*models, tf.random.Generator.from_seed(3), config, tf.distribute.get_strategy())
     batches = data.make_batches(data.load_mnist_5k(), 16, seed=3)
     logged = [train.train_iteration(batches, *steps, config["n_critic"]) for _ in range(iterations)]

@@ -49,8 +49,8 @@ def train_recorded(variant, logdir, monkeypatch, *argv):
     make_models = module.make_models
     records = {}
 
-    def make_recording_models(config):
-        generator, discriminator, *optimizers = make_models(config)
+    def make_recording_models(config, *image_shape_and_classes):
+        generator, discriminator, *optimizers = make_models(config, *image_shape_and_classes)
         generator, records["generator"] = recording(generator, 64)
         discriminator, records["discriminator"] = recording(discriminator, 64)
         for model, optimizer in zip((generator, discriminator), optimizers):  # the wrapped models' variables

@@ -21,7 +21,7 @@ BATCH = 4
 
 def config_for(variant, **overrides):
     """The variant's paper defaults with a small batch, for hand-made networks."""
-    return cli.default_config(train_module(variant), image_shape=list(SHAPE), batch_size=BATCH,
+    return cli.default_config(train_module(variant), batch_size=BATCH,
                               conditional=False, jit_compile=False, **overrides)
 
 
@@ -144,7 +144,7 @@ def test_dcgan_critic_loss_is_the_cross_entropy_of_the_logits():
 def test_wgan_clips_every_critic_weight_after_each_update():
     # Alg. 1 line 7: w = clip(w, -c, c), after the RMSProp update of line 6.
     train = train_module("wgan")
-    config = {**config_for("wgan"), "image_shape": [28, 28, 1]}
+    config = config_for("wgan")
     generator = variants.module("wgan", "networks").make_generator((28, 28, 1))
     discriminator = variants.module("wgan", "networks").make_discriminator((28, 28, 1))
     before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
