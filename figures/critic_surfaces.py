@@ -44,12 +44,12 @@ def train_critic(variant, dataset, steps):
     from toy import data, networks
     from toy import steps as toy_steps
 
-    train = toolkit.variant_module(variant)
-    config = toolkit.default_config(train, batch_size=256, seed=0, gp_lambda=GP_LAMBDA)
+    train_module = toolkit.variant_module(variant)
+    config = toolkit.default_config(train_module, batch_size=256, seed=0, gp_lambda=GP_LAMBDA)
     devices.seed_everything(0)
     generator = toolkit.data_plus_noise(data.sample(dataset, 100_000, np.random.default_rng(1)))
     discriminator = networks.make_discriminator()
-    discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, _ = toy_steps.make_steps(train_module, generator, discriminator, config)
     real_batches = data.batches(dataset, config["batch_size"], seed=0)
     for _ in range(int(steps)):
         metrics = discriminator_step(*next(real_batches))

@@ -37,12 +37,12 @@ def train_discriminator(variant, steps):
     from toy import networks
     from toy import steps as toy_steps
 
-    train = toolkit.variant_module(variant)
-    config = toolkit.default_config(train, batch_size=256, seed=0)
+    train_module = toolkit.variant_module(variant)
+    config = toolkit.default_config(train_module, batch_size=256, seed=0)
     devices.seed_everything(0)
     generator = toolkit.data_plus_noise(np.array([[FAKE_MEAN]], np.float32), noise_scale=STD)  # N(-2, 0.5^2)
     discriminator = networks.make_discriminator(dimensions=1)
-    discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, _ = toy_steps.make_steps(train_module, generator, discriminator, config)
     rng = np.random.default_rng(0)
     labels = np.zeros(config["batch_size"], np.int32)
     for _ in range(int(steps)):

@@ -43,12 +43,12 @@ def main():
     from toy import networks
     from toy import steps as toy_steps
 
-    train = toolkit.variant_module("dcgan")
-    config = toolkit.default_config(train, batch_size=256, seed=0)
+    train_module = toolkit.variant_module("dcgan")
+    config = toolkit.default_config(train_module, batch_size=256, seed=0)
     devices.seed_everything(0)
     generator = networks.make_generator(latent_dim=1, width=WIDTH, dimensions=1)
     discriminator = networks.make_discriminator(width=WIDTH, dimensions=1)
-    discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, generator_step = toy_steps.make_steps(train_module, generator, discriminator, config)
     rng = np.random.default_rng(0)
     labels = np.zeros(config["batch_size"], np.int32)
 
@@ -66,7 +66,7 @@ def main():
     done = 0
     for ax, snapshot in zip(axes, snapshots):
         for _ in range(snapshot - done):
-            train.train_iteration(batches, discriminator_step, generator_step, config["n_critic"])
+            train_module.train_iteration(batches, discriminator_step, generator_step, config["n_critic"])
         done = snapshot
         fake = sampling.label_free(generator)(tf.random.normal([20_000, 1])).numpy().ravel()
         real = MEAN + STD * np.random.default_rng(1).standard_normal(20_000)

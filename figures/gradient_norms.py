@@ -48,15 +48,15 @@ def train_deep_critic(label, iterations):
     from toy import steps as toy_steps
 
     variant, overrides = SETTINGS[label]
-    train = toolkit.variant_module(variant)
+    train_module = toolkit.variant_module(variant)
     losses = variants.module(variant, "losses")
-    config = toolkit.default_config(train, batch_size=256, seed=0, **overrides)
+    config = toolkit.default_config(train_module, batch_size=256, seed=0, **overrides)
     devices.seed_everything(0)
     generator, discriminator = networks.make_generator(), networks.make_discriminator(depth=DEPTH)
-    discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, generator_step = toy_steps.make_steps(train_module, generator, discriminator, config)
     real_batches = data.batches("swissroll", config["batch_size"], seed=0)
     for _ in range(int(iterations)):
-        train.train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
+        train_module.train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
 
     dense = [layer for layer in discriminator.layers if hasattr(layer, "kernel")]
     with_hidden = keras.Model(discriminator.inputs[0], [layer.output for layer in dense])  # 12 hidden + the output

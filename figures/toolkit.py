@@ -18,11 +18,11 @@ def variant_module(name):
     return variants.module(name, "train")
 
 
-def default_config(train, **overrides):
+def default_config(train_module, **overrides):
     """The variant's flag defaults (the paper's settings) as a config dict, with overrides."""
     from common import cli
 
-    return cli.default_config(train, conditional=False, jit_compile=False, **overrides)
+    return cli.default_config(train_module, conditional=False, jit_compile=False, **overrides)
 
 
 def data_plus_noise(pool, noise_scale=1.0, seed=0):

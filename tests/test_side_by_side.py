@@ -168,3 +168,18 @@ def test_the_layering_check_sees_every_route_of_import():
                "import_module(f'{name}.networks')", "__import__('wgan_r1.train', fromlist=['train'])"]
     assert [len(imports_above_common(source)) for source in sources] == [1] * len(sources)
     assert not imports_above_common("import json\nfrom common import cli\nimportlib.import_module('keras')")
+
+
+def test_the_registry_lists_every_variant_directory_with_its_paper():
+    directories = sorted(path.parent.name for path in REPO.glob("*/train.py") if path.parent.name != "toy")
+    assert sorted(variants.NAMES) == directories
+    for variant in variants.VARIANTS.values():
+        docstring = ast.get_docstring(ast.parse((REPO / variant.name / "train.py").read_text()))
+        assert f"arXiv:{variant.arxiv}" in docstring, variant.name
+        assert variant.parent is None or variant.parent in variants.NAMES
+    assert variants.PAPERS == ("dcgan", "wgan", "wgan_gp")  # the siblings are beyond the papers
+
+
+def test_an_unknown_variant_is_named_with_the_choices():
+    with pytest.raises(ValueError, match="unknown variant 'began'; choose one of dcgan, wgan"):
+        variants.get("began")
