@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-import common  # noqa: E402,F401  (quiets TensorFlow's start-up logging)
+from common import sampling  # noqa: E402  (first: quiets TensorFlow's start-up logging)
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -42,7 +42,7 @@ def textbook_critic(image_shape):
 
 def textbook_iteration(image_shape=(28, 28, 1), batch_size=BATCH):
     """One textbook WGAN-GP iteration (N_CRITIC critic updates, one generator update) as a callable."""
-    generator = networks.make_generator(image_shape)
+    generator = sampling.label_free(networks.make_generator(image_shape))  # noise -> images
     critic = textbook_critic(image_shape)
     generator_optimizer = keras.optimizers.Adam(1e-4, 0.0, 0.9)
     critic_optimizer = keras.optimizers.Adam(1e-4, 0.0, 0.9)

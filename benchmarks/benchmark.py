@@ -42,6 +42,10 @@ import sys
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import variants  # noqa: E402
+
 SIZES = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}
 
 
@@ -183,23 +187,20 @@ def traced_op_seconds(run, iterations, logdir):
 
 def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterations=0, batch_size=None):
     """One row of the table, measured in this process; batch_size None: the variant's default."""
-    import importlib
-
     import numpy as np
     import tensorflow as tf
     from common import cli, data, devices
 
-    train = importlib.import_module(f"{variant}.train")
-    config = cli.default_config(train)
-    config["image_shape"] = list(SIZES[size])
+    train_module = variants.module(variant, "train")
+    config = cli.default_config(train_module)
     config["batch_size"] = batch_size = batch_size or config["batch_size"]
     n_critic = config["n_critic"]
 
     config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
-    devices.set_precision(config)
-    models = train.make_models(config)
+    devices.set_precision(config["mixed_precision"])
+    models = train_module.make_models(config, SIZES[size])
     rng = devices.make_rng(config["seed"])
-    discriminator_step, generator_step = train.make_steps(*models, rng, config, tf.distribute.get_strategy())
+    discriminator_step, generator_step = train_module.make_steps(*models, rng, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
     batches = data.make_batches(data.Dataset(images, None, "random"), batch_size, seed=0)
 
@@ -209,10 +210,10 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     input_rate = 200 * batch_size / (time.perf_counter() - began)
 
     for _ in range(2):  # tracing and warm-up
-        train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+        train_module.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
     iterations, began = 0, time.perf_counter()
     while iterations < 3 or time.perf_counter() - began < seconds:
-        train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+        train_module.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
         iterations += 1
     rate = iterations / (time.perf_counter() - began)
 
@@ -231,7 +232,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     # Count on steps traced without XLA (a compiled step's graph hides its ops; XLA runs the
     # same arithmetic) and on one device, where the replica's step is traced into the graph.
     specs = tf.TensorSpec([batch_size, *SIZES[size]], tf.float32), tf.TensorSpec([batch_size], tf.int32)
-    counted = train.make_steps(*models, devices.make_rng(0), {**config, "jit_compile": False},
+    counted = train_module.make_steps(*models, devices.make_rng(0), {**config, "jit_compile": False},
                                tf.distribute.get_strategy())
     by_op = collections.Counter()  # FLOPs per iteration, by op type
     for op, count in graph_flops_by_op(counted[0], *specs).items():
@@ -244,7 +245,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
         import tempfile
 
         def run():
-            train.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
+            train_module.train_iteration(batches, discriminator_step, generator_step, n_critic)["loss/generator"].numpy()
 
         with tempfile.TemporaryDirectory() as logdir:
             op_seconds, wall = traced_op_seconds(run, profile_iterations, logdir)
@@ -262,7 +263,6 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
 
 
 def worker(args):
-    sys.path.insert(0, str(REPO))
     import common  # noqa: F401  (quiets TensorFlow's start-up logging)
 
     peak, overhead = matmul_peak(), dispatch_overhead()
@@ -305,7 +305,7 @@ def print_profile(row, top):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=["dcgan", "wgan", "wgan_gp"])
+    parser.add_argument("--variants", nargs="+", default=list(variants.PAPERS), choices=variants.NAMES)
     parser.add_argument("--sizes", nargs="+", type=int, default=[28], choices=sorted(SIZES))
     parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per row, after warm-up")
     parser.add_argument("--batch_size", type=int, help="global batch (default: each variant's own)")

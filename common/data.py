@@ -11,7 +11,7 @@ Dataset names:
   folder:PATH                     every .jpg/.jpeg/.png under PATH, turned upright by its
                                   EXIF orientation, transparent pixels on white, centre-
                                   cropped to a square and resized to image_size x image_size, RGB
-  tfds:NAME                       a TensorFlow Datasets set prepared by common/prepare.py
+  tfds:NAME                       a TensorFlow Datasets set prepared by commands/prepare.py
                                   (tfds:celeb_a, tfds:lsun/bedroom, ...), cropped and
                                   resized like a folder, with its labels if it has them
 
@@ -398,7 +398,7 @@ TFDS_SHUFFLE_BUFFER = 10_000  # examples; TFDS shuffles its files, and each file
 
 
 def load_tfds(name, data_dir, image_size, split):
-    """A TensorFlow Datasets set that common/prepare.py prepared (in --data_dir or TFDS's default).
+    """A TensorFlow Datasets set that commands/prepare.py prepared (in --data_dir or TFDS's default).
 
     Nothing is downloaded here: an unprepared set is a one-line error that says how to
     prepare it, rather than minutes of retries on a machine without internet.
@@ -417,7 +417,7 @@ def load_tfds(name, data_dir, image_size, split):
         size = int(builder.as_dataset(split=split).cardinality())
     except AssertionError:  # TFDS's way of saying the data is not there
         raise UserError(f"tfds:{name} is not prepared in {where}; prepare it once (it downloads) with "
-                        f"`python -m common.prepare --dataset=tfds:{name} --data_dir={where}`")
+                        f"`python -m commands.prepare --dataset=tfds:{name} --data_dir={where}`")
     except ValueError as error:  # an unknown split
         raise UserError(f"tfds:{name} has no {split} split ({str(error).splitlines()[0][:100]})")
     label = features["label"] if "label" in features else None
@@ -472,15 +472,27 @@ def scale_images(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def run_settings(dataset, conditional):
-    """What a run's config.json records about its data: source, image shape, and with
-    --conditional the number of classes."""
-    settings = {"data_source": dataset.source, "image_shape": list(dataset.image_shape)}
+class RunFacts(NamedTuple):
+    """What a run learns at start from its data, apart from the flags (which say what was asked)."""
+
+    data_source: str  # where the images came from ("mnist_5k (bundled, 5000 digits)", ...)
+    image_shape: tuple  # (H, W, C) of the images it trains on
+    num_classes: int = 0  # with --conditional, the classes G and D read; 0 without
+
+    def recorded(self):
+        """The facts as config.json records them beside the flags (num_classes only when conditional)."""
+        record = {"data_source": self.data_source, "image_shape": list(self.image_shape)}
+        return {**record, "num_classes": self.num_classes} if self.num_classes else record
+
+
+def run_facts(dataset, conditional):
+    """The RunFacts of a run on `dataset`; with --conditional, UserError for data without labels."""
+    num_classes = 0
     if conditional:
         if dataset.labels is None and not dataset.num_classes:
             raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
-        settings["num_classes"] = dataset.num_classes or int(dataset.labels.max()) + 1
-    return settings
+        num_classes = dataset.num_classes or int(dataset.labels.max()) + 1
+    return RunFacts(dataset.source, tuple(dataset.image_shape), num_classes)
 
 
 class Batches:

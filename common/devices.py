@@ -2,7 +2,9 @@
 
 The variants' steps are plain per-replica functions; `distribute` turns each into one
 tf.function that runs it on every replica, so the algorithm reads the same with one
-device or many.
+device or many. What the replicas and float16 ask of a step is in two helpers, which
+every step calls on a line marked `# PLUMBING`: `minimize` (the update) and
+`loss_scaled` (a critic differentiated in its inputs, for a gradient penalty).
 """
 import contextlib
 import os
@@ -41,12 +43,12 @@ def is_chief(strategy):
     return worker_index(strategy) == 0
 
 
-def replica_batch_size(config, strategy):
-    """--batch_size is global: split evenly over the replicas."""
+def replica_batch_size(batch_size, strategy):
+    """Each replica's share of --batch_size, which is global: split evenly over the replicas."""
     replicas = strategy.num_replicas_in_sync
-    if config["batch_size"] % replicas:
-        raise UserError(f"--batch_size={config['batch_size']} does not split over {replicas} replicas")
-    return config["batch_size"] // replicas
+    if batch_size % replicas:
+        raise UserError(f"--batch_size={batch_size} does not split over {replicas} replicas")
+    return batch_size // replicas
 
 
 def distribute(strategy, step, jit_compile=False):
@@ -69,6 +71,60 @@ def distribute(strategy, step, jit_compile=False):
     return distributed_step
 
 
+def minimize(model, optimizer, tape, loss):
+    """One update of the model's trainable weights down the gradient of `loss`, as `tape`
+    recorded it; the step calls it inside the tape's block, after the loss. PLUMBING: two
+    scalings the papers' Algorithms do not have.
+
+    Replicas: tf.distribute sums the replicas' gradients, so each replica's loss counts
+    1/replicas (the mean over the global batch). float16: the optimizer (for_precision)
+    multiplies the loss by its dynamic loss scale, so that small gradients do not underflow,
+    divides the gradients by it again, and skips an update whose gradients overflowed.
+    With one replica and no float16, both are multiplications by 1.
+    """
+    import tensorflow as tf
+
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    scaled_loss = optimizer.scale_loss(loss / replicas)
+    gradients = tape.gradient(scaled_loss, model.trainable_variables)  # the tape records no more
+    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+
+
+def loss_scaled(critic, optimizer):
+    """`critic` (samples [N, ...] -> values [N, 1]), differentiated in its samples under the
+    optimizer's float16 loss scale; for a gradient penalty. PLUMBING.
+
+    The values are the critic's. A gradient that reaches the values is multiplied by the
+    loss scale on its way in, and divided by it on its way out at the samples, so that the
+    small gradients inside the critic do not underflow in float16; the scale is a power of
+    two, so the gradient at the samples is exactly the unscaled one. Without a loss scale
+    (float32, bfloat16) the critic itself.
+    """
+    import keras
+    import tensorflow as tf
+
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return critic
+    scale = optimizer.scale_loss(1.0)
+
+    def scaled(samples):  # the values in float32, where the scale multiplies the gradient
+        values = tf.cast(critic(gradient_times(samples, 1.0 / scale)), tf.float32)
+        return gradient_times(values, scale)
+
+    return scaled
+
+
+def gradient_times(values, factor):
+    """The values unchanged; the gradient that flows back through them is multiplied by `factor`."""
+    import tensorflow as tf
+
+    @tf.custom_gradient
+    def identity(x):
+        return tf.identity(x), lambda upstream: upstream * tf.cast(factor, upstream.dtype)
+
+    return identity(values)
+
+
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 instructions that compute in bfloat16
 
 
@@ -82,8 +138,9 @@ def cpu_flags():
     return flags or None
 
 
-def set_precision(config):
-    """Keras' global dtype policy for --mixed_precision; call it before building the models.
+def set_precision(mixed_precision):
+    """Keras' global dtype policy for --mixed_precision (off, float16 or bfloat16); call it
+    before building the models.
 
     bfloat16 on a CPU (no GPU visible) without bfloat16 instructions gets a warning: there
     TensorFlow emulates it, which is slower than float32 (README, Speed).
@@ -92,12 +149,12 @@ def set_precision(config):
     import tensorflow as tf
 
     flags = cpu_flags()
-    if (config["mixed_precision"] == "bfloat16" and flags is not None and not tf.config.list_physical_devices("GPU")
+    if (mixed_precision == "bfloat16" and flags is not None and not tf.config.list_physical_devices("GPU")
             and not flags.intersection(BFLOAT16_CPU_FLAGS)):
         print("WARNING: --mixed_precision=bfloat16 on a CPU without AVX-512 BF16 or AMX: emulated, so slower "
               "than float32 (2.2x measured on AVX-512 without BF16; oneDNN aborts on AVX2-only CPUs)",
               file=sys.stderr)
-    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[config["mixed_precision"]]
+    policy = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}[mixed_precision]
     keras.mixed_precision.set_global_policy(policy)
 
 
@@ -114,7 +171,7 @@ def float32_policy():
         keras.mixed_precision.set_global_policy(policy)
 
 
-def for_precision(optimizer, config):
+def for_precision(optimizer, mixed_precision):
     """The optimizer, with a dynamic loss scale under float16 (whose small gradients would underflow).
 
     The steps differentiate optimizer.scale_loss(loss); apply_gradients divides the
@@ -122,7 +179,7 @@ def for_precision(optimizer, config):
     """
     import keras
 
-    if config["mixed_precision"] == "float16":
+    if mixed_precision == "float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 

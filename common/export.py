@@ -1,9 +1,7 @@
 """Exports a trained run's generator for use without this repository's code.
 
-    python -m common.export --logdir=runs/wgan_gp-mnist            # into runs/wgan_gp-mnist/export/
-    python -m common.export --logdir=RUN --output=/models/digits
-
-Writes, from the run's latest checkpoint, always in float32 (whatever --mixed_precision
+The command is commands/export.py (python -m commands.export --logdir=RUN), and a
+train.py's --export calls `export` here when training ends. Writes, from the run's latest checkpoint, always in float32 (whatever --mixed_precision
 the run trained with):
   generator.keras   the Keras model: keras.models.load_model(path) needs no code of this
                     repository (only Keras layers); it maps noise [N, latent] (and for a
@@ -11,7 +9,7 @@ the run trained with):
                     images [N, H, W, C] in [-1, 1]
   saved_model/      a TensorFlow SavedModel whose serving_default signature maps
                     noise float32 [N, latent] (and labels int32 [N]) to uint8 images
-                    [N, H, W, C], 0..255, the same bytes common.generate writes; for TF
+                    [N, H, W, C], 0..255, the same bytes commands.generate writes; for TF
                     Serving and converters
   export.json       the shapes, the source checkpoint and the run's variant and data
 
@@ -31,28 +29,16 @@ import re
 import secrets
 import shutil
 import socket
-import sys
 
-if __package__ in (None, ""):  # run as `python common/export.py`: make the repository importable
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from common import cli, devices, rundir, sampling
 
-from common import cli, devices, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
-
-from absl import flags  # noqa: E402
-
-FLAGS = flags.FLAGS
 EXPORT_FILE = "export.json"
-
-
-def define_flags():
-    flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
-    flags.DEFINE_string("output", None, "Folder to write into (default: LOGDIR/export); an earlier export there "
-                        "is replaced")
 
 
 def checked_generator(generator, num_classes):
     """The generator behind a check of its labels, in Keras layers only (so that
-    keras.models.load_model needs no code of ours); an unconditional generator as it is.
+    keras.models.load_model needs no code of ours); an unconditional generator without
+    its labels input (noise -> images), which it does not read.
 
     Takes [noise float32 [N, latent], labels [N]]. The labels input is float32, so that a
     fractional label reaches the check instead of being truncated on the way in (Keras
@@ -64,7 +50,7 @@ def checked_generator(generator, num_classes):
     bucket of its own, [k, the next float32 after k), so only whole numbers land there.
     """
     if not num_classes:
-        return generator
+        return sampling.label_free(generator)
     import keras
     import numpy as np
     from keras import layers
@@ -131,8 +117,11 @@ def replaceable(output):
                             "choose a new folder")
 
 
-def export(logdir, output=None):
+def export(logdir, make_generator, output=None):
     """Writes generator.keras, saved_model/ and export.json; returns the output folder.
+
+    make_generator: the run's variant's networks.make_generator, which builds the generator
+    its checkpoint holds (the registry, variants.py, finds it for a run directory).
 
     They are written into a new folder beside `output` and renamed into place, replacing
     an earlier export whole; an export that fails or is interrupted leaves it as it was.
@@ -143,7 +132,7 @@ def export(logdir, output=None):
     output = pathlib.Path(output or pathlib.Path(logdir) / "export")
     replaceable(output)
     with devices.float32_policy():  # a --mixed_precision run's weights and outputs in float32, not 16 bits
-        generator, checkpoint, num_classes = sampling.load_generator(logdir)
+        generator, checkpoint, num_classes = sampling.load_generator(logdir, make_generator)
         model = checked_generator(generator, num_classes)
     output.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_folders(output)
@@ -234,11 +223,3 @@ def replace_folder(new, output):
         raise
     shutil.rmtree(old, ignore_errors=True)
 
-
-def main(argv):
-    export(FLAGS.logdir, FLAGS.output)
-
-
-if __name__ == "__main__":
-    define_flags()
-    cli.run_command(main)

@@ -8,7 +8,6 @@ A run directory (--logdir) holds
                      --conditional, one row per class)
   checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
 """
-import importlib
 import json
 import os
 import pathlib
@@ -24,19 +23,20 @@ RESUMABLE_KEYS = (
     "data_dir", "strategy", "jit_compile", "cache_dir", "export",
     "data_source",  # where the data was read from; what it is, is data_identity's
 )
-# Flags that a variant no longer has, with the value its code now always uses. A run
-# saved with that value resumes; a run saved with another (wgan_gp's --loss=hinge, say)
-# is refused, since that option lives in another variant now (sngan/, wgan_r1/).
-RETIRED_FLAGS = {"penalty": "one_centred", "loss": "wasserstein", "spectral_norm": False, "beta1": 0.0}
 
 
-def check_logdir(config):
+def check_logdir(config, defaults=None, retired_flags=None):
     """Checks that --logdir is empty, new, or holds a run made with the same settings.
 
+    defaults: the variant's flags at their defaults, which a flag added after the run was
+    made counts as having there. retired_flags: flags the variant no longer has, with the
+    value its code now always uses (variants.py); a run saved with that value resumes, a
+    run saved with another (wgan_gp's --loss=hinge, say) is refused.
     Returns True when there is a run to resume. Raises UserError when the existing
     run's config differs in anything but how long and how often, or when the
     folder holds something else. Writes nothing.
     """
+    defaults, retired_flags = defaults or {}, retired_flags or {}
     logdir = pathlib.Path(config["logdir"])
     config_path = logdir / CONFIG_FILE
     resuming = config_path.is_file()
@@ -54,10 +54,8 @@ def check_logdir(config):
             )
         # A flag added after the run was made counts as having its default value there.
         missing = [key for key in config if key not in saved]
-        if missing:
-            defaults = variant_defaults(config["variant"])
-            saved = {**{key: defaults[key] for key in missing if key in defaults}, **saved}
-        retired = {key for key, value in RETIRED_FLAGS.items() if key not in config and saved.get(key) == value}
+        saved = {**{key: defaults[key] for key in missing if key in defaults}, **saved}
+        retired = {key for key, value in retired_flags.items() if key not in config and saved.get(key) == value}
         changed = sorted(
             key for key in set(saved) | set(config)
             if key not in RESUMABLE_KEYS and key not in retired and saved.get(key) != config.get(key)
@@ -106,13 +104,6 @@ def recorded_data_source(logdir):
         return json.loads(path.read_text()).get("data_source") if path.is_file() else None
     except (OSError, ValueError):
         return None  # check_logdir reports an unreadable config.json
-
-
-def variant_defaults(variant):
-    """A variant's configuration at its flags' defaults, read from its train.py."""
-    from common import cli
-
-    return cli.default_config(importlib.import_module(f"{variant}.train"))
 
 
 def write_json(path, value):

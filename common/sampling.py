@@ -1,5 +1,4 @@
 """Drawing images from a generator: the noise, the labels, a trained run's generator, preview grids."""
-import importlib
 import pathlib
 
 import numpy as np
@@ -13,16 +12,31 @@ def latent_dim(generator):
     return generator.inputs[0].shape[-1]
 
 
-def load_generator(logdir):
+def random_labels(rng, size, num_classes):
+    """Classes for G to draw in a generator update: int32 [size], uniform over 0..num_classes-1
+    (the labelled datasets are balanced), from the run's tf.random.Generator `rng`.
+
+    An unconditional run (num_classes 0) gets zeros, which its G and D do not read, and
+    draws nothing: its random numbers stay those of a run without labels.
+    """
+    import tensorflow as tf
+
+    if not num_classes:
+        return tf.zeros([size], tf.int32)
+    return rng.uniform([size], 0, num_classes, tf.int32)
+
+
+def load_generator(logdir, make_generator):
     """The generator of the run in `logdir`, with the weights of its latest checkpoint.
 
+    make_generator: the run's variant's networks.make_generator (variants.load_generator
+    passes the right one for any run directory).
     Returns (generator, checkpoint path, num_classes: 0 unless the run is --conditional).
     """
     import tensorflow as tf
 
     config = rundir.read_config(logdir)
-    networks = importlib.import_module(f"{config['variant']}.networks")
-    generator = networks.make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
+    generator = make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
     latest = tf.train.latest_checkpoint(str(pathlib.Path(logdir) / "checkpoints"))
     if latest is None:
         raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")
@@ -43,11 +57,21 @@ def generate(generator, num_samples, seed, batch_size=256, num_classes=0, label=
     if num_classes:
         labels = np.full(num_samples, label, np.int32) if label is not None else (
             np.arange(num_samples) * num_classes // num_samples).astype(np.int32)
+    classes = labels if labels is not None else np.zeros(num_samples, np.int32)  # unread without classes
     batches = []
     for start in range(0, num_samples, batch_size):
         part = slice(start, start + batch_size)
-        batches.append(generator(noise[part] if labels is None else [noise[part], labels[part]], training=False))
+        batches.append(generator([noise[part], classes[part]], training=False))
     return images.to_uint8(np.concatenate(batches)), labels
+
+
+def label_free(model):
+    """An unconditional G or D without its labels input (noise -> images, images -> values),
+    sharing the model's layers and weights: for code that never has labels (the export,
+    plots). Keras raises ValueError for a model that reads its labels."""
+    import keras
+
+    return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
 
 
 def preview(samples, labels, columns=10):

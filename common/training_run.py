@@ -2,7 +2,8 @@
 
 The training loop itself stays in each train.py:
 
-    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches) as run:
+    with training_run.TrainingRun(config, *models, strategy, variant=variant, facts=facts,
+                                  real_batches=real_batches) as run:
         for step in run.steps():
             metrics = train_iteration(real_batches, ...)
             run.end_step(step, metrics)
@@ -39,19 +40,27 @@ class TrainingRun:
     """Everything a training run writes, on its schedule (see the module docstring)."""
 
     def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy, *,
-                 real_batches=None, random_generator=None):
-        """real_batches: the run's common.data.Batches, whose position the checkpoint keeps, so that a
-        resumed run's data goes on where it stopped; random_generator: a tf.random.Generator the
-        steps draw from, kept in the checkpoint too (None: neither is kept)."""
+                 variant, facts, real_batches=None, random_generator=None):
+        """config: the flags' values. facts: the common.data.RunFacts the run learned at start;
+        config.json records both. variant: the run's entry in the registry of variants
+        (variants.py), handed down by its train.py, since common/ imports no variant: its
+        flag_defaults() and retired_flags for the resume check, its make_generator for --export.
+        real_batches: the run's common.data.Batches, whose position the checkpoint keeps, so
+        that a resumed run's data goes on where it stopped; random_generator: a
+        tf.random.Generator the steps draw from, kept in the checkpoint too (None: neither is
+        kept)."""
         import numpy as np
         import tensorflow as tf
 
-        self.config = config
+        self.config, self.facts = config, facts
+        record = {**config, **facts.recorded()}  # config.json: the flags, then the run's facts
         self.logdir = pathlib.Path(config["logdir"])
         # Only the chief writes logs, samples and config. Every worker takes part in
         # saving a checkpoint (a collective operation); the others write to a scratch folder.
         self.chief = devices.is_chief(strategy)
-        resuming = rundir.check_logdir(config) if self.chief else (self.logdir / rundir.CONFIG_FILE).is_file()
+        self.make_generator = variant.make_generator  # for --export
+        resuming = (rundir.check_logdir(record, variant.flag_defaults(), variant.retired_flags) if self.chief
+                    else (self.logdir / rundir.CONFIG_FILE).is_file())
         self.generator = generator
         self.optimizers = (generator_optimizer, discriminator_optimizer)
         self._non_finite_readings, self._loss_scales = 0, []  # check_finite's memory of the last readings
@@ -76,12 +85,12 @@ class TrainingRun:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
         # The same noise every time, so that the grids show one set of samples evolving.
-        self.num_classes = config.get("num_classes", 0)
+        self.num_classes = facts.num_classes
         noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
-        self.fixed_inputs = noise.astype(np.float32)
+        self.fixed_inputs = [noise.astype(np.float32), np.zeros(SAMPLE_GRID, np.int32)]  # labels: unread
         if self.num_classes:  # one row per class, the same 8 noise vectors in every row
             classes = np.arange(self.num_classes, dtype=np.int32)
-            self.fixed_inputs = [np.tile(self.fixed_inputs[:8], (self.num_classes, 1)), np.repeat(classes, 8)]
+            self.fixed_inputs = [np.tile(self.fixed_inputs[0][:8], (self.num_classes, 1)), np.repeat(classes, 8)]
 
         self.log = self.evaluator = None
         if self.chief and config["eval_every"] and self.start < config["train_steps"]:
@@ -89,7 +98,7 @@ class TrainingRun:
         self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
         if not self.chief:
             return
-        print(f"{config['variant']} on {config['data_source']}, images {tuple(config['image_shape'])}")
+        print(f"{config['variant']} on {facts.data_source}, images {tuple(facts.image_shape)}")
         print(
             f"generator: {generator.count_params():,} parameters; "
             f"discriminator: {discriminator.count_params():,} parameters; "
@@ -99,7 +108,7 @@ class TrainingRun:
         print(f"run directory: {self.logdir} ({state})")
         if self.start < config["train_steps"]:  # a finished run is left exactly as it was
             self.logdir.mkdir(parents=True, exist_ok=True)
-            rundir.write_json(self.logdir / rundir.CONFIG_FILE, config)
+            rundir.write_json(self.logdir / rundir.CONFIG_FILE, record)
             self.log = logs.ScalarLog(self.logdir, self.start)
         if self.evaluator:
             print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
@@ -148,7 +157,7 @@ class TrainingRun:
         config = self.config
         with devices.float32_policy():
             evaluator = quality.Evaluator(
-                rundir.data_identity(config), config["data_dir"], seed=config["seed"],
+                rundir.data_identity({**config, **self.facts.recorded()}), config["data_dir"], seed=config["seed"],
                 inception_weights=config.get("inception_weights", "imagenet"), image_size=config["image_size"],
             )
         devices.seed_everything(config["seed"], strategy)
@@ -312,7 +321,7 @@ class TrainingRun:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has
             if kind is None and self.chief and self.config.get("export"):
-                export.export(self.logdir)
+                export.export(self.logdir, self.make_generator)
             return False
         self.log.flush()
         if kind is not None and issubclass(kind, KeyboardInterrupt):
@@ -320,5 +329,5 @@ class TrainingRun:
         if kind is None and self.start < self.config["train_steps"]:
             self.progress.message(f"done: {self.config['train_steps']} generator iterations in {self.logdir}")
         if kind is None and self.config.get("export"):
-            export.export(self.logdir)
+            export.export(self.logdir, self.make_generator)
         return False

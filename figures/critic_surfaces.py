@@ -40,19 +40,20 @@ def train_critic(variant, dataset, steps):
     """Trains one critic; returns D on the grid and at the modes."""
     import numpy as np
 
-    from common import devices
+    from common import devices, sampling
     from toy import data, networks
     from toy import steps as toy_steps
 
-    train = toolkit.variant_module(variant)
-    config = toolkit.default_config(train, batch_size=256, seed=0, gp_lambda=GP_LAMBDA)
+    train_module = toolkit.variant_module(variant)
+    config = toolkit.default_config(train_module, batch_size=256, seed=0, gp_lambda=GP_LAMBDA)
     devices.seed_everything(0)
     generator = toolkit.data_plus_noise(data.sample(dataset, 100_000, np.random.default_rng(1)))
     discriminator = networks.make_discriminator()
-    discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, _ = toy_steps.make_steps(train_module, generator, discriminator, config)
     real_batches = data.batches(dataset, config["batch_size"], seed=0)
     for _ in range(int(steps)):
         metrics = discriminator_step(*next(real_batches))
+    discriminator = sampling.label_free(discriminator)  # for the plot: points -> values
 
     side = np.linspace(-GRID_RANGE, GRID_RANGE, GRID_SIZE, dtype=np.float32)
     # meshgrid's "xy" order: row i holds y = side[i], column j holds x = side[j], which

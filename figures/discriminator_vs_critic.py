@@ -33,21 +33,22 @@ def train_discriminator(variant, steps):
     import numpy as np
     import tensorflow as tf
 
-    from common import devices
+    from common import devices, sampling
     from toy import networks
     from toy import steps as toy_steps
 
-    train = toolkit.variant_module(variant)
-    config = toolkit.default_config(train, batch_size=256, seed=0)
+    train_module = toolkit.variant_module(variant)
+    config = toolkit.default_config(train_module, batch_size=256, seed=0)
     devices.seed_everything(0)
     generator = toolkit.data_plus_noise(np.array([[FAKE_MEAN]], np.float32), noise_scale=STD)  # N(-2, 0.5^2)
     discriminator = networks.make_discriminator(dimensions=1)
-    discriminator_step, _ = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, _ = toy_steps.make_steps(train_module, generator, discriminator, config)
     rng = np.random.default_rng(0)
     labels = np.zeros(config["batch_size"], np.int32)
     for _ in range(int(steps)):
         real = (REAL_MEAN + STD * rng.standard_normal((config["batch_size"], 1))).astype(np.float32)
         discriminator_step(real, labels)
+    discriminator = sampling.label_free(discriminator)  # for the plot: points -> values
 
     x = tf.constant(np.linspace(-PLOT_RANGE, PLOT_RANGE, 401, dtype=np.float32)[:, None])
     with tf.GradientTape() as tape:

@@ -39,16 +39,16 @@ def main():
     import numpy as np
     import tensorflow as tf
 
-    from common import devices
+    from common import devices, sampling
     from toy import networks
     from toy import steps as toy_steps
 
-    train = toolkit.variant_module("dcgan")
-    config = toolkit.default_config(train, batch_size=256, seed=0)
+    train_module = toolkit.variant_module("dcgan")
+    config = toolkit.default_config(train_module, batch_size=256, seed=0)
     devices.seed_everything(0)
     generator = networks.make_generator(latent_dim=1, width=WIDTH, dimensions=1)
     discriminator = networks.make_discriminator(width=WIDTH, dimensions=1)
-    discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, generator_step = toy_steps.make_steps(train_module, generator, discriminator, config)
     rng = np.random.default_rng(0)
     labels = np.zeros(config["batch_size"], np.int32)
 
@@ -66,11 +66,11 @@ def main():
     done = 0
     for ax, snapshot in zip(axes, snapshots):
         for _ in range(snapshot - done):
-            train.train_iteration(batches, discriminator_step, generator_step, config["n_critic"])
+            train_module.train_iteration(batches, discriminator_step, generator_step, config["n_critic"])
         done = snapshot
-        fake = generator(tf.random.normal([20_000, 1])).numpy().ravel()
+        fake = sampling.label_free(generator)(tf.random.normal([20_000, 1])).numpy().ravel()
         real = MEAN + STD * np.random.default_rng(1).standard_normal(20_000)
-        d_of_x = tf.sigmoid(discriminator(x[:, None])).numpy().ravel()
+        d_of_x = tf.sigmoid(sampling.label_free(discriminator)(x[:, None])).numpy().ravel()
         distance = float(np.mean(np.abs(np.sort(fake) - np.sort(real))))
         flatness = float(np.mean(np.abs(d_of_x[near_data] - 0.5)))
         claims[f"iteration {snapshot}"] = {"wasserstein_1": round(distance, 4), "mean_abs_D_minus_half": round(flatness, 4)}

@@ -42,28 +42,29 @@ def train_deep_critic(label, iterations):
     import numpy as np
     import tensorflow as tf
 
-    from common import devices
+    import variants
+    from common import devices, sampling
     from toy import data, networks
     from toy import steps as toy_steps
 
     variant, overrides = SETTINGS[label]
-    train = toolkit.variant_module(variant)
-    losses = __import__(f"{variant}.losses", fromlist=["losses"])
-    config = toolkit.default_config(train, batch_size=256, seed=0, **overrides)
+    train_module = toolkit.variant_module(variant)
+    losses = variants.module(variant, "losses")
+    config = toolkit.default_config(train_module, batch_size=256, seed=0, **overrides)
     devices.seed_everything(0)
     generator, discriminator = networks.make_generator(), networks.make_discriminator(depth=DEPTH)
-    discriminator_step, generator_step = toy_steps.make_steps(train, generator, discriminator, config)
+    discriminator_step, generator_step = toy_steps.make_steps(train_module, generator, discriminator, config)
     real_batches = data.batches("swissroll", config["batch_size"], seed=0)
     for _ in range(int(iterations)):
-        train.train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
+        train_module.train_iteration(real_batches, discriminator_step, generator_step, config["n_critic"])
 
     dense = [layer for layer in discriminator.layers if hasattr(layer, "kernel")]
-    with_hidden = keras.Model(discriminator.inputs, [layer.output for layer in dense])  # 12 hidden + the output
+    with_hidden = keras.Model(discriminator.inputs[0], [layer.output for layer in dense])  # 12 hidden + the output
     size = config["batch_size"]
     norms = np.zeros(len(dense) - 1)
     for _ in range(5):
         real, _ = next(real_batches)
-        fake = generator(tf.random.normal([size, networks.LATENT_DIM]))
+        fake = sampling.label_free(generator)(tf.random.normal([size, networks.LATENT_DIM]))
         with tf.GradientTape() as tape:
             outputs = with_hidden(tf.concat([real, fake], axis=0))
             loss = losses.discriminator_loss(outputs[-1][:size], outputs[-1][size:])

@@ -33,21 +33,20 @@ def main():
 
     import numpy as np
 
+    import variants
     from common import images, sampling
     from common.cli import UserError
 
     try:
-        generator, checkpoint, num_classes = sampling.load_generator(args.logdir)
+        generator, checkpoint, num_classes = variants.load_generator(args.logdir)
     except UserError as error:
         sys.exit(f"error: {error}")
     rng = np.random.default_rng(args.seed)
     ends = rng.standard_normal((2, ROWS, sampling.latent_dim(generator)))
     weights = np.linspace(0.0, 1.0, STEPS)[None, :, None]
     noise = ((1 - weights) * ends[0][:, None] + weights * ends[1][:, None]).reshape(ROWS * STEPS, -1)
-    inputs = noise.astype(np.float32)
-    if num_classes:
-        inputs = [inputs, np.repeat(np.arange(ROWS) % num_classes, STEPS).astype(np.int32)]
-    samples = images.to_uint8(generator(inputs, training=False))
+    labels = np.repeat(np.arange(ROWS) % max(num_classes, 1), STEPS).astype(np.int32)  # 0s: unread
+    samples = images.to_uint8(generator([noise.astype(np.float32), labels], training=False))
     walks = samples.reshape(ROWS, STEPS, -1).astype(np.float64) / 255.0
     step_distances = np.linalg.norm(np.diff(walks, axis=1), axis=2)  # [ROWS, STEPS - 1]
     ratios = step_distances.max(axis=1) / step_distances.mean(axis=1)

@@ -3,7 +3,6 @@
 The figures train with each variant's own make_optimizers / make_steps (through
 toy/steps.py, not copies), all in one process: importing a train.py defines no flags.
 """
-import importlib
 import json
 import os
 import pathlib
@@ -14,18 +13,21 @@ FIGURES = REPO / "docs" / "figures"
 
 def variant_module(name):
     """VARIANT.train, the module with the variant's make_optimizers and make_steps."""
-    return importlib.import_module(f"{name}.train")
+    import variants
+
+    return variants.module(name, "train")
 
 
-def default_config(train, **overrides):
+def default_config(train_module, **overrides):
     """The variant's flag defaults (the paper's settings) as a config dict, with overrides."""
     from common import cli
 
-    return cli.default_config(train, conditional=False, jit_compile=False, **overrides)
+    return cli.default_config(train_module, conditional=False, jit_compile=False, **overrides)
 
 
 def data_plus_noise(pool, noise_scale=1.0, seed=0):
-    """A fixed "generator" G(z) = x + noise_scale * z, x drawn from the rows of `pool` [P, D].
+    """A fixed "generator" G(z) = x + noise_scale * z, x drawn from the rows of `pool` [P, D];
+    it takes [z, labels], as every G does, and reads no labels.
 
     The WGAN-GP paper's toy figures hold the generator fixed this way (gan_toy.py's
     FIXED_GENERATOR), so that the critic can be trained to optimality against it. The
@@ -38,13 +40,14 @@ def data_plus_noise(pool, noise_scale=1.0, seed=0):
 
     pool = tf.constant(pool)
     noise = keras.Input((pool.shape[1],))
+    labels = keras.Input((), dtype="int32")  # unread, as in every unconditional G
     rng = devices.make_rng(seed)
 
     def shift(z):
         rows = rng.uniform([tf.shape(z)[0]], 0, pool.shape[0], tf.int32)
         return tf.gather(pool, rows) + noise_scale * z
 
-    return keras.Model(noise, keras.layers.Lambda(shift)(noise), name="data_plus_noise")
+    return keras.Model([noise, labels], keras.layers.Lambda(shift)(noise), name="data_plus_noise")
 
 
 def save_figure(figure, name, output_dir=FIGURES):

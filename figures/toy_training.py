@@ -23,9 +23,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from figures import toolkit  # noqa: E402
 from toy import compare, data  # noqa: E402
+import variants  # noqa: E402
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp")  # the default; the siblings can be chosen too
-CHOICES = VARIANTS + ("sngan", "wgan_r1")
+VARIANTS = variants.PAPERS  # the default; the siblings can be chosen too
+CHOICES = variants.NAMES
 DEFAULT_STEPS, QUICK_STEPS = 1000, 300
 
 

@@ -13,7 +13,7 @@ The second uses WGAN's optimizer and step size, so that the optimizer is not wha
 separates it from the first. (The networks still differ: each variant keeps its own, as
 everywhere in the repository, where the paper used one architecture for all four.)
 
-Quality is the Frechet distance in the digit classifier's features (common/evaluate.py,
+Quality is the Frechet distance in the digit classifier's features (commands/evaluate.py,
 5,000 samples), measured every --eval_every iterations by train.py itself. Wall-clock
 time is training time only: each logged interval's iterations over its measured rate, so
 evaluations do not count. Run nothing else meanwhile, or the times are not comparable.

@@ -15,7 +15,7 @@ while read -r name steps variant flags; do
   python "$variant/train.py" --dataset=mnist_5k --train_steps="$steps" --logdir="$runs/$name" \
     --sample_every=250 --log_every=50 $flags > "$runs/$name.log" 2>&1
   echo "$name: $steps generator iterations in $(( $(date +%s) - start )) s" | tee -a "$runs/times.txt"
-  python -m common.evaluate --logdir="$runs/$name" | tee "$runs/$name.metrics.txt"
+  python -m commands.evaluate --logdir="$runs/$name" | tee "$runs/$name.metrics.txt"
   cp "$runs/$name/samples/step_$(printf %07d "$steps").png" "docs/figures/${name}_mnist_5k.png"
 done <<'SPECS'
 dcgan_conditional 1000 dcgan --conditional

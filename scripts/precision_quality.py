@@ -1,10 +1,10 @@
 """Does --mixed_precision=bfloat16 change sample quality? Each variant, float32 and bfloat16,
-several seeds, the same iterations on mnist_5k, scored by common.evaluate.
+several seeds, the same iterations on mnist_5k, scored by commands.evaluate.
 
     python scripts/precision_quality.py                         # 5 variants x 2 x 3 seeds, 200 iterations
     python scripts/precision_quality.py --variants wgan_gp --seeds 0 1 --train_steps 500
 
-Each run is the train.py command a user types, then `python -m common.evaluate`; a run
+Each run is the train.py command a user types, then `python -m commands.evaluate`; a run
 whose metrics.json exists is not run again, so the script can be stopped and restarted.
 Prints a table of the classifier FD and score (mean and standard deviation over the
 seeds) and writes the rows as JSON (--json). Speed is not measured here (runs may share the
@@ -18,6 +18,10 @@ import subprocess
 import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import variants  # noqa: E402
+
 PRECISIONS = {"float32": "off", "bfloat16": "bfloat16"}
 
 
@@ -32,7 +36,7 @@ def run(variant, precision, seed, steps, runs):
                        cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         trained.touch()  # a run killed part-way has no marker; train.py resumes it from its checkpoint
     if not (logdir / "metrics.json").is_file():
-        subprocess.run([sys.executable, "-m", "common.evaluate", f"--logdir={logdir}"], cwd=REPO, check=True,
+        subprocess.run([sys.executable, "-m", "commands.evaluate", f"--logdir={logdir}"], cwd=REPO, check=True,
                        stdout=subprocess.DEVNULL)
     samples = json.loads((logdir / "metrics.json").read_text())["samples"]
     return {"variant": variant, "precision": precision, "seed": seed, "train_steps": steps,
@@ -58,7 +62,7 @@ def summary(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=["dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1"])
+    parser.add_argument("--variants", nargs="+", default=list(variants.NAMES), choices=variants.NAMES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--train_steps", type=int, default=200)
     parser.add_argument("--runs", default="runs/precision_quality")

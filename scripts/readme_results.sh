@@ -14,6 +14,6 @@ for spec in "dcgan 1000" "wgan_gp 1500" "wgan 1500"; do
   python "$variant/train.py" --dataset=mnist_5k --train_steps="$steps" --logdir="$runs/$variant" \
     --sample_every=250 --log_every=50 > "$runs/$variant.log" 2>&1
   echo "$variant: $steps generator iterations in $(( $(date +%s) - start )) s" | tee -a "$runs/times.txt"
-  python -m common.evaluate --logdir="$runs/$variant" | tee "$runs/$variant.metrics.txt"
+  python -m commands.evaluate --logdir="$runs/$variant" | tee "$runs/$variant.metrics.txt"
   cp "$runs/$variant/samples/step_$(printf %07d "$steps").png" "docs/figures/${variant}_mnist_5k.png"
 done

@@ -4,10 +4,11 @@
     python scripts/same_numbers.py --before=/tmp/before --after=.
 
 Trains every case below for 20 generator iterations (mnist_5k, batch 8, seed 0) in each
-checkout and compares every logged value of every iteration (wall time and perf/* aside).
-A column that the newer code no longer logs is reported, with the values it held. About
-10 minutes on 2 CPU cores. CASES maps each setting to its command before and after the
-move of wgan_gp/'s options into sngan/ and wgan_r1/.
+checkout and compares every logged value of every iteration (wall time and perf/* aside):
+every variant, and every option that changes what a step computes (--conditional, the
+16-bit formats, each variant's own). A column that the newer code no longer logs is
+reported, with the values it held. About 15 minutes on 2 CPU cores. --before_move
+compares against a checkout from before wgan_gp/'s options moved into sngan/ and wgan_r1/.
 """
 import argparse
 import csv
@@ -16,22 +17,32 @@ import subprocess
 import sys
 import tempfile
 
-CASES = {  # name: (before: variant and flags, after: variant and flags)
-    "dcgan": ("dcgan", "dcgan"),
-    "dcgan minimax": ("dcgan --g_loss=minimax", "dcgan --g_loss=minimax"),
-    "dcgan conditional": ("dcgan --conditional", "dcgan --conditional"),
-    "wgan": ("wgan", "wgan"),
-    "wgan conditional": ("wgan --conditional", "wgan --conditional"),
-    "wgan official schedule": ("wgan --official_critic_schedule --train_steps=3",
-                               "wgan --official_critic_schedule --train_steps=3"),
-    "wgan_gp": ("wgan_gp", "wgan_gp"),
-    "wgan_gp layer norm": ("wgan_gp --critic_norm=layer", "wgan_gp --critic_norm=layer"),
-    "wgan_gp rmsprop": ("wgan_gp --optimizer=rmsprop", "wgan_gp --optimizer=rmsprop"),
-    "wgan_gp conditional": ("wgan_gp --conditional", "wgan_gp --conditional"),
-    "zero-centred penalty": ("wgan_gp --penalty=zero_centred --gp_lambda=5", "wgan_r1 --gp_lambda=5"),
-    "hinge + spectral norm": ("wgan_gp --loss=hinge --penalty=none --spectral_norm", "sngan"),
-    "hinge + spectral norm, conditional": ("wgan_gp --loss=hinge --penalty=none --spectral_norm --conditional",
-                                           "sngan --conditional"),
+CASES = {  # name: variant and flags, the same command in both checkouts
+    "dcgan": "dcgan",
+    "dcgan minimax": "dcgan --g_loss=minimax",
+    "dcgan conditional": "dcgan --conditional",
+    "wgan": "wgan",
+    "wgan conditional": "wgan --conditional",
+    "wgan official schedule": "wgan --official_critic_schedule --train_steps=3",
+    "wgan_gp": "wgan_gp",
+    "wgan_gp layer norm": "wgan_gp --critic_norm=layer",
+    "wgan_gp rmsprop": "wgan_gp --optimizer=rmsprop",
+    "wgan_gp conditional": "wgan_gp --conditional",
+    "wgan_gp float16": "wgan_gp --mixed_precision=float16",
+    "wgan_gp float16 conditional": "wgan_gp --mixed_precision=float16 --conditional",
+    "dcgan float16": "dcgan --mixed_precision=float16",
+    "dcgan bfloat16": "dcgan --mixed_precision=bfloat16",
+    "wgan_r1": "wgan_r1",
+    "wgan_r1 conditional, float16": "wgan_r1 --conditional --mixed_precision=float16",
+    "sngan": "sngan",
+    "sngan conditional": "sngan --conditional",
+}
+# The commands before the move of wgan_gp/'s options into sngan/ and wgan_r1/ (commit
+# 782a740 and older), for a comparison across it: --before_move picks these instead.
+BEFORE_THE_MOVE = {
+    "wgan_r1": "wgan_gp --penalty=zero_centred --gp_lambda=5",
+    "sngan": "wgan_gp --loss=hinge --penalty=none --spectral_norm",
+    "sngan conditional": "wgan_gp --loss=hinge --penalty=none --spectral_norm --conditional",
 }
 SETTINGS = ["--dataset=mnist_5k", "--batch_size=8", "--train_steps=20", "--log_every=1",
             "--sample_every=1000", "--checkpoint_every=1000", "--seed=0"]
@@ -53,10 +64,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="checkout of the code before the change")
     parser.add_argument("--after", default=".", help="checkout of the code after it")
+    parser.add_argument("--before_move", action="store_true", help="--before is older than sngan/ and wgan_r1/")
+    parser.add_argument("--only", nargs="+", choices=list(CASES), help="these cases only")
     args = parser.parse_args()
     different = 0
     with tempfile.TemporaryDirectory() as scratch:
-        for index, (name, (before, after)) in enumerate(CASES.items()):
+        for index, (name, after) in enumerate(CASES.items()):
+            if args.only and name not in args.only:
+                continue
+            before = BEFORE_THE_MOVE.get(name, after) if args.before_move else after
+            if not (pathlib.Path(args.before) / before.split()[0]).is_dir():
+                print(f"{name}: skipped ({before.split()[0]}/ is not in {args.before})", flush=True)
+                continue
             old = logged(args.before, before, f"{scratch}/{index}-before")
             new = logged(args.after, after, f"{scratch}/{index}-after")
             shared = [key for key in new[0] if key in old[0]]

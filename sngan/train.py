@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as `python sngan/train.py`: make the reposi
 
 from common import cli, data, devices, sampling, training_run  # noqa: E402  (first: quiets TF)
 from sngan import losses, networks  # noqa: E402
+import variants  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -48,15 +49,16 @@ def make_optimizers(config):
     return tuple(keras.optimizers.Adam(rate, beta1, beta2, 1e-8) for _ in range(2))  # Chainer's eps
 
 
-def make_models(config):
-    """G, D and their optimizers, as the paper specifies."""
-    image_shape, num_classes = config["image_shape"], config.get("num_classes", 0)  # --conditional
+def make_models(config, image_shape, num_classes=0):
+    """G, D and their optimizers, as the paper specifies, for images [H, W, C] (image_shape)
+    and, with --conditional, num_classes classes."""
     generator = networks.make_generator(image_shape, num_classes=num_classes)
     discriminator = networks.make_discriminator(image_shape, num_classes)
     generator_optimizer, discriminator_optimizer = make_optimizers(config)
     # Under --mixed_precision=float16 both get a dynamic loss scale.
-    generator_optimizer = devices.for_precision(generator_optimizer, config)
-    discriminator_optimizer = devices.for_precision(discriminator_optimizer, config)
+    precision = config["mixed_precision"]
+    generator_optimizer = devices.for_precision(generator_optimizer, precision)
+    discriminator_optimizer = devices.for_precision(discriminator_optimizer, precision)
     # Create the optimizers' state now: a checkpoint can then restore it, and the
     # steps do not create variables while they run on several replicas.
     generator_optimizer.build(generator.trainable_variables)
@@ -65,37 +67,31 @@ def make_models(config):
 
 
 def make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer, rng, config,
-               strategy):
+               strategy, num_classes=0):
     """The two updates of Algorithm 1, each traced once into a tf.function run on every replica.
 
     rng: the run's tf.random.Generator (devices.make_rng), from which every update draws
-    its own z (and eps, and labels): no two updates see the same numbers.
+    its own z (and eps, and labels): no two updates see the same numbers. num_classes: with
+    --conditional, the classes G is asked for (0: G and D read no labels). A line marked
+    PLUMBING is not in the paper: what several replicas and float16 need (common/devices.py).
     """
-    replicas = strategy.num_replicas_in_sync
-    batch_size = devices.replica_batch_size(config, strategy)
+    batch_size = devices.replica_batch_size(config["batch_size"], strategy)
     latent_dim = sampling.latent_dim(generator)
-
-    def conditioned(inputs, labels):  # --conditional: G and D also take the class labels
-        return [inputs, labels] if config["conditional"] else inputs
 
     def discriminator_step(real_images, labels):
         """Alg. 1 lines 3-6: one critic update.
 
         real_images: [batch_size, H, W, C] in [-1, 1]; labels: their classes [batch_size],
-        used only with --conditional, where G is asked for the same classes.
+        read only with --conditional, where G is asked for the same classes.
         """
         noise = rng.normal([batch_size, latent_dim])  # line 4: z ~ p(z)
-        fake_images = generator(conditioned(noise, labels), training=True)  # G(z)
+        fake_images = generator([noise, labels], training=True)  # G(z)
         with tf.GradientTape() as tape:
-            real_output = discriminator(conditioned(real_images, labels), training=True)
-            fake_output = discriminator(conditioned(fake_images, labels), training=True)
+            real_output = discriminator([real_images, labels], training=True)
+            fake_output = discriminator([fake_images, labels], training=True)
             # ALGO: the hinge loss; the critic is kept 1-Lipschitz by its spectral norm layers.
             loss = losses.discriminator_loss(real_output, fake_output)  # line 5
-            # Replicas' gradients are summed, so each replica's loss counts 1/replicas; the
-            # float16 loss scale (if any) keeps small gradients from underflowing.
-            scaled_loss = discriminator_optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, discriminator.trainable_variables)
-        discriminator_optimizer.apply_gradients(zip(gradients, discriminator.trainable_variables))
+            devices.minimize(discriminator, discriminator_optimizer, tape, loss)  # PLUMBING
         return {
             "loss/discriminator": loss,
             "discriminator/real": tf.reduce_mean(real_output),
@@ -106,17 +102,12 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     def generator_step():
         """Alg. 1 lines 9-11: one generator update."""
         noise = rng.normal([batch_size, latent_dim])  # line 9: z ~ p(z)
-        # --conditional: ask G for classes drawn uniformly (the labelled datasets are balanced).
-        labels = None
-        if config["conditional"]:
-            labels = rng.uniform([batch_size], 0, config["num_classes"], tf.int32)
+        labels = sampling.random_labels(rng, batch_size, num_classes)  # --conditional's classes
         with tf.GradientTape() as tape:
-            fake_images = generator(conditioned(noise, labels), training=True)
-            fake_output = discriminator(conditioned(fake_images, labels), training=True)
+            fake_images = generator([noise, labels], training=True)
+            fake_output = discriminator([fake_images, labels], training=True)
             loss = losses.generator_loss(fake_output)  # line 10
-            scaled_loss = generator_optimizer.scale_loss(loss / replicas)
-        gradients = tape.gradient(scaled_loss, generator.trainable_variables)
-        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+            devices.minimize(generator, generator_optimizer, tape, loss)  # PLUMBING
         return {"loss/generator": loss}
 
     return (
@@ -140,18 +131,20 @@ def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
 def train(config):
     strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
     dataset = data.load_training_data(config)  # on resume, the data the run recorded
-    config = {**config, **data.run_settings(dataset, config["conditional"])}
+    facts = data.run_facts(dataset, config["conditional"])  # what the run learns at start
     devices.seed_everything(config["seed"], strategy)  # each worker its own random numbers
-    devices.set_precision(config)
+    devices.set_precision(config["mixed_precision"])
     real_batches = data.make_batches(dataset, config["batch_size"], config["seed"], strategy)
     with strategy.scope():  # variables mirrored on every replica
-        models = make_models(config)
+        models = make_models(config, facts.image_shape, facts.num_classes)
         rng = devices.make_rng(config["seed"])  # every z, eps and label the steps draw
-    discriminator_step, generator_step = make_steps(*models, rng, config, strategy)
+    discriminator_step, generator_step = make_steps(*models, rng, config, strategy,
+                                                    facts.num_classes)
 
     # The checkpoint also keeps the data's position and the random numbers' state.
-    with training_run.TrainingRun(config, *models, strategy, real_batches=real_batches,
-                                  random_generator=rng) as run:
+    variant = variants.get(config["variant"])  # what the plumbing needs to know of this variant
+    with training_run.TrainingRun(config, *models, strategy, variant=variant, facts=facts,
+                                  real_batches=real_batches, random_generator=rng) as run:
         for step in run.steps():
             n_critic = critic_updates(step, config)
             metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)

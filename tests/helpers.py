@@ -1,11 +1,12 @@
 """Runs the repo's commands as a user types them (in subprocesses), and the same in this process."""
 import csv
 import hashlib
-import importlib
 import os
 import pathlib
 import subprocess
 import sys
+
+import variants
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -24,14 +25,14 @@ def own_stderr_lines(stderr):
     return [line for line in stderr.splitlines() if line.strip() and not line.startswith(noise)]
 
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
+VARIANTS = variants.NAMES
 TINY = ["--dataset=mnist_5k", "--batch_size=8", "--sample_every=2", "--checkpoint_every=2", "--log_every=1"]
-N_CRITIC = {"dcgan": 1, "wgan": 5, "wgan_gp": 5, "sngan": 5, "wgan_r1": 5}
+N_CRITIC = {name: 1 if name == "dcgan" else 5 for name in VARIANTS}  # the papers' defaults
 ITERATIONS = "/.ATTRIBUTES/VARIABLE_VALUE"  # a checkpoint key's suffix
 
 
 def train_module(variant):
-    return importlib.import_module(f"{variant}.train")
+    return variants.module(variant, "train")
 
 
 def parse(variant, argv):

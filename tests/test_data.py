@@ -270,7 +270,7 @@ def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
     with tfds.testing.mock_data(num_examples=12):  # random images of the set's own shape and labels
         dataset = data.load_dataset("tfds:cifar10", image_size=28)
         assert dataset.image_shape == (28, 28, 3) and dataset.count == 12 and dataset.num_classes == 10
-        assert data.run_settings(dataset, conditional=True)["num_classes"] == 10
+        assert data.run_facts(dataset, conditional=True).num_classes == 10
         images, labels = next(data.make_batches(dataset, batch_size=4, seed=0))
         assert images.shape == (4, 28, 28, 3) and images.dtype == tf.float32
         assert -1.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 1.0
@@ -281,12 +281,12 @@ def test_a_tfds_set_streams_cropped_and_resized_with_its_labels():
         unlabelled = data.load_dataset("tfds:lsun/bedroom", image_size=64)  # images of any size
         assert unlabelled.num_classes == 0 and next(data.make_batches(unlabelled, 2, seed=0))[0].shape == (2, 64, 64, 3)
         with pytest.raises(UserError, match="needs class labels"):
-            data.run_settings(unlabelled, conditional=True)
+            data.run_facts(unlabelled, conditional=True)
 
 
 def test_tfds_errors_are_one_line_that_say_what_to_do(tmp_path):
     with pytest.raises(UserError, match=f"tfds:mnist is not prepared in {tmp_path}; prepare it once \\(it downloads\\) "
-                                        f"with `python -m common.prepare --dataset=tfds:mnist --data_dir={tmp_path}`"):
+                                        f"with `python -m commands.prepare --dataset=tfds:mnist --data_dir={tmp_path}`"):
         data.load_dataset("tfds:mnist", str(tmp_path))
     with pytest.raises(UserError, match="tfds:no_such_set is not a TFDS dataset"):
         data.load_dataset("tfds:no_such_set", str(tmp_path))
@@ -302,7 +302,7 @@ def test_crop_and_resize_takes_the_centre_square_and_keeps_the_channels():
 def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(tmp_path, monkeypatch, capsys):
     import tensorflow_datasets as tfds
 
-    from common import prepare
+    from commands import prepare
 
     with tfds.testing.mock_data(num_examples=4):  # stands in for the download
         prepare.prepare("tfds:mnist", str(tmp_path))
@@ -321,7 +321,7 @@ def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(
 def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
     from tests.helpers import own_stderr_lines, run_python
 
-    result = run_python(["-m", "common.prepare", "--dataset=cifar10"])
+    result = run_python(["-m", "commands.prepare", "--dataset=cifar10"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert own_stderr_lines(result.stderr) == [
         "error: --dataset must be tfds:NAME, not 'cifar10' (the other datasets need no preparing)"]

@@ -3,7 +3,6 @@
 The replica tests run in this process on the two logical CPUs that conftest.py sets up.
 """
 import csv
-import importlib
 import json
 import os
 import socket
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import variants
 from common import cli, devices
 from tests.helpers import REPO, TINY, VARIANTS
 
@@ -45,14 +45,13 @@ def one_iteration(variant, strategy, optimizer):
     optimizer at learning rate 0, whose state (Adam's moments, RMSProp's mean square)
     then holds functions of gradients all taken at the same weights.
     """
-    train = importlib.import_module(f"{variant}.train")
-    config = cli.default_config(train, image_shape=[28, 28, 1], batch_size=8, jit_compile=False, n_critic=2,
-                                conditional=False)
+    train = variants.module(variant, "train")
+    config = cli.default_config(train, batch_size=8, jit_compile=False, n_critic=2, conditional=False)
     if optimizer == "paper":
         config["learning_rate"] = 0.0
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        generator, discriminator, generator_optimizer, discriminator_optimizer = train.make_models(config)
+        generator, discriminator, generator_optimizer, discriminator_optimizer = train.make_models(config, (28, 28, 1))
         if optimizer == "sgd":
             generator_optimizer, discriminator_optimizer = keras.optimizers.SGD(0.05), keras.optimizers.SGD(0.05)
             generator_optimizer.build(generator.trainable_variables)
@@ -215,7 +214,7 @@ def test_two_workers_on_localhost_read_disjoint_shares_of_a_folder_that_cover_it
 def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_once(monkeypatch, capsys):
     def precision_warnings(flags, precision):
         monkeypatch.setattr(devices, "cpu_flags", lambda: flags)
-        devices.set_precision({"mixed_precision": precision})
+        devices.set_precision(precision)
         keras.mixed_precision.set_global_policy("float32")
         return [line for line in capsys.readouterr().err.splitlines() if line.startswith("WARNING")]
 

@@ -1,6 +1,5 @@
 """The classifier, the metrics on real digits, the Inception path and the evaluate command."""
 import csv
-import importlib
 import io
 import json
 import math
@@ -10,7 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from common import classifier, cli, data, evaluate, quality
+import variants
+from commands import evaluate
+from common import classifier, cli, data, quality
 from common.cli import UserError
 from tests.helpers import own_stderr_lines, run_python
 
@@ -136,7 +137,7 @@ def test_inception_weights_offline_is_one_line(monkeypatch):
 
 def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
     logdir = tmp_path / "run"
-    train = importlib.import_module("dcgan.train")
+    train = variants.module("dcgan", "train")
     train.train(cli.default_config(train, dataset="mnist_5k", batch_size=8, train_steps=4, log_every=1, eval_every=2,
                                    logdir=str(logdir)))
     with open(logdir / "metrics.csv") as f:
@@ -145,7 +146,7 @@ def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
     assert evaluated == [2, 4]
     assert all(float(row["eval/classifier_fd"]) > 0 for row in rows if row["eval/classifier_fd"])
 
-    result = run_python(["-m", "common.evaluate", f"--logdir={logdir}", "--num_samples=300"])
+    result = run_python(["-m", "commands.evaluate", f"--logdir={logdir}", "--num_samples=300"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "classifier_fd" in result.stdout and "real floor" in result.stdout
     report = json.loads((logdir / "metrics.json").read_text())
@@ -157,13 +158,13 @@ def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
     samples = tmp_path / "digits.npz"
     digits = data.load_dataset("mnist_5k")
     np.savez(samples, images=digits.images[::16][:300], labels=digits.labels[::16][:300])  # every class
-    result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
+    result = run_python(["-m", "commands.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "digits.metrics.json").read_text())
     assert report["samples"]["classes_covered"] == 10
     assert report["samples"]["label_accuracy"] > 0.95 and report["real_floor"]["label_accuracy"] > 0.95
 
-    result = run_python(["-m", "common.evaluate", f"--samples={samples}"])
+    result = run_python(["-m", "commands.evaluate", f"--samples={samples}"])
     assert result.returncode == 2 and "--dataset" in result.stderr
 
 
@@ -186,7 +187,7 @@ def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch,
 
 
 def digits_file(path, images=None, **arrays):
-    """An .npz like common.generate's: 50 uint8 digits [50, 28, 28, 1], with any arrays changed."""
+    """An .npz like commands.generate's: 50 uint8 digits [50, 28, 28, 1], with any arrays changed."""
     if images is None:
         images = data.load_dataset("mnist_5k").images[::100]
     np.savez(path, images=images, **arrays)
@@ -334,7 +335,7 @@ def test_every_bad_flag_is_refused_before_any_work(argv, words, tmp_path):
 
 def test_the_command_refuses_colour_samples_against_digits_in_one_line(tmp_path):
     samples = digits_file(tmp_path / "colour.npz", np.zeros((50, 32, 32, 3), np.uint8))
-    result = run_python(["-m", "common.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
+    result = run_python(["-m", "commands.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert own_stderr_lines(result.stderr) == [
         f"error: {samples}: images must be uint8 [N, 28, 28, 1] for mnist_5k; given uint8 [50, 32, 32, 3]"]

@@ -1,4 +1,4 @@
-"""An exported generator works with no code of this repository, draws what common.generate draws,
+"""An exported generator works with no code of this repository, draws what commands.generate draws,
 refuses inputs it was not trained for, is float32, and replaces an earlier export whole."""
 import json
 import os
@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+import variants
 from common import export, sampling
 from common.cli import UserError
 from tests.helpers import run_python, snapshot, train_in_process
@@ -72,6 +73,11 @@ print(json.dumps({
 """
 
 
+def export_run(logdir, output=None):
+    """common/export.py's export with the run's own make_generator, as `python -m commands.export` calls it."""
+    return export.export(logdir, variants.generator_builder(logdir), output)
+
+
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
     """A wgan_gp run of 2 iterations, trained without --export."""
@@ -85,16 +91,16 @@ def conditional_run(tmp_path_factory):
     """A --conditional wgan_gp run of 2 iterations in bfloat16, exported when training ended."""
     logdir = tmp_path_factory.mktemp("conditional") / "run"
     train_in_process("wgan_gp", logdir, "--train_steps=2", "--conditional", "--mixed_precision=bfloat16", "--export")
-    keras.mixed_precision.set_global_policy("float32")  # as common.generate runs
+    keras.mixed_precision.set_global_policy("float32")  # as commands.generate runs
     return logdir
 
 
 def load_elsewhere(tmp_path, logdir):
-    """Runs LOADER on logdir/export with common.generate's noise (and labels) for seed 3.
+    """Runs LOADER on logdir/export with commands.generate's noise (and labels) for seed 3.
 
-    Returns (what common.generate draws, LOADER's images, LOADER's report).
+    Returns (what commands.generate draws, LOADER's images, LOADER's report).
     """
-    generator, _, num_classes = sampling.load_generator(logdir)
+    generator, _, num_classes = variants.load_generator(logdir)
     expected, labels = sampling.generate(generator, 12, seed=3, num_classes=num_classes)
     inputs = {"noise": np.random.default_rng(3).standard_normal((12, 128)).astype(np.float32)}
     if num_classes:
@@ -115,7 +121,7 @@ def load_elsewhere(tmp_path, logdir):
 @pytest.fixture(scope="module")
 def loaded(request, plain_run, conditional_run, tmp_path_factory):
     """LOADER's results for both runs: the plain one exported by the command as a user types it."""
-    result = run_python(["-m", "common.export", f"--logdir={plain_run}"])
+    result = run_python(["-m", "commands.export", f"--logdir={plain_run}"])
     assert result.returncode == 0, result.stderr[-3000:]
     return {
         "command": load_elsewhere(tmp_path_factory.mktemp("command"), plain_run),
@@ -148,7 +154,7 @@ def test_an_export_is_float32_even_from_a_16_bit_run(loaded, case):
 
 def test_an_export_is_float32_under_a_float16_global_policy(plain_run, tmp_path):
     keras.mixed_precision.set_global_policy("mixed_float16")  # as train.py --mixed_precision=float16 leaves it
-    export.export(plain_run, tmp_path / "out")
+    export_run(plain_run, tmp_path / "out")
     keras.mixed_precision.set_global_policy("float32")
     model = keras.models.load_model(tmp_path / "out" / "generator.keras")
     assert {layer.dtype_policy.name for layer in model.layers if layer.weights} == {"float32"}
@@ -194,7 +200,7 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
 
     logdir = tmp_path / "run"
     shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
-    export.export(logdir)
+    export_run(logdir)
     (logdir / "export" / "stale.txt").write_text("from an earlier export")
     before = snapshot(logdir / "export")
 
@@ -204,7 +210,7 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     with monkeypatch.context() as patch:
         patch.setattr(tf.saved_model, "save", interrupted)
         with pytest.raises(KeyboardInterrupt):
-            export.export(logdir)
+            export_run(logdir)
     assert snapshot(logdir / "export") == before
     renames = []
 
@@ -217,11 +223,11 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     with monkeypatch.context() as patch:
         patch.setattr(export.os, "replace", second_rename_fails)
         with pytest.raises(OSError, match="disk went away"):
-            export.export(logdir)
+            export_run(logdir)
     assert snapshot(logdir / "export") == before
     assert sorted(path.name for path in logdir.iterdir() if path.name.startswith(".")) == []  # no partial folder
 
-    export.export(logdir)  # replaces the folder whole: the stale file goes with it
+    export_run(logdir)  # replaces the folder whole: the stale file goes with it
     assert sorted(path.name for path in (logdir / "export").iterdir()) == [
         "export.json", "generator.keras", "saved_model"]
 
@@ -230,14 +236,14 @@ def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "notes.txt").write_text("mine")
     with pytest.raises(UserError, match="is not an earlier export"):
-        export.export(plain_run, tmp_path / "models")
+        export_run(plain_run, tmp_path / "models")
     assert (tmp_path / "models" / "notes.txt").read_text() == "mine"
 
 
 def test_export_of_a_run_without_a_checkpoint_is_one_line(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text(json.dumps({"variant": "dcgan", "image_shape": [28, 28, 1]}))
-    result = run_python(["-m", "common.export", f"--logdir={tmp_path / 'run'}"])
+    result = run_python(["-m", "commands.export", f"--logdir={tmp_path / 'run'}"])
     assert result.returncode == 2 and "has no checkpoint yet" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "run" / "export").exists()
 
@@ -246,13 +252,13 @@ def test_the_export_folder_gets_the_permissions_of_a_plain_mkdir(plain_run, tmp_
     # Not tempfile's private 0o700: a serving process of another user must be able to read it.
     previous = os.umask(0o027)
     try:
-        export.export(plain_run, tmp_path / "out")
+        export_run(plain_run, tmp_path / "out")
     finally:
         os.umask(previous)
     assert (tmp_path / "out").stat().st_mode & 0o777 == 0o750
 
 
-# Runs `python -m common.export ARGV` with tf.saved_model.save held up (a minute, in short sleeps), so
+# Runs `python -m commands.export ARGV` with tf.saved_model.save held up (a minute, in short sleeps), so
 # that a signal arrives while the new export is half written. Short sleeps: the kernel may hand the
 # signal to one of TensorFlow's threads, and then only a main thread that wakes up runs the handler.
 HELD_EXPORT = """
@@ -263,12 +269,12 @@ def held(*args, **kwargs):
         time.sleep(0.1)
 tf.saved_model.save = held
 sys.argv = ["export.py", *sys.argv[1:]]
-runpy.run_module("common.export", run_name="__main__", alter_sys=True)
+runpy.run_module("commands.export", run_name="__main__", alter_sys=True)
 """
 
 
 def held_export(logdir):
-    """A running `common.export --logdir=LOGDIR`, returned once its partial folder holds generator.keras."""
+    """A running `commands.export --logdir=LOGDIR`, returned once its partial folder holds generator.keras."""
     from tests.helpers import REPO
 
     process = subprocess.Popen([sys.executable, "-c", HELD_EXPORT, f"--logdir={logdir}"], cwd=REPO, text=True,
@@ -287,7 +293,7 @@ def test_an_interrupted_export_says_so_and_a_killed_one_is_cleaned_up_by_the_nex
 
     logdir = tmp_path / "run"
     shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
-    export.export(logdir)
+    export_run(logdir)
     before = snapshot(logdir / "export")
 
     process = held_export(logdir)
@@ -310,7 +316,7 @@ def test_an_interrupted_export_says_so_and_a_killed_one_is_cleaned_up_by_the_nex
     other_output = logdir / f".models.partial-{host}-{process.pid}-0123abcd"  # another output's
     for folder in (live, elsewhere, stale_old, other_output):
         folder.mkdir()
-    export.export(logdir)
+    export_run(logdir)
     assert sorted(path.name for path in logdir.glob(".*")) == sorted(
         path.name for path in (live, elsewhere, other_output))
 

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+import variants
 from common import cli
 from tests.helpers import run_python
 
@@ -124,7 +125,7 @@ def test_one_dimensional_gan_moves_onto_the_data_and_d_flattens(tmp_path):
 @pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
 def test_latent_walks_from_a_run(tmp_path, conditional):
     logdir = tmp_path / "run"
-    train = importlib.import_module("dcgan.train")
+    train = variants.module("dcgan", "train")
     train.train(cli.default_config(train, dataset="mnist_5k", batch_size=8, train_steps=2, conditional=conditional,
                                    logdir=str(logdir)))
     run_figure("latent_walks", tmp_path, f"--logdir={logdir}")

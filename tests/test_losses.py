@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common import devices
 from dcgan import losses as dcgan_losses
 from sngan import losses as sngan_losses
 from wgan import losses as wgan_losses
@@ -127,7 +128,7 @@ def test_penalty_and_its_gradient_are_finite_for_a_constant_critic():
 def test_penalty_scale_keeps_a_float16_inner_gradient_from_underflowing():
     # f(x) = 1.4e-4 * <w, x> with w = 1.4e-4 everywhere: each input gradient is 2e-8,
     # below what float16 can hold, while every factor on its own is a normal float16.
-    def penalty_norms(policy, output_scale):
+    def penalty_norms(policy, loss_scale):
         keras.mixed_precision.set_global_policy(policy)
         try:
             images = keras.Input((64, 64, 3))
@@ -136,13 +137,19 @@ def test_penalty_scale_keeps_a_float16_inner_gradient_from_underflowing():
             )
             critic = keras.Model(images, keras.layers.Rescaling(1.4e-4)(value))
             interpolates = tf.random.stateless_uniform([2, 64, 64, 3], seed=[1, 2])
-            return wgan_gp_losses.gradient_penalty(critic, interpolates, output_scale)[1].numpy()
+            optimizer = keras.optimizers.SGD()
+            if loss_scale:  # the step's float16 optimizer (devices.for_precision), at this scale
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=loss_scale)
+            scaled = devices.loss_scaled(critic, optimizer)
+            return wgan_gp_losses.gradient_penalty(scaled, interpolates)[1].numpy()
         finally:
             keras.mixed_precision.set_global_policy("float32")
 
-    reference = penalty_norms("float32", 1.0)
+    reference = penalty_norms("float32", None)
+    # The scale is a power of two: in float32 (no underflow) the scaled gradient is the same, bit for bit.
+    np.testing.assert_array_equal(penalty_norms("float32", 2.0**15), reference)
     np.testing.assert_allclose(penalty_norms("mixed_float16", 2.0**15), reference, rtol=0.02)
-    assert np.all(penalty_norms("mixed_float16", 1.0) < 0.7 * reference)  # unscaled: the gradient is lost
+    assert np.all(penalty_norms("mixed_float16", None) < 0.7 * reference)  # unscaled: the gradient is lost
 
 
 # ---- The siblings: the zero-centred penalty (wgan_r1/) and the hinge loss (sngan/) --------

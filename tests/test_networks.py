@@ -1,5 +1,4 @@
 """Network shapes, output ranges and exact parameter counts for 28x28, 32x32 and 64x64."""
-import importlib
 import math
 
 import keras
@@ -7,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import variants
 from dcgan import networks as dcgan_networks
 from sngan import networks as sngan_networks
 from wgan import networks as wgan_networks
@@ -66,7 +66,7 @@ def test_parameter_count_formula_matches_a_hand_count():
 def test_generator_shape_range_and_size(variant, shape):
     generator = ALL[variant].make_generator(shape)
     noise = 10.0 * tf.random.normal([3, ALL[variant].LATENT_DIM])  # large noise: saturates tanh
-    images = generator(noise, training=False).numpy()
+    images = generator([noise, tf.zeros([3], tf.int32)], training=False).numpy()
     assert images.shape == (3, *shape)
     assert images.min() >= -1.0 and images.max() <= 1.0
     assert generator.count_params() == generator_parameters(EXPECTED_WIDTHS[shape[0]], shape[2])
@@ -86,7 +86,7 @@ def test_generator_shape_range_and_size(variant, shape):
 )
 def test_discriminator_shape_and_size(variant, build, norm, shape):
     discriminator = build(shape)
-    output = discriminator(tf.random.uniform([3, *shape], -1, 1), training=False)
+    output = discriminator([tf.random.uniform([3, *shape], -1, 1), tf.zeros([3], tf.int32)], training=False)
     assert output.shape == (3, 1)
     assert discriminator.count_params() == discriminator_parameters(shape[0], EXPECTED_WIDTHS[shape[0]], shape[2], norm)
 
@@ -98,8 +98,9 @@ def test_penalized_critics_treat_each_example_on_its_own(variant, norm):
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in critic.layers)
     batch = tf.random.uniform([4, 28, 28, 1], -1, 1)
     changed = tf.concat([batch[:1], tf.random.uniform([3, 28, 28, 1], -1, 1)], axis=0)
-    first = critic(batch, training=True)[0].numpy()
-    assert np.allclose(first, critic(changed, training=True)[0].numpy(), atol=1e-6)
+    labels = tf.zeros([4], tf.int32)
+    first = critic([batch, labels], training=True)[0].numpy()
+    assert np.allclose(first, critic([changed, labels], training=True)[0].numpy(), atol=1e-6)
 
 
 def test_dcgan_discriminator_in_training_mode_depends_on_the_batch():
@@ -107,8 +108,9 @@ def test_dcgan_discriminator_in_training_mode_depends_on_the_batch():
     discriminator = dcgan_networks.make_discriminator((28, 28, 1))
     batch = tf.random.uniform([4, 28, 28, 1], -1, 1)
     changed = tf.concat([batch[:1], tf.random.uniform([3, 28, 28, 1], -1, 1)], axis=0)
-    first = discriminator(batch, training=True)[0].numpy()
-    assert not np.allclose(first, discriminator(changed, training=True)[0].numpy(), atol=1e-6)
+    labels = tf.zeros([4], tf.int32)
+    first = discriminator([batch, labels], training=True)[0].numpy()
+    assert not np.allclose(first, discriminator([changed, labels], training=True)[0].numpy(), atol=1e-6)
 
 
 def test_weights_start_from_dcgan_normal_init():
@@ -172,7 +174,7 @@ def test_spectral_norm_brings_every_critic_layer_to_unit_spectral_norm(num_class
     # the projection paper normalizes it: otherwise the class term has no Lipschitz bound.
     assert len(wrapped) == (5 if num_classes else 4)
     images = tf.random.uniform([4, 28, 28, 1], -1, 1)
-    inputs = [images, tf.constant([0, 3, 7, 9])] if num_classes else images
+    inputs = [images, tf.constant([0, 3, 7, 9])]  # the unconditional critic reads no labels
     for _ in range(100):  # one power iteration per training call; u converges within about 100
         critic(inputs, training=True)
     for layer in wrapped:
@@ -188,7 +190,7 @@ def test_every_critic_outputs_float32_under_mixed_precision(variant, num_classes
     keras.mixed_precision.set_global_policy("mixed_float16")  # conftest.py restores float32
     critic = ALL[variant].make_discriminator((28, 28, 1), num_classes=num_classes)
     images = tf.random.uniform([2, 28, 28, 1], -1, 1)
-    output = critic([images, tf.constant([1, 2])] if num_classes else images, training=True)
+    output = critic([images, tf.constant([1, 2])], training=True)
     assert output.dtype == tf.float32
 
 
@@ -204,11 +206,11 @@ def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
     """
     from common import cli, data
 
-    train = importlib.import_module(f"{variant}.train")
-    monkeypatch.setattr(importlib.import_module(f"{variant}.networks"), "leaky_relu", activation)
-    config = cli.default_config(train, batch_size=16, image_shape=[28, 28, 1], learning_rate=0.0)
+    train = variants.module(variant, "train")
+    monkeypatch.setattr(variants.module(variant, "networks"), "leaky_relu", activation)
+    config = cli.default_config(train, batch_size=16, learning_rate=0.0)
     keras.utils.set_random_seed(3)
-    generator, discriminator, *optimizers = models = train.make_models(config)
+    generator, discriminator, *optimizers = models = train.make_models(config, (28, 28, 1))
     steps = train.make_steps(*models, tf.random.Generator.from_seed(3), config, tf.distribute.get_strategy())
     batches = data.make_batches(data.load_mnist_5k(), 16, seed=3)
     logged = [train.train_iteration(batches, *steps, config["n_critic"]) for _ in range(iterations)]
@@ -221,7 +223,7 @@ def train_a_few_iterations(variant, activation, monkeypatch, iterations=1):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_the_critic_activation_trains_as_keras_leaky_relu_does_with_less_work(variant, monkeypatch):
-    ours = importlib.import_module(f"{variant}.networks").leaky_relu
+    ours = variants.module(variant, "networks").leaky_relu
     keras_leaky_relu = lambda x: keras.activations.leaky_relu(x, negative_slope=0.2)  # what Keras' layer computes
     before_numbers, before_weights, before_state, before_graph = train_a_few_iterations(
         variant, keras_leaky_relu, monkeypatch)

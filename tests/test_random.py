@@ -35,10 +35,12 @@ class Record(keras.layers.Layer):
 
 
 def recording(model, capacity):
-    """(model wrapped so that its inputs are recorded, the Record layer)."""
-    inputs = keras.Input(model.inputs[0].shape[1:])
+    """(model wrapped so that its first inputs, z or images, are recorded, the Record layer).
+
+    Like the model, the wrapper takes [inputs, labels]."""
+    inputs, labels = keras.Input(model.inputs[0].shape[1:]), keras.Input((), dtype="int32")
     record = Record(capacity, (BATCH, *inputs.shape[1:]))
-    return keras.Model(inputs, model(record(inputs))), record
+    return keras.Model([inputs, labels], model([record(inputs), labels])), record
 
 
 def train_recorded(variant, logdir, monkeypatch, *argv):
@@ -47,8 +49,8 @@ def train_recorded(variant, logdir, monkeypatch, *argv):
     make_models = module.make_models
     records = {}
 
-    def make_recording_models(config):
-        generator, discriminator, *optimizers = make_models(config)
+    def make_recording_models(config, *image_shape_and_classes):
+        generator, discriminator, *optimizers = make_models(config, *image_shape_and_classes)
         generator, records["generator"] = recording(generator, 64)
         discriminator, records["discriminator"] = recording(discriminator, 64)
         for model, optimizer in zip((generator, discriminator), optimizers):  # the wrapped models' variables

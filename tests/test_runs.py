@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+import variants
 from common import images, logs, rundir
 from common.cli import UserError
 
@@ -84,12 +85,13 @@ def test_a_run_saved_with_a_retired_flag_resumes_only_with_the_value_the_code_no
     # wgan_gp's --penalty, --loss and --spectral_norm moved to wgan_r1/ and sngan/; a run
     # saved before that with the paper's own values still resumes, any other is refused.
     new_run(tmp_path, penalty="one_centred", loss="wasserstein", spectral_norm=False)
-    assert rundir.check_logdir(config(tmp_path)) is True
+    retired = variants.get("wgan_gp").retired_flags
+    assert rundir.check_logdir(config(tmp_path), retired_flags=retired) is True
     (tmp_path / "other").mkdir()
     other = config(tmp_path, logdir=str(tmp_path / "other"))
     rundir.write_json(tmp_path / "other" / "config.json", {**other, "loss": "hinge"})
     with pytest.raises(UserError, match="loss: 'hinge' \\(not a flag of wgan_gp now\\)"):
-        rundir.check_logdir(other)
+        rundir.check_logdir(other, retired_flags=retired)
 
 
 def test_another_variants_run_is_refused_in_one_plain_sentence(tmp_path):

@@ -5,17 +5,14 @@ child's paper and little else.
 """
 import ast
 import difflib
-import importlib
 
 import pytest
 from absl import flags
 
+import variants
 from tests.helpers import REPO
 
-PAPERS = ("dcgan", "wgan", "wgan_gp")
-SIBLINGS = ("sngan", "wgan_r1")  # ideas beyond the papers, each copied from its parent
-VARIANTS = PAPERS + SIBLINGS
-PARENTS = {"wgan": "dcgan", "wgan_gp": "wgan", "sngan": "wgan", "wgan_r1": "wgan_gp"}
+VARIANTS, PARENTS = variants.NAMES, variants.PARENTS  # every variant; each child: the one it is copied from
 BUDGETS = {"train.py": 70, "losses.py": 40, "networks.py": 40}  # changed lines per parent -> child
 FUNCTIONS = {  # public functions of every variant, in this order (losses.py may add its paper's own)
     "train.py": ["define_flags", "make_optimizers", "make_models", "make_steps", "critic_updates",
@@ -100,7 +97,7 @@ def test_each_train_py_names_its_paper_and_its_deviations(variant):
 
 
 def test_one_process_imports_every_variant_and_no_flag_is_defined():
-    modules = [importlib.import_module(f"{variant}.train") for variant in VARIANTS]
+    modules = [variants.module(variant, "train") for variant in VARIANTS]
     assert len({module.make_steps for module in modules}) == len(VARIANTS)
     assert "dataset" not in flags.FLAGS and "n_critic" not in flags.FLAGS
 
@@ -109,7 +106,7 @@ def test_one_process_imports_every_variant_and_no_flag_is_defined():
 def test_each_variant_reads_its_defaults_into_a_private_flag_registry(variant):
     from common import cli
 
-    config = cli.default_config(importlib.import_module(f"{variant}.train"))
+    config = cli.default_config(variants.module(variant, "train"))
     assert config["variant"] == variant and config["logdir"] == f"runs/{variant}-mnist"
     expected_n_critic = 1 if variant == "dcgan" else 5
     assert config["n_critic"] == expected_n_critic and config["dataset"] == "mnist"
@@ -133,3 +130,56 @@ def test_common_has_no_import_cycle():
     cycles = [name for name in graph if reaches(name, name)]
     assert not cycles, f"modules of common/ in an import cycle: {cycles}"
     assert graph["training_run"] >= {"quality", "sampling"}  # the graph was read, not empty
+
+
+ABOVE_COMMON = (*variants.NAMES, "variants", "commands")  # what the plumbing must never import
+COMPUTED = "<a computed name>"
+
+
+def imports_above_common(source):
+    """The modules above common/ that `source` imports by any route: import statements,
+    importlib.import_module(...) and __import__(...). A name computed at run time (an f-string,
+    a variable) counts too, since it can name a variant."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and (ast.unparse(node.func).endswith("import_module")
+                                             or ast.unparse(node.func) == "__import__"):
+            argument = node.args[0] if node.args else None
+            literal = isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+            names = [argument.value if literal else COMPUTED]
+        else:
+            continue
+        found += [name for name in names if name == COMPUTED or name.split(".")[0] in ABOVE_COMMON]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "common").glob("*.py")), ids=lambda path: path.name)
+def test_common_imports_no_variant_the_registry_or_a_command(path):
+    assert not imports_above_common(path.read_text()), f"{path.relative_to(REPO)} reaches above common/"
+
+
+def test_the_layering_check_sees_every_route_of_import():
+    sources = ["import wgan_gp.train", "from dcgan import networks", "import variants",
+               "from commands import export", "importlib.import_module('sngan.losses')",
+               "import_module(f'{name}.networks')", "__import__('wgan_r1.train', fromlist=['train'])"]
+    assert [len(imports_above_common(source)) for source in sources] == [1] * len(sources)
+    assert not imports_above_common("import json\nfrom common import cli\nimportlib.import_module('keras')")
+
+
+def test_the_registry_lists_every_variant_directory_with_its_paper():
+    directories = sorted(path.parent.name for path in REPO.glob("*/train.py") if path.parent.name != "toy")
+    assert sorted(variants.NAMES) == directories
+    for variant in variants.VARIANTS.values():
+        docstring = ast.get_docstring(ast.parse((REPO / variant.name / "train.py").read_text()))
+        assert f"arXiv:{variant.arxiv}" in docstring, variant.name
+        assert variant.parent is None or variant.parent in variants.NAMES
+    assert variants.PAPERS == ("dcgan", "wgan", "wgan_gp")  # the siblings are beyond the papers
+
+
+def test_an_unknown_variant_is_named_with_the_choices():
+    with pytest.raises(ValueError, match="unknown variant 'began'; choose one of dcgan, wgan"):
+        variants.get("began")

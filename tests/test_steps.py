@@ -5,13 +5,13 @@ generator that outputs zeros, a critic D(x) = ||x||^2 / 2 whose gradient is x) a
 one line of the paper's algorithm. Importing every train.py in one process is possible
 because a train.py defines its flags only when it runs as a program.
 """
-import importlib
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import variants
 from common import cli
 from tests.helpers import VARIANTS, train_module
 
@@ -21,23 +21,26 @@ BATCH = 4
 
 def config_for(variant, **overrides):
     """The variant's paper defaults with a small batch, for hand-made networks."""
-    return cli.default_config(train_module(variant), image_shape=list(SHAPE), batch_size=BATCH,
+    return cli.default_config(train_module(variant), batch_size=BATCH,
                               conditional=False, jit_compile=False, **overrides)
 
 
 def zero_generator():
-    """G(z) = 0 for every z: every generated image is all zeros."""
+    """G(z) = 0 for every z: every generated image is all zeros. Like every G, it takes
+    [z, labels]; like every unconditional one, it reads no labels."""
     noise = keras.Input((8,))
     zeros = keras.layers.Dense(int(np.prod(SHAPE)), kernel_initializer="zeros", use_bias=False)(noise)
-    return keras.Model(noise, keras.layers.Reshape(SHAPE)(zeros))
+    return keras.Model([noise, keras.Input((), dtype="int32")], keras.layers.Reshape(SHAPE)(zeros))
 
 
 def quadratic_critic():
-    """D(x) = ||x||^2 / 2, so grad D(x) = x and ||grad D(x)|| = ||x||."""
+    """D(x) = ||x||^2 / 2, so grad D(x) = x and ||grad D(x)|| = ||x||; it takes [x, labels] and
+    reads no labels."""
     images = keras.Input(SHAPE)
     squares = keras.layers.Lambda(lambda x: tf.reshape(x * x, [-1, int(np.prod(SHAPE))]))(images)
     half = keras.initializers.Constant(0.5)
-    return keras.Model(images, keras.layers.Dense(1, kernel_initializer=half, use_bias=False)(squares))
+    output = keras.layers.Dense(1, kernel_initializer=half, use_bias=False)(squares)
+    return keras.Model([images, keras.Input((), dtype="int32")], output)
 
 
 def make_steps(variant, generator, discriminator, config, learning_rate=0.0, rng=None):
@@ -110,8 +113,9 @@ def test_every_generator_iteration_runs_n_critic_updates(variant):
 
 def test_a_generator_update_moves_g_and_leaves_d_alone():
     # Alg. 1's last lines: the generator step differentiates -D(G(z)) with respect to G only.
-    generator = keras.Sequential([keras.Input((8,)), keras.layers.Dense(int(np.prod(SHAPE))),
-                                  keras.layers.Reshape(SHAPE)])
+    noise = keras.Input((8,))
+    images = keras.layers.Reshape(SHAPE)(keras.layers.Dense(int(np.prod(SHAPE)))(noise))
+    generator = keras.Model([noise, keras.Input((), dtype="int32")], images)
     critic = quadratic_critic()
     before = [w.numpy().copy() for w in generator.weights], [w.numpy().copy() for w in critic.weights]
     _, generator_step = make_steps("wgan_gp", generator, critic, config_for("wgan_gp"), learning_rate=0.1)
@@ -140,9 +144,9 @@ def test_dcgan_critic_loss_is_the_cross_entropy_of_the_logits():
 def test_wgan_clips_every_critic_weight_after_each_update():
     # Alg. 1 line 7: w = clip(w, -c, c), after the RMSProp update of line 6.
     train = train_module("wgan")
-    config = {**config_for("wgan"), "image_shape": [28, 28, 1]}
-    generator = importlib.import_module("wgan.networks").make_generator((28, 28, 1))
-    discriminator = importlib.import_module("wgan.networks").make_discriminator((28, 28, 1))
+    config = config_for("wgan")
+    generator = variants.module("wgan", "networks").make_generator((28, 28, 1))
+    discriminator = variants.module("wgan", "networks").make_discriminator((28, 28, 1))
     before = max(float(np.abs(w.numpy()).max()) for w in discriminator.trainable_variables)
     # A huge step size: without clipping the weights would leave [-c, c] by far.
     d_step, _ = train.make_steps(generator, discriminator, keras.optimizers.RMSprop(0.5),

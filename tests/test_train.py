@@ -14,7 +14,8 @@ import tensorflow as tf
 from absl import flags
 from PIL import Image
 
-from common import cli, generate
+from commands import generate
+from common import cli
 from tests.helpers import (ITERATIONS, N_CRITIC, TINY, VARIANTS, metrics_rows, own_stderr_lines, parse,
                            run_python, snapshot, train_in_process, train_module)
 
@@ -111,7 +112,7 @@ def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
 
 def test_generate_command_writes_uint8_samples_and_a_grid(trained, tmp_path):
     output = tmp_path / "out" / "samples.npz"
-    result = run_python(["-m", "common.generate", f"--logdir={trained['wgan'][0]}", "--num_samples=11",
+    result = run_python(["-m", "commands.generate", f"--logdir={trained['wgan'][0]}", "--num_samples=11",
                          f"--output={output}"])
     assert result.returncode == 0, result.stderr[-3000:]
     with np.load(output) as archive:
@@ -144,7 +145,7 @@ BAD_INPUTS = [
     ("dcgan", ["--image_size=32"], "applies to folder: and tfds: datasets; mnist_5k has a fixed size: add --dataset"),
     ("wgan", ["--cache_dir={empty}"], "--cache_dir applies to folder: datasets, not mnist_5k"),
     ("wgan_gp", ["--dataset=tfds:mnist", "--data_dir={empty}"],
-     "empty; prepare it once (it downloads) with `python -m common.prepare --dataset=tfds:mnist"),
+     "empty; prepare it once (it downloads) with `python -m commands.prepare --dataset=tfds:mnist"),
     ("dcgan", ["--image_size=48"], "--image_size must be 28, 32 or 64"),
     ("wgan_gp", ["--strategy=multi_worker"], "needs TF_CONFIG"),
     ("wgan_gp", ["--critic_norm=layer"], "other settings (critic_norm: 'none' -> 'layer')"),

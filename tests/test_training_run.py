@@ -17,7 +17,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from common import cli, generate, quality, rundir, training_run
+from commands import generate
+from common import cli, quality, rundir, training_run
 from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse, run_python,
                            snapshot, train_in_process)
 

@@ -4,7 +4,9 @@ Both are three ReLU layers of 512 units and a linear output layer, as in the
 official toy script (DIM = 512); no normalization in either. The generator maps
 noise z ~ N(0, I) to points. Every variant trains these same networks on the toy
 sets, with its own losses, steps and optimizers (toy/train.py); the figure scripts
-also use them for 1-D data (dimensions=1) and deeper critics (depth=12).
+also use them for 1-D data (dimensions=1) and deeper critics (depth=12). Like the image
+networks, both take [inputs, labels]; the toy sets have no classes, so neither reads the
+labels (common.sampling.label_free gives the model without them, for plots).
 The ReLU layers start from He-uniform weights, U[-sqrt(6 / fan_in), sqrt(6 / fan_in)],
 as the official code's ReLU layers do ('he' initialization); the output layers keep
 Keras' default (Glorot-uniform).
@@ -18,16 +20,18 @@ DEPTH = 3  # ReLU layers before the output layer
 
 
 def make_generator(latent_dim=LATENT_DIM, width=WIDTH, depth=DEPTH, dimensions=2):
-    """G: noise [N, latent_dim] -> points [N, dimensions], unbounded."""
+    """G: [noise [N, latent_dim], labels [N] (unread)] -> points [N, dimensions], unbounded."""
     noise = keras.Input((latent_dim,), name="noise")
     x = noise
     for _ in range(depth):
         x = layers.Dense(width, activation="relu", kernel_initializer="he_uniform")(x)
-    return keras.Model(noise, layers.Dense(dimensions)(x), name="generator")
+    labels = keras.Input((), dtype="int32", name="labels")
+    return keras.Model([noise, labels], layers.Dense(dimensions)(x), name="generator")
 
 
 def make_discriminator(width=WIDTH, depth=DEPTH, spectral_norm=False, dimensions=2):
-    """D: points [N, dimensions] -> values [N, 1] (logits for DCGAN, critic values otherwise).
+    """D: [points [N, dimensions], labels [N] (unread)] -> values [N, 1] (logits for DCGAN,
+    critic values otherwise).
 
     spectral_norm: every layer spectrally normalized, as sngan/networks.py does.
     """
@@ -39,4 +43,5 @@ def make_discriminator(width=WIDTH, depth=DEPTH, spectral_norm=False, dimensions
     x = points
     for _ in range(depth):
         x = spectral(layers.Dense(width, activation="relu", kernel_initializer="he_uniform"))(x)
-    return keras.Model(points, spectral(layers.Dense(1))(x), name="discriminator")
+    labels = keras.Input((), dtype="int32", name="labels")
+    return keras.Model([points, labels], spectral(layers.Dense(1))(x), name="discriminator")

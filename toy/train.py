@@ -23,7 +23,6 @@ Writes into --logdir (default runs/toy-VARIANT-DATASET):
 Other scripts train in-process with `run(variant, config, logdir)`, config from
 `toy_config(variant, ...)`.
 """
-import importlib
 import os
 import pathlib
 import sys
@@ -32,13 +31,14 @@ import time
 if __package__ in (None, ""):  # run as `python toy/train.py`: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common import cli, devices, logs, metrics, rundir  # noqa: E402  (first: quiets TensorFlow)
+from common import cli, devices, logs, metrics, rundir, sampling  # noqa: E402  (first: quiets TensorFlow)
 from toy import data, networks, steps  # noqa: E402
+import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
 
-VARIANTS = ("dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1")
+VARIANTS = variants.NAMES
 TOY_DEFAULTS = {"dataset": "8gaussians", "batch_size": 256, "train_steps": 1000, "log_every": 250}
 # gan_toy.py: "smaller lambda seems to help for toy tasks"; Adam(1e-4, beta1 0.5, 0.9).
 ADAM_CRITIC = {"wgan_gp": {"gp_lambda": 0.1, "beta1": 0.5}, "wgan_r1": {"gp_lambda": 0.1, "beta1": 0.5},
@@ -51,7 +51,7 @@ NUM_SAMPLES = 2500
 def variant_module(variant):
     if variant not in VARIANTS:
         raise cli.UserError(f"--variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
-    return importlib.import_module(f"{variant}.train")
+    return variants.module(variant, "train")
 
 
 def toy_defaults(variant):
@@ -80,7 +80,8 @@ def train(variant, config):
         n_critic = train_module.critic_updates(step, config)
         result = train_module.train_iteration(real_batches, discriminator_step, generator_step, n_critic)
         progress.update(step, result)
-    return generator, discriminator, time.perf_counter() - began
+    # The toy sets have no classes: G and D without their labels input, for scoring and plots.
+    return sampling.label_free(generator), sampling.label_free(discriminator), time.perf_counter() - began
 
 
 def score(generator, name, num_samples, seed):

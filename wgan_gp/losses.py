@@ -38,19 +38,18 @@ def random_interpolates(real_samples, fake_samples, rng):
     return eps * real_samples + (1.0 - eps) * fake_samples
 
 
-def gradient_penalty(discriminator, samples, output_scale=1.0):
+def gradient_penalty(discriminator, samples):
     """Alg. 1 line 7, last term without lambda: E[(||grad D(x_hat)||_2 - 1)^2] at x_hat = samples.
 
-    discriminator: a callable, samples [N, ...] -> values [N, 1]. Under float16 the loss
-    scale is output_scale: D's outputs are multiplied by it and the gradients divided by
-    it in float32, so that small gradients do not underflow.
+    discriminator: a callable, samples [N, ...] -> values [N, 1] (under float16, the step
+    passes one that keeps small gradients from underflowing: common/devices.py, loss_scaled).
     Returns (penalty: a scalar, gradient_norms: [N], each over one example, never the batch).
     """
     with tf.GradientTape() as tape:
         tape.watch(samples)
         # Output i depends on example i only (no BatchNorm): the sum's gradient is per example.
-        output_sum = tf.reduce_sum(tf.cast(discriminator(samples), tf.float32)) * output_scale
-    gradients = tf.cast(tape.gradient(output_sum, samples), tf.float32) / output_scale
+        output_sum = tf.reduce_sum(tf.cast(discriminator(samples), tf.float32))
+    gradients = tf.cast(tape.gradient(output_sum, samples), tf.float32)  # grad D, per example
     squared_norms = tf.reduce_sum(tf.square(gradients), axis=list(range(1, gradients.shape.rank)))
     gradient_norms = tf.sqrt(squared_norms + NORM_EPSILON)
     return tf.reduce_mean(tf.square(gradient_norms - 1.0)), gradient_norms

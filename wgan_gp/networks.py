@@ -69,19 +69,19 @@ def batch_norm():
 
 
 def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
-    """G: noise [N, latent_dim] -> images [N, H, W, C] in [-1, 1].
+    """G: [noise [N, latent_dim], labels int [N]] -> images [N, H, W, C] in [-1, 1].
 
-    num_classes > 0 (--conditional): G takes [noise, labels int [N]] and reads z
+    The labels are read only with num_classes > 0 (--conditional): G then reads z
     concatenated with the label's one-hot code (Mirza & Osindero 2014, arXiv:1411.1784).
     """
     size, _, channels = image_shape
     widths = WIDTHS[size]
     noise = keras.Input((latent_dim,), name="noise")
-    inputs, x = noise, noise
+    labels = keras.Input((), dtype="int32", name="labels")
+    x = noise
     if num_classes:
-        labels = keras.Input((), dtype="int32", name="labels")
         one_hot = layers.CategoryEncoding(num_classes, "one_hot")(labels)
-        inputs, x = [noise, labels], layers.Concatenate()([noise, one_hot])
+        x = layers.Concatenate()([noise, one_hot])
     x = layers.Dense(4 * 4 * widths[0], use_bias=False, kernel_initializer=weight_init())(x)
     x = layers.Reshape((4, 4, widths[0]))(x)
     x = layers.ReLU()(batch_norm()(x))
@@ -94,7 +94,7 @@ def make_generator(image_shape, latent_dim=LATENT_DIM, num_classes=0):
     x = layers.Conv2DTranspose(channels, 5, 2, "same", kernel_initializer=weight_init())(x)
     # No BatchNorm on the output; float32 under mixed precision.
     images = layers.Activation("tanh", dtype="float32")(x)
-    return keras.Model(inputs, images, name="generator")
+    return keras.Model([noise, labels], images, name="generator")
 
 
 def make_discriminator(image_shape, num_classes=0, normalization="none"):
@@ -102,7 +102,8 @@ def make_discriminator(image_shape, num_classes=0, normalization="none"):
 
     normalization: "none", or "layer" for layer normalization over H, W and C of
       each example; never BatchNorm. Why: the penalty is per example (Section 4).
-    num_classes > 0 (--conditional): D takes [images, labels int [N]] (see below).
+    D takes [images, labels int [N]]; it reads the labels only with num_classes > 0
+    (--conditional; see below).
     """
     if normalization not in ("none", "layer"):
         raise ValueError(f"normalization must be 'none' or 'layer', not {normalization!r}")
@@ -118,11 +119,13 @@ def make_discriminator(image_shape, num_classes=0, normalization="none"):
         x = layers.Activation(leaky_relu)(x)
     features = layers.Flatten()(x)
     output = layers.Dense(1, kernel_initializer=weight_init(), dtype="float32")(features)
-    if not num_classes:
-        return keras.Model(images, output, name="discriminator")  # why: D(x), not logits
+    labels = keras.Input((), dtype="int32", name="labels")
+    if not num_classes:  # the labels go unread. Keras lists an unread input just before the
+        # last layer: one without weights keeps the checkpoints' layout of a D without labels.
+        output = layers.Identity(dtype="float32")(output)
+        return keras.Model([images, labels], output, name="discriminator")  # why: D(x), not logits
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
-    labels = keras.Input((), dtype="int32", name="labels")
     embedding = layers.Embedding(num_classes, features.shape[-1],
                                  embeddings_initializer=weight_init())
     label_embedding = embedding(labels)

@@ -26,18 +26,17 @@ def generator_loss(fake_output):
     return -tf.reduce_mean(fake_output)
 
 
-def zero_centred_penalty(discriminator, samples, output_scale=1.0):
+def zero_centred_penalty(discriminator, samples):
     """E[||grad D(x)||_2^2] at x = samples, the real batch: R1 without gamma/2.
 
-    discriminator: a callable, samples [N, ...] -> values [N, 1]. Under float16 the loss
-    scale is output_scale: D's outputs are multiplied by it and the gradients divided by
-    it in float32, so that small gradients do not underflow.
+    discriminator: a callable, samples [N, ...] -> values [N, 1] (under float16, the step
+    passes one that keeps small gradients from underflowing: common/devices.py, loss_scaled).
     Returns (penalty: a scalar, gradient_norms: [N], each over one example, never the batch).
     """
     with tf.GradientTape() as tape:
         tape.watch(samples)
         # Output i depends on example i only (no BatchNorm): the sum's gradient is per example.
-        output_sum = tf.reduce_sum(tf.cast(discriminator(samples), tf.float32)) * output_scale
-    gradients = tf.cast(tape.gradient(output_sum, samples), tf.float32) / output_scale
+        output_sum = tf.reduce_sum(tf.cast(discriminator(samples), tf.float32))
+    gradients = tf.cast(tape.gradient(output_sum, samples), tf.float32)  # grad D, per example
     squared_norms = tf.reduce_sum(tf.square(gradients), axis=list(range(1, gradients.shape.rank)))
     return tf.reduce_mean(squared_norms), tf.sqrt(squared_norms + NORM_EPSILON)  # eq. 9

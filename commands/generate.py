@@ -1,7 +1,7 @@
 """Writes samples from a trained run's generator, for a run of any variant.
 
-    python -m common.generate --logdir=runs/wgan_gp-mnist --num_samples=1000 --output=samples.npz
-    python -m common.generate --logdir=runs/wgan_gp-mnist-conditional --label=7   # one class
+    python -m commands.generate --logdir=runs/wgan_gp-mnist --num_samples=1000 --output=samples.npz
+    python -m commands.generate --logdir=runs/wgan_gp-mnist-conditional --label=7   # one class
 
 The .npz holds `images`: uint8 [N, H, W, C] in 0..255, and for a --conditional run
 `labels`: int [N], the class each image was generated for (all classes in equal
@@ -12,10 +12,11 @@ import os
 import pathlib
 import sys
 
-if __package__ in (None, ""):  # run as `python common/generate.py`: make the repository importable
+if __package__ in (None, ""):  # run as `python commands/generate.py`: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from common import cli, images, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
@@ -37,7 +38,7 @@ def write_samples(logdir, num_samples, output, seed=0, batch_size=256, label=Non
     output = pathlib.Path(output)
     if output.suffix != ".npz":
         raise cli.UserError(f"--output must end in .npz, not {output.name!r}")
-    generator, checkpoint, num_classes = sampling.load_generator(logdir)
+    generator, checkpoint, num_classes = variants.load_generator(logdir)
     if label is not None and not num_classes:
         raise cli.UserError(f"--label needs a run trained with --conditional, and {logdir} was not")
     if label is not None and label >= num_classes:

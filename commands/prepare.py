@@ -1,7 +1,7 @@
 """Downloads and prepares a TensorFlow Datasets set once, for --dataset=tfds:NAME.
 
-    python -m common.prepare --dataset=tfds:cifar10                       # into ~/tensorflow_datasets
-    python -m common.prepare --dataset=tfds:celeb_a --data_dir=/data/tfds
+    python -m commands.prepare --dataset=tfds:cifar10                       # into ~/tensorflow_datasets
+    python -m commands.prepare --dataset=tfds:celeb_a --data_dir=/data/tfds
 
 Training never downloads a TFDS set (some are tens of gigabytes, and an offline machine
 would spend minutes in retries); it reads what this command prepared, from the same
@@ -10,7 +10,7 @@ would spend minutes in retries); it reads what this command prepared, from the s
 import pathlib
 import sys
 
-if __package__ in (None, ""):  # run as `python common/prepare.py`: make the repository importable
+if __package__ in (None, ""):  # run as `python commands/prepare.py`: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from common import cli  # noqa: E402  (first: it quiets TensorFlow's start-up logging)

@@ -1,7 +1,7 @@
 """Measures sample quality against held-out real images, for a run of any variant.
 
-    python -m common.evaluate --logdir=runs/wgan_gp-mnist_5k         # the run's latest checkpoint
-    python -m common.evaluate --samples=samples.npz --dataset=mnist_5k
+    python -m commands.evaluate --logdir=runs/wgan_gp-mnist_5k         # the run's latest checkpoint
+    python -m commands.evaluate --samples=samples.npz --dataset=mnist_5k
 
 Prints a table and writes metrics.json (into the run directory, or beside the .npz).
 Each metric is shown for the samples and for real training images of the same count
@@ -14,10 +14,11 @@ import pathlib
 import sys
 import zipfile
 
-if __package__ in (None, ""):  # run as `python common/evaluate.py`: make the repository importable
+if __package__ in (None, ""):  # run as `python commands/evaluate.py`: make the repository importable
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from common import cli, data, quality, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
 from absl import flags  # noqa: E402
@@ -29,7 +30,7 @@ def define_flags(flag_values=FLAGS):
     """The command's flags; defined only when it runs (tests pass a FlagValues of their own)."""
     define = cli.FlagDefiner(flag_values, __name__)
     define.string("logdir", None, "Run directory: evaluate its latest checkpoint")
-    define.string("samples", None, ".npz with uint8 `images` [N, H, W, C] (from common.generate)")
+    define.string("samples", None, ".npz with uint8 `images` [N, H, W, C] (from commands.generate)")
     define.string("dataset", None, "With --samples: the dataset they imitate")
     define.string("data_dir", None, "Local copy of the dataset, as for train.py")
     define.integer("image_size", 64, "With --samples and a folder: or tfds: dataset, the image side", lower_bound=1)
@@ -82,7 +83,7 @@ def read_samples(path, dataset_name, dataset):
     UserError naming what was expected and what was given.
     """
     if pathlib.Path(path).is_dir():
-        raise cli.UserError(f"--samples={path} is a directory; give the .npz file common.generate wrote")
+        raise cli.UserError(f"--samples={path} is a directory; give the .npz file commands.generate wrote")
     if not pathlib.Path(path).is_file():
         raise cli.UserError(f"--samples={path}: no such file")
     try:
@@ -91,7 +92,7 @@ def read_samples(path, dataset_name, dataset):
             raise ValueError("it holds a single array, not an .npz archive")
         with archive:
             if "images" not in archive.files:
-                raise cli.UserError(f"{path}: expected an array named images (as common.generate writes); "
+                raise cli.UserError(f"{path}: expected an array named images (as commands.generate writes); "
                                     f"it holds {sorted(archive.files) or 'no arrays'}")
             images = read_member(archive, "images")
             labels = read_member(archive, "labels") if "labels" in archive.files else None
@@ -101,7 +102,7 @@ def read_samples(path, dataset_name, dataset):
         # NumPy takes any file it does not recognize for a pickle, and suggests unpickling it: not here.
         reason = "it is not an .npz of plain arrays" if "pickle" in str(error) else (
             " ".join(str(error).split()) or type(error).__name__)
-        raise cli.UserError(f"cannot read images from {path}: expected an .npz written by common.generate "
+        raise cli.UserError(f"cannot read images from {path}: expected an .npz written by commands.generate "
                             f"({reason})") from None
     expected = ("N",) + tuple(dataset.image_shape)
     given = f"{images.dtype} {shape_text(images.shape)}"
@@ -152,7 +153,7 @@ def checked_inputs(flag_values):
                   "image_size": config["image_size"],  # what the run trained on
                   "output": pathlib.Path(flag_values.output or pathlib.Path(flag_values.logdir) / "metrics.json")}
         check_output(inputs["output"])
-        inputs["generator"], inputs["source"], inputs["num_classes"] = sampling.load_generator(flag_values.logdir)
+        inputs["generator"], inputs["source"], inputs["num_classes"] = variants.load_generator(flag_values.logdir)
         return inputs
     if not flag_values.dataset:
         raise cli.UserError("--samples needs --dataset=NAME, the data the samples imitate")
