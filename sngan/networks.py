@@ -114,7 +114,7 @@ def make_discriminator(image_shape, num_classes=0):
         return keras.Model([images, labels], output, name="discriminator")  # why: D(x), not logits
     # --conditional: the projection discriminator (Miyato & Koyama 2018, arXiv:1802.05637),
     # D(x, y) = w . phi(x) + b + <embed(y), phi(x)>, phi(x) = the flattened features.
-    # embed(y) = one_hot(y) V, so that V is spectrally normalized too, as in that paper.
+    # why: embed(y) = one_hot(y) V, so that V is spectrally normalized too, as in that paper.
     embedding = layers.Dense(features.shape[-1], use_bias=False, kernel_initializer=weight_init())
     one_hot = layers.CategoryEncoding(num_classes, "one_hot")(labels)
     label_embedding = layers.SpectralNormalization(embedding)(one_hot)
