@@ -197,8 +197,10 @@ def define_flags(flag_values, module_name):
     define.string("logdir", None, "Run directory; default runs/VARIANT-DATASET. An existing run is resumed")
     define.integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise")
     define.integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
-    define.integer("sample_every", 500, "Generator iterations between sample grids", lower_bound=1)
-    define.integer("checkpoint_every", 1000, "Generator iterations between checkpoints", lower_bound=1)
+    define.integer("sample_every", 500, "Generator iterations between sample grids (and grids at 1, 10, 50, "
+                   "100, 200 and 500 iterations into every session; samples/latest.png is the newest)", lower_bound=1)
+    define.integer("checkpoint_every", 500, "Generator iterations between checkpoints (Ctrl-C and SIGTERM save "
+                   "one too)", lower_bound=1)
     define.bool(
         "export", False, "When training ends, also write the generator for use without this repository "
         "(RUN/export: generator.keras and a SavedModel; see common/export.py)")

@@ -4,8 +4,8 @@ A run directory (--logdir) holds
   config.json        the resolved flags and the data source
   metrics.csv        every logged scalar, one row per logged step (common/logs.py)
   events.out.*       the same scalars and the sample grids, for TensorBoard
-  samples/           a PNG grid of G(fixed noise) every --sample_every steps (with
-                     --conditional, one row per class)
+  samples/           a PNG grid of G(fixed noise) every --sample_every steps and early on (with
+                     --conditional, one row per class); latest.png is the newest
   checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
 """
 import importlib

@@ -16,6 +16,7 @@ writes RUN/export (common/export.py).
 """
 import json
 import math
+import os
 import pathlib
 import shutil
 import sys
@@ -25,6 +26,11 @@ import time
 from common import cli, devices, export, images, logs, quality, rundir, sampling
 
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
+# Generator iterations, counted from the start of this session of a run (a fresh run's
+# 1, 10, ...), that get a sample grid whatever --sample_every says: a first picture within
+# a minute of starting on a CPU, then fewer as the pictures change less.
+EARLY_SAMPLES = (1, 10, 50, 100, 200, 500)
+LATEST_SAMPLES = "latest.png"  # in samples/: a copy of the newest grid, for an image viewer left open on it
 # Logged readings in a row with a NaN or infinite number, the weights finite and no fall of the
 # float16 loss scale to explain them, that stop a run: one is a skipped update, three are not.
 NON_FINITE_READINGS = 3
@@ -193,7 +199,7 @@ class TrainingRun:
         if values:
             self.log.scalars(step, values)
         self.progress.update(step, metrics)
-        if step % self.config["sample_every"] == 0 or last:
+        if step % self.config["sample_every"] == 0 or last or step - self.start in EARLY_SAMPLES:
             self.save_samples(step)
         if step % self.config["checkpoint_every"] == 0 or last:
             self.log.flush()
@@ -285,9 +291,15 @@ class TrainingRun:
         sys.exit(cli.stop_exit_status())
 
     def save_samples(self, step):
+        """samples/step_NNNNNNN.png, the fixed-noise grid at generator iteration `step`, and the
+        same picture as samples/latest.png; each file is replaced whole or not at all."""
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
         sample_grid = images.grid(samples, columns=8)
-        images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
+        path = self.logdir / "samples" / f"step_{step:07d}.png"
+        images.save_png(sample_grid, path)
+        partial = path.with_name(LATEST_SAMPLES + ".partial")
+        shutil.copyfile(path, partial)
+        os.replace(partial, path.with_name(LATEST_SAMPLES))
         self.log.image(step, "samples", sample_grid)
 
     def evaluate(self, step):

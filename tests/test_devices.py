@@ -132,7 +132,7 @@ def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-4")
     with open(logdir / "metrics.csv") as f:
         assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
-    assert len(list((logdir / "samples").iterdir())) == 2  # steps 2 and 4, written once each
+    assert len(list((logdir / "samples").iterdir())) == 4  # steps 1, 2 and 4 and latest.png, written once each
     assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other's scratch folder is gone
 
 

@@ -57,10 +57,14 @@ def test_a_run_leaves_config_logs_samples_and_checkpoints(trained, variant):
     assert all(np.isfinite(float(value)) for row in rows for value in row.values())
     assert list(logdir.glob("events.out.tfevents.*"))
 
-    for step in (2, 4):
+    # Every --sample_every=2 iterations, and at the first (a picture within a minute on a CPU).
+    assert sorted(path.name for path in (logdir / "samples").iterdir()) == [
+        "latest.png", "step_0000001.png", "step_0000002.png", "step_0000004.png"]
+    for step in (1, 2, 4):
         grid = np.asarray(Image.open(logdir / "samples" / f"step_{step:07d}.png"))
         assert grid.shape == (8 * 30 + 2, 8 * 30 + 2)  # 8 x 8 digits of 28 px, 2 px apart
         assert grid.std() > 0
+    assert (logdir / "samples" / "latest.png").read_bytes() == (logdir / "samples" / "step_0000004.png").read_bytes()
     latest = tf.train.latest_checkpoint(str(logdir / "checkpoints"))
     assert latest.endswith("ckpt-4")
     assert optimizer_iterations(latest, "generator_optimizer") == 4
@@ -86,6 +90,9 @@ def test_a_resumed_run_continues_with_its_optimizer_state(trained, variant, tmp_
                 if name.startswith("discriminator_optimizer/_variables/") and len(shapes[name]) == 4)
     assert not np.array_equal(saved.get_tensor(slot), resumed.get_tensor(slot))  # the state moved on
     assert [int(row["step"]) for row in metrics_rows(logdir)] == [1, 2, 3, 4, 5, 6]
+    # The early grids count from the resume: its first iteration gets one.
+    assert {path.name for path in (logdir / "samples").iterdir()} >= {"step_0000005.png", "step_0000006.png"}
+    assert (logdir / "samples" / "latest.png").read_bytes() == (logdir / "samples" / "step_0000006.png").read_bytes()
 
 
 def test_a_finished_run_says_so_and_changes_nothing(trained, tmp_path, capsys):
