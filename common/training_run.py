@@ -320,6 +320,7 @@ class TrainingRun:
 
     def __exit__(self, kind, error, trace):
         self._stops.__exit__(None, None, None)
+        self.progress.close()
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has

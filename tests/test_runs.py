@@ -119,3 +119,23 @@ def test_progress_reads_the_numbers_only_when_it_prints():
     assert CountedValue.reads == 0 and stream.getvalue() == ""
     progress.update(10, {"loss/generator": CountedValue(), "loss/discriminator": CountedValue()})
     assert CountedValue.reads == 2 and "loss/generator 1.5" in stream.getvalue()
+
+
+def test_progress_shows_elapsed_time_and_time_left_in_a_log_and_on_a_terminal(monkeypatch):
+    import io
+
+    clock = [100.0]
+    monkeypatch.setattr(logs.time, "perf_counter", lambda: clock[0])
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream in (io.StringIO(), Terminal()):
+        progress = logs.Progress(1000, 4000, every=500, stream=stream)  # resumed at 1000
+        clock[0] += 600.0  # 500 iterations in 10 minutes: 50 minutes for the 2,500 left
+        progress.update(1500, {"loss/generator": 0.25})
+        progress.close()
+        line = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+        assert line.startswith("step 1500/4000 "), line
+        assert "10:00<50:00" in line and "loss/generator 0.25" in line, line
