@@ -154,9 +154,33 @@ def run_command(main):
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
             print(str(interruption) or "interrupted: stopped before finishing", file=sys.stderr)
-            sys.exit(stop_exit_status())
+            _exit_at_once(stop_exit_status())
+        except SystemExit as exit_request:
+            if stop_requested():  # a stopped training run, its checkpoint saved
+                _exit_at_once(exit_request.code)
+            raise
 
     app.run(guarded)
+
+
+def _exit_at_once(status):
+    """Ends a command that a Ctrl-C or SIGTERM stopped, once it has written what it keeps.
+
+    Python's own exit waits for the threads of tf.data's input pipelines, torn down as their
+    iterators are collected; after a Ctrl-C that took 2-8 s here (15-47 s reported), and
+    users press Ctrl-C again or think the run hung. By now every file the command keeps is
+    written and closed (the checkpoint, metrics.csv, the TensorBoard events flushed), so the
+    streams are flushed and the process ends without that wait.
+    """
+    import logging as python_logging
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+            pass
+    python_logging.shutdown()
+    os._exit(status if isinstance(status, int) else 1)
 
 
 class FlagDefiner:
