@@ -139,3 +139,13 @@ def test_progress_shows_elapsed_time_and_time_left_in_a_log_and_on_a_terminal(mo
         line = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
         assert line.startswith("step 1500/4000 "), line
         assert "10:00<50:00" in line and "loss/generator 0.25" in line, line
+
+
+def test_start_up_filter_leaves_out_routine_lines_only(capfd):
+    import os
+
+    from common import startup
+
+    with startup.native_stderr_without(("a routine note",)):
+        os.write(2, b"I0000 a routine note\nE0000 something is wrong\n")  # as C++ writes: fd 2
+    assert capfd.readouterr().err == "E0000 something is wrong\n"
