@@ -160,7 +160,40 @@ def run_command(main):
                 _exit_at_once(exit_request.code)
             raise
 
-    app.run(guarded)
+    app.run(guarded, flags_parser=_parse_flags)
+
+
+def _parse_flags(argv):
+    """absl's flag parsing, with its errors in the commands' style: one line, exit status 2."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {flag_error_message(error, flags.FLAGS)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def flag_error_message(error, flag_values):
+    """absl's flags.Error as one line that names the flag, with the closest name or value when
+    one is near: "unknown flag --trian_steps (did you mean --train_steps?)"."""
+    if isinstance(error, flags.UnrecognizedFlagError):
+        hint = did_you_mean(error.flagname, flag_values, prefix="--") or " (--helpfull lists them)"
+        return f"unknown flag --{error.flagname}{hint}"
+    message = " ".join(str(error).split())  # one line
+    if message.startswith("flag --"):  # "flag --name=value: what is wrong"
+        message = message[len("flag "):]
+        name, _, value = message[2:].partition(":")[0].partition("=")
+        enum_values = getattr(flag_values[name].parser, "enum_values", None) if name in flag_values else None
+        if enum_values:
+            message += did_you_mean(value, enum_values)
+    return message
+
+
+def did_you_mean(name, choices, prefix=""):
+    """" (did you mean X?)" with the choice closest to a mistyped `name` (difflib), or "" if none is close."""
+    import difflib
+
+    closest = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {prefix}{closest[0]}?)" if closest else ""
 
 
 def _exit_at_once(status):

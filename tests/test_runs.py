@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from common import images, logs, rundir
+from common import cli, images, logs, rundir
 from common.cli import UserError
 
 
@@ -149,3 +149,32 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     with startup.native_stderr_without(("a routine note",)):
         os.write(2, b"I0000 a routine note\nE0000 something is wrong\n")  # as C++ writes: fd 2
     assert capfd.readouterr().err == "E0000 something is wrong\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--trian_steps=3"], "unknown flag --trian_steps (did you mean --train_steps?)"),
+    (["--nosuchflag"], "unknown flag --nosuchflag (--helpfull lists them)"),
+    (["--critic_norm=layr"], "--critic_norm=layr: value should be one of <none|layer> (did you mean layer?)"),
+    (["--train_steps=0"], "--train_steps=0: 0 is not a positive integer"),
+    (["--image_size=48"], "--image_size=48: --image_size must be 28, 32 or 64"),
+])
+def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
+    from absl import flags
+
+    from wgan_gp import train
+
+    flag_values = flags.FlagValues()
+    train.define_flags(flag_values)
+    with pytest.raises(flags.Error) as error:
+        flag_values(["train.py", *argv])
+    assert cli.flag_error_message(error.value, flag_values) == message
+
+
+def test_an_unknown_dataset_gets_the_closest_name():
+    from common import data
+
+    with pytest.raises(cli.UserError, match=r"unknown dataset 'mnsit' \(did you mean mnist\?\); choose one of"):
+        data.load_dataset("mnsit")
+    with pytest.raises(cli.UserError) as error:
+        data.load_dataset("imagenet")
+    assert "did you mean" not in str(error.value)
