@@ -474,8 +474,10 @@ def scale_images(images):
 
 def run_settings(dataset, conditional):
     """What a run's config.json records about its data: source, image shape, and with
-    --conditional the number of classes."""
-    settings = {"data_source": dataset.source, "image_shape": list(dataset.image_shape)}
+    --conditional the number of classes. image_size, the flag's value where the dataset
+    has a size of its own (mnist: 64), becomes the side the run trains at (28)."""
+    settings = {"data_source": dataset.source, "image_shape": list(dataset.image_shape),
+                "image_size": int(dataset.image_shape[0])}
     if conditional:
         if dataset.labels is None and not dataset.num_classes:
             raise UserError(f"--conditional needs class labels, and {dataset.source} has none")

@@ -58,9 +58,15 @@ def check_logdir(config):
             defaults = variant_defaults(config["variant"])
             saved = {**{key: defaults[key] for key in missing if key in defaults}, **saved}
         retired = {key for key, value in RETIRED_FLAGS.items() if key not in config and saved.get(key) == value}
+        # The same data under another name: a run that fell back to the bundled digits resumes
+        # as --dataset=mnist or mnist_5k. A dataset of a fixed size (its image_shape compared)
+        # ignores --image_size, which older runs recorded as the flag's 64.
+        same = {"dataset"} if "data_source" in saved and data_identity(saved) == data_identity(config) else set()
+        if not saved.get("dataset", "").startswith(("folder:", "tfds:")):
+            same.add("image_size")
         changed = sorted(
             key for key in set(saved) | set(config)
-            if key not in RESUMABLE_KEYS and key not in retired and saved.get(key) != config.get(key)
+            if key not in RESUMABLE_KEYS and key not in retired | same and saved.get(key) != config.get(key)
         )
         if "data_source" in saved and "data_source" in config and data_identity(saved) != data_identity(config):
             folder = saved.get("dataset", "").startswith("folder:")

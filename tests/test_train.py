@@ -15,7 +15,7 @@ from absl import flags
 from PIL import Image
 
 from common import cli, generate
-from tests.helpers import (ITERATIONS, N_CRITIC, TINY, VARIANTS, metrics_rows, parse,
+from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse,
                            run_python, snapshot, train_in_process, train_module)
 
 COMMON_TAGS = {"loss/discriminator", "loss/generator", "discriminator/real", "discriminator/fake", "perf/steps_per_sec"}
@@ -49,6 +49,7 @@ def test_a_run_leaves_config_logs_samples_and_checkpoints(trained, variant):
     config = json.loads((logdir / "config.json").read_text())
     assert config["variant"] == variant and config["batch_size"] == 8 and config["train_steps"] == 4
     assert config["image_shape"] == [28, 28, 1] and config["data_source"].startswith("mnist_5k")
+    assert config["image_size"] == 28  # the side it trained at, not --image_size's 64 (for folder: and tfds:)
     assert "generator: 1,551,681 parameters" in result.stdout
     # A quiet start: nothing on stderr when nothing is wrong (no TensorFlow start-up notes, no
     # "remapper failed" from Grappler, no cuInit error on a machine without a GPU).
@@ -119,11 +120,15 @@ def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
     assert losses(logdir) == losses(trained["dcgan"][0])
 
 
-def test_generate_command_writes_uint8_samples_and_a_grid(trained, tmp_path):
-    output = tmp_path / "out" / "samples.npz"
-    result = run_python(["-m", "common.generate", f"--logdir={trained['wgan'][0]}", "--num_samples=11",
-                         f"--output={output}"])
+def test_generate_command_writes_uint8_samples_and_a_grid_into_the_run(trained, tmp_path):
+    logdir = tmp_path / "run"
+    shutil.copytree(trained["wgan"][0], logdir)
+    (tmp_path / "elsewhere").mkdir()
+    result = run_python(["-m", "common.generate", f"--logdir={logdir}", "--num_samples=11"], cwd=tmp_path / "elsewhere",
+                        env={"PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
+    output = logdir / "samples.npz"  # inside the run directory by default, not in the current folder
+    assert list((tmp_path / "elsewhere").iterdir()) == []
     with np.load(output) as archive:
         samples = archive["images"]
     assert samples.shape == (11, 28, 28, 1) and samples.dtype == np.uint8 and samples.std() > 0
