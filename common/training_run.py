@@ -99,8 +99,9 @@ class TrainingRun:
         print(
             f"generator: {generator.count_params():,} parameters; "
             f"discriminator: {discriminator.count_params():,} parameters; "
-            f"{strategy.num_replicas_in_sync} replica(s)"
+            f"{strategy.num_replicas_in_sync} replica(s) {devices.describe_devices(strategy)}"
         )
+        devices.warn_if_gpu_unused()
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
         if self.start < config["train_steps"]:  # a finished run is left exactly as it was

@@ -50,7 +50,7 @@ def test_a_run_leaves_config_logs_samples_and_checkpoints(trained, variant):
     assert config["variant"] == variant and config["batch_size"] == 8 and config["train_steps"] == 4
     assert config["image_shape"] == [28, 28, 1] and config["data_source"].startswith("mnist_5k")
     assert config["image_size"] == 28  # the side it trained at, not --image_size's 64 (for folder: and tfds:)
-    assert "generator: 1,551,681 parameters" in result.stdout
+    assert "generator: 1,551,681 parameters" in result.stdout and "1 replica(s) on the CPU" in result.stdout
     # A quiet start: nothing on stderr when nothing is wrong (no TensorFlow start-up notes, no
     # "remapper failed" from Grappler, no cuInit error on a machine without a GPU).
     assert result.stderr == "", result.stderr[-3000:]
