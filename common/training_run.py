@@ -74,6 +74,7 @@ class TrainingRun:
                   "random_generator": random_generator}
         extras = {name: value for name, value in extras.items() if value is not None}
         self.checkpoint, self.manager = rundir.make_checkpoint(self._scratch or self.logdir, **models, **extras)
+        cli.keep_until_exit(real_batches)  # its tf.data threads then end with the process, not with train()
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
             self.restore(latest, models, extras)
