@@ -229,7 +229,7 @@ def _exit_at_once(status):
         except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
             pass
     python_logging.shutdown()
-    os._exit(status if isinstance(status, int) else 1)
+    os._exit(0 if status is None else status if isinstance(status, int) else 1)  # as sys.exit(status)
 
 
 class FlagDefiner:
