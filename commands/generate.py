@@ -1,6 +1,6 @@
 """Writes samples from a trained run's generator, for a run of any variant.
 
-    python -m commands.generate --logdir=runs/wgan_gp-mnist --num_samples=1000 --output=samples.npz
+    python -m commands.generate --logdir=runs/wgan_gp-mnist --num_samples=1000   # RUN/samples.npz
     python -m commands.generate --logdir=runs/wgan_gp-mnist-conditional --label=7   # one class
 
 The .npz holds `images`: uint8 [N, H, W, C] in 0..255, and for a --conditional run
@@ -27,15 +27,16 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
     flags.DEFINE_integer("num_samples", 64, "How many images to generate", lower_bound=1)
-    flags.DEFINE_string("output", "samples.npz", "Output .npz file; the PNG grid goes beside it")
+    flags.DEFINE_string("output", None, "Output .npz file (default: LOGDIR/samples.npz); its PNG grid goes beside it")
     flags.DEFINE_integer("seed", 0, "Seed for the noise")
     flags.DEFINE_integer("batch_size", 256, "Images generated per forward pass", lower_bound=1)
     flags.DEFINE_integer("label", None, "Conditional runs only: generate this class (default: every class)", lower_bound=0)
 
 
-def write_samples(logdir, num_samples, output, seed=0, batch_size=256, label=None):
-    """Generates from the run in `logdir` and writes OUTPUT.npz and OUTPUT.png; returns the samples."""
-    output = pathlib.Path(output)
+def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, label=None):
+    """Generates from the run in `logdir` and writes OUTPUT.npz and OUTPUT.png (OUTPUT: by default
+    LOGDIR/samples, inside the run, never the current folder); returns the samples."""
+    output = pathlib.Path(output or pathlib.Path(logdir) / "samples.npz")
     if output.suffix != ".npz":
         raise cli.UserError(f"--output must end in .npz, not {output.name!r}")
     generator, checkpoint, num_classes = variants.load_generator(logdir)

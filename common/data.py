@@ -29,7 +29,7 @@ import tensorflow as tf
 from PIL import ExifTags, Image
 
 from common import image_cache, rundir
-from common.cli import UserError
+from common.cli import UserError, did_you_mean
 
 NAMES = ("mnist", "fashion_mnist", "cifar10", "mnist_5k", "folder:PATH", "tfds:NAME")
 MNIST_5K = pathlib.Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"
@@ -86,7 +86,7 @@ def load_dataset(name, data_dir=None, image_size=64, split="train"):
         return load_folder(name[len("folder:"):], image_size)
     if name.startswith("tfds:"):
         return load_tfds(name[len("tfds:"):], data_dir, image_size, split)
-    raise UserError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
+    raise UserError(f"unknown dataset {name!r}{did_you_mean(name, NAMES[:4])}; choose one of: {', '.join(NAMES)}")
 
 
 MNIST_5K_HELDOUT_PER_CLASS = 100
@@ -480,8 +480,13 @@ class RunFacts(NamedTuple):
     num_classes: int = 0  # with --conditional, the classes G and D read; 0 without
 
     def recorded(self):
-        """The facts as config.json records them beside the flags (num_classes only when conditional)."""
-        record = {"data_source": self.data_source, "image_shape": list(self.image_shape)}
+        """The facts as config.json records them over the flags (num_classes only when conditional).
+
+        image_size is the side the run trains at: the flag's value where the dataset has a
+        size of its own (mnist: the flag's 64) would not be true of the run (28).
+        """
+        record = {"data_source": self.data_source, "image_shape": list(self.image_shape),
+                  "image_size": int(self.image_shape[0])}
         return {**record, "num_classes": self.num_classes} if self.num_classes else record
 
 

@@ -26,6 +26,59 @@ def make_strategy(name):
     return tf.distribute.get_strategy()
 
 
+GPU_INSTALL = 'pip install "tensorflow[and-cuda]==2.21.0"'  # CUDA and cuDNN from pip, to match requirements.txt
+
+
+def describe_devices(strategy):
+    """Where the steps run, for the start-up banner: "on the CPU", "on GPU:0 (NVIDIA ...)", "on 4 GPUs"."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "on the CPU"
+    if strategy.num_replicas_in_sync > 1:
+        return f"on {strategy.num_replicas_in_sync} devices"
+    name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "")
+    return f"on GPU:0 ({name})" if name else "on GPU:0"
+
+
+def missing_gpu_warning(tensorflow_gpus, nvidia_smi_gpus, cuda_visible_devices=None):
+    """One line when nvidia-smi lists a GPU that TensorFlow does not see, else None.
+
+    tensorflow_gpus: tf.config.list_physical_devices("GPU"); nvidia_smi_gpus: the lines of
+    `nvidia-smi -L` (empty where it is missing or fails); cuda_visible_devices: the variable,
+    which, set to "" or -1, hides the GPUs on purpose (no warning then).
+    """
+    if tensorflow_gpus or not nvidia_smi_gpus or cuda_visible_devices in ("", "-1"):
+        return None
+    return (f"warning: nvidia-smi lists {nvidia_smi_gpus[0].split(' (UUID')[0]}, but TensorFlow sees no GPU and "
+            f"trains on the CPU; install TensorFlow with CUDA: {GPU_INSTALL}")
+
+
+def nvidia_smi_gpus():
+    """The GPU lines of `nvidia-smi -L` ("GPU 0: Tesla T4 (UUID: ...)"); [] without a driver."""
+    import shutil
+    import subprocess
+
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line for line in listed.stdout.splitlines() if line.startswith("GPU ")] if listed.returncode == 0 else []
+
+
+def warn_if_gpu_unused():
+    """Prints missing_gpu_warning's line on stderr, if there is one."""
+    import tensorflow as tf
+
+    warning = missing_gpu_warning(tf.config.list_physical_devices("GPU"), nvidia_smi_gpus(),
+                                  os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if warning:
+        print(warning, file=sys.stderr)
+
+
 def worker_index(strategy):
     """This process's place in the cluster: 0 for the chief (or worker 0 without one), then 1, 2, ..."""
     resolver = getattr(strategy, "cluster_resolver", None)

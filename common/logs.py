@@ -1,9 +1,12 @@
-"""What a run prints and logs: scalars to TensorBoard and metrics.csv, and the progress line."""
+"""What a run prints and logs: scalars to TensorBoard and metrics.csv, and the progress line (tqdm)."""
 import csv
 import os
 import pathlib
+import shutil
 import sys
 import time
+
+from tqdm import tqdm
 
 METRICS_FILE = "metrics.csv"
 PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
@@ -64,17 +67,25 @@ class ScalarLog:
 
 
 class Progress:
-    """A one-line progress bar on a terminal; a plain log line every `every` steps otherwise."""
+    """Generator iterations done, elapsed time, rate, time left, and the latest losses, by tqdm.
+
+    One line in one format wherever the output goes:
+        step 1200/200000  0%|          | 05:31<15:15:32,  3.62it/s, loss/discriminator -1.21 ...
+    On a terminal a tqdm bar redraws it in place (at most 4 times a second); in a log file or
+    a pipe, which cannot redraw, tqdm's formatter writes it as a line of its own every `every`
+    iterations. The rate and the time left are averages over this session's iterations (from
+    `start`), so the first one's tf.function tracing weighs less and less.
+    """
+
+    FORMAT = "step {n}/{total} {percentage:3.0f}%|{bar:10}| {elapsed}<{remaining}, {rate_fmt}{postfix}"
+    REDRAW_SECONDS = 0.25  # a terminal's bar at most this often, so that the values are read rarely
 
     def __init__(self, start, total, every, stream=None):
         # sys.stdout as it is now, not as it was at import: a later redirect is honoured.
         self.start, self.total, self.every, self.stream = start, total, every, stream or sys.stdout
         self.interactive = self.stream.isatty()
         self._began = self._shown = time.perf_counter()
-
-    def rate(self, step):
-        elapsed = time.perf_counter() - self._began
-        return (step - self.start) / elapsed if elapsed > 0 else 0.0
+        self._bar = None  # the terminal's tqdm bar, made at the first update (a worker never shows one)
 
     def update(self, step, values):
         """Shows generator iteration `step`; reads `values` (device tensors, maybe) only when it prints."""
@@ -83,18 +94,42 @@ class Progress:
         def numbers():
             return "  ".join(f"{key} {float(value):.4g}" for key, value in values.items() if key in PROGRESS_KEYS)
 
-        if self.interactive and (now - self._shown > 0.25 or step == self.total):
-            done = int(30 * step / self.total)
-            bar = "#" * done + "." * (30 - done)
-            self.stream.write(f"\r[{bar}] {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers()}\x1b[K")
-            self.stream.flush()
+        if self.interactive and (now - self._shown > self.REDRAW_SECONDS or step == self.total):
+            if self._bar is None:
+                # The size from shutil: a terminal that reports 0 x 0 (some ptys) gets $COLUMNS or 80 x 24,
+                # where tqdm would draw nothing.
+                columns, lines = shutil.get_terminal_size()
+                self._bar = _Bar(total=self.total, initial=self.start, file=self.stream, bar_format=self.FORMAT,
+                                 ascii=True, ncols=columns, nrows=lines, smoothing=0, mininterval=0)
+                self._bar.start_t -= now - self._began  # the clock started with the run, not with the bar
+            self._bar.n = step
+            self._bar.set_postfix_str(numbers(), refresh=False)
+            self._bar.refresh()
             self._shown = now
+            if step == self.total:
+                self.close()
         elif not self.interactive and (step % self.every == 0 or step == self.total):
-            self.stream.write(f"step {step}/{self.total}  {self.rate(step):.2f} it/s  {numbers()}\n")
+            line = tqdm.format_meter(step, self.total, now - self._began, initial=self.start, ascii=True,
+                                     bar_format=self.FORMAT, postfix=numbers())
+            self.stream.write(line + "\n")
             self.stream.flush()
 
     def message(self, text):
         """Prints a line without garbling the progress bar."""
-        self.stream.write(("\n" if self.interactive else "") + text + "\n")
-        self.stream.flush()
+        if self._bar is not None:
+            self._bar.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
+    def close(self):
+        """Leaves the bar as it last was, on a line of its own."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class _Bar(tqdm):
+    """A tqdm bar without tqdm's monitor thread: Progress decides when to redraw."""
+
+    monitor_interval = 0

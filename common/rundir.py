@@ -4,8 +4,8 @@ A run directory (--logdir) holds
   config.json        the resolved flags and the data source
   metrics.csv        every logged scalar, one row per logged step (common/logs.py)
   events.out.*       the same scalars and the sample grids, for TensorBoard
-  samples/           a PNG grid of G(fixed noise) every --sample_every steps (with
-                     --conditional, one row per class)
+  samples/           a PNG grid of G(fixed noise) every --sample_every steps and early on (with
+                     --conditional, one row per class); latest.png is the newest
   checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
 """
 import json
@@ -56,9 +56,15 @@ def check_logdir(config, defaults=None, retired_flags=None):
         missing = [key for key in config if key not in saved]
         saved = {**{key: defaults[key] for key in missing if key in defaults}, **saved}
         retired = {key for key, value in retired_flags.items() if key not in config and saved.get(key) == value}
+        # The same data under another name: a run that fell back to the bundled digits resumes
+        # as --dataset=mnist or mnist_5k. A dataset of a fixed size (its image_shape compared)
+        # ignores --image_size, which older runs recorded as the flag's 64.
+        same = {"dataset"} if "data_source" in saved and data_identity(saved) == data_identity(config) else set()
+        if not saved.get("dataset", "").startswith(("folder:", "tfds:")):
+            same.add("image_size")
         changed = sorted(
             key for key in set(saved) | set(config)
-            if key not in RESUMABLE_KEYS and key not in retired and saved.get(key) != config.get(key)
+            if key not in RESUMABLE_KEYS and key not in retired | same and saved.get(key) != config.get(key)
         )
         if "data_source" in saved and "data_source" in config and data_identity(saved) != data_identity(config):
             folder = saved.get("dataset", "").startswith("folder:")

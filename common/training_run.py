@@ -17,6 +17,7 @@ writes RUN/export (common/export.py).
 """
 import json
 import math
+import os
 import pathlib
 import shutil
 import sys
@@ -26,6 +27,11 @@ import time
 from common import cli, devices, export, images, logs, quality, rundir, sampling
 
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
+# Generator iterations, counted from the start of this session of a run (a fresh run's
+# 1, 10, ...), that get a sample grid whatever --sample_every says: a first picture within
+# a minute of starting on a CPU, then fewer as the pictures change less.
+EARLY_SAMPLES = (1, 10, 50, 100, 200, 500)
+LATEST_SAMPLES = "latest.png"  # in samples/: a copy of the newest grid, for an image viewer left open on it
 # Logged readings in a row with a NaN or infinite number, the weights finite and no fall of the
 # float16 loss scale to explain them, that stop a run: one is a skipped update, three are not.
 NON_FINITE_READINGS = 3
@@ -77,6 +83,7 @@ class TrainingRun:
                   "random_generator": random_generator}
         extras = {name: value for name, value in extras.items() if value is not None}
         self.checkpoint, self.manager = rundir.make_checkpoint(self._scratch or self.logdir, **models, **extras)
+        cli.keep_until_exit(real_batches)  # its tf.data threads then end with the process, not with train()
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
             self.restore(latest, models, extras)
@@ -102,8 +109,9 @@ class TrainingRun:
         print(
             f"generator: {generator.count_params():,} parameters; "
             f"discriminator: {discriminator.count_params():,} parameters; "
-            f"{strategy.num_replicas_in_sync} replica(s)"
+            f"{strategy.num_replicas_in_sync} replica(s) {devices.describe_devices(strategy)}"
         )
+        devices.warn_if_gpu_unused()
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
         if self.start < config["train_steps"]:  # a finished run is left exactly as it was
@@ -202,7 +210,7 @@ class TrainingRun:
         if values:
             self.log.scalars(step, values)
         self.progress.update(step, metrics)
-        if step % self.config["sample_every"] == 0 or last:
+        if step % self.config["sample_every"] == 0 or last or step - self.start in EARLY_SAMPLES:
             self.save_samples(step)
         if step % self.config["checkpoint_every"] == 0 or last:
             self.log.flush()
@@ -294,9 +302,15 @@ class TrainingRun:
         sys.exit(cli.stop_exit_status())
 
     def save_samples(self, step):
+        """samples/step_NNNNNNN.png, the fixed-noise grid at generator iteration `step`, and the
+        same picture as samples/latest.png; each file is replaced whole or not at all."""
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
         sample_grid = images.grid(samples, columns=8)
-        images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
+        path = self.logdir / "samples" / f"step_{step:07d}.png"
+        images.save_png(sample_grid, path)
+        partial = path.with_name(LATEST_SAMPLES + ".partial")
+        shutil.copyfile(path, partial)
+        os.replace(partial, path.with_name(LATEST_SAMPLES))
         self.log.image(step, "samples", sample_grid)
 
     def evaluate(self, step):
@@ -317,6 +331,7 @@ class TrainingRun:
 
     def __exit__(self, kind, error, trace):
         self._stops.__exit__(None, None, None)
+        self.progress.close()
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has

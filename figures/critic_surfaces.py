@@ -14,7 +14,7 @@ at each of the data's modes; the clipped critic is close to a simple function. T
 numbers check it, per panel: how many modes are local maxima of D (D at the mode
 above D everywhere on a small circle around it), and the R^2 of a quadratic
 polynomial fitted to D over [-2, 2]^2 (1: D is exactly quadratic).
-Writes docs/figures/critic_surfaces.png and .json (--output_dir to change).
+Writes docs/figures/critic_surfaces.png and .json (--output_dir to change; --quick: build/figures).
 """
 import argparse
 import pathlib
@@ -103,8 +103,9 @@ def quadratic_r2(values):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer critic updates")
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
+    args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
     import numpy as np
 

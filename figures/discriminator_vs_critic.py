@@ -13,7 +13,7 @@ critic stays close to linear and its slope at the generated samples is as large 
 anywhere. The numbers: at the generated samples, the mean |gradient| as a fraction of
 its largest value on [-5, 5], for each; and the R^2 of a straight line fitted to the
 critic on [-4, 4].
-Writes docs/figures/discriminator_vs_critic.png and .json (--output_dir to change).
+Writes docs/figures/discriminator_vs_critic.png and .json (--output_dir to change; --quick: build/figures).
 """
 import argparse
 import pathlib
@@ -64,8 +64,9 @@ def train_discriminator(variant, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer updates")
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
+    args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
     import numpy as np
 

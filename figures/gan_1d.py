@@ -13,7 +13,7 @@ D(x) (blue, dashed).
 Claim: training moves p_g onto p_data, and D tends to 1/2 where the data are. The numbers,
 per snapshot: the 1-D Wasserstein distance between generated and real samples, and the
 mean |D(x) - 1/2| over x within two standard deviations of the data's mean.
-Writes docs/figures/gan_1d.png and .json (--output_dir to change).
+Writes docs/figures/gan_1d.png and .json (--output_dir to change; --quick: build/figures).
 """
 import argparse
 import pathlib
@@ -33,8 +33,9 @@ PLOT_RANGE = (-3.0, 5.0)
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
+    args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
     import numpy as np
     import tensorflow as tf

@@ -16,7 +16,7 @@ about an order of magnitude; and clipping piles the weights up at +-c. The numbe
 setting: log10(gradient norm at layer 1 / at layer 12) (a norm that underflowed to 0
 counts as 1e-45, float32's smallest), and the share of weights within 2% of the largest
 magnitude (+-c when clipped).
-Writes docs/figures/gradient_norms.png and .json (--output_dir to change).
+Writes docs/figures/gradient_norms.png and .json (--output_dir to change; --quick: build/figures).
 """
 import argparse
 import pathlib
@@ -94,8 +94,9 @@ def summarize(norms, weights):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer training iterations")
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
+    args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
     import numpy as np
 

@@ -8,7 +8,15 @@ import os
 import pathlib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-FIGURES = REPO / "docs" / "figures"
+FIGURES = REPO / "docs" / "figures"  # the committed figures, which the README shows
+SCRATCH = REPO / "build" / "figures"  # --quick's: a check of the machinery, never over the committed ones
+
+
+def output_folder(output_dir, quick):
+    """Where a figure script writes: --output_dir if given, else SCRATCH for --quick, else FIGURES."""
+    if output_dir:
+        return pathlib.Path(output_dir)
+    return SCRATCH if quick else FIGURES
 
 
 def variant_module(name):

@@ -44,8 +44,9 @@ def main():
     parser.add_argument("--datasets", nargs="+", choices=data.NAMES, default=list(data.NAMES))
     parser.add_argument("--train_steps", type=int, default=None, help=f"generator iterations (default {DEFAULT_STEPS})")
     parser.add_argument("--runs_dir", default="runs/toy", help="where the runs go (shared with toy/compare.py)")
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
+    args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
     if args.train_steps is not None and args.train_steps < 1:
         parser.error("--train_steps must be at least 1")
 

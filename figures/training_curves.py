@@ -30,7 +30,7 @@ not the claims: at its budget no GAN has learned anything yet.
 
 Runs go to --runs_dir/NAME; an existing run is resumed, a finished one reused, so a
 killed command picks up where it stopped. Writes docs/figures/loss_vs_quality.png,
-quality_vs_time.png and training_curves.json (--output_dir to change).
+quality_vs_time.png and training_curves.json (--output_dir to change; --quick: build/figures).
 """
 import argparse
 import csv
@@ -184,8 +184,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10 iterations of each run, at batch 16")
     parser.add_argument("--runs_dir", default="runs/curves", help="where the four runs go")
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
+    args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
     schedule = QUICK if args.quick else FULL
     runs_dir = pathlib.Path(args.runs_dir) / ("quick" if args.quick else "")

@@ -19,6 +19,28 @@ def run_python(args, timeout=300, cwd=REPO, env=None):
     )
 
 
+def run_python_timed(args, marker, timeout=300):
+    """run_python(args), and the seconds from the stdout line that starts with `marker` to the
+    exit (None without that line). stderr goes to a file, so that neither pipe fills."""
+    import tempfile
+    import time
+
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen([sys.executable, *map(str, args)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                   stderr=stderr, text=True)
+        lines, seen = [], None
+        for line in process.stdout:
+            lines.append(line)
+            if seen is None and line.startswith(marker):
+                seen = time.perf_counter()
+        process.wait(timeout=timeout)
+        ended = time.perf_counter()
+        stderr.seek(0)
+        result = subprocess.CompletedProcess(process.args, process.returncode, "".join(lines), stderr.read())
+    return result, None if seen is None else ended - seen
+
+
 def own_stderr_lines(stderr):
     """stderr without TensorFlow's C++ start-up notes, which no flag can silence."""
     noise = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ", "E0000 ", "W0000 ")

@@ -131,7 +131,7 @@ def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
     assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-4")
     with open(logdir / "metrics.csv") as f:
         assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
-    assert len(list((logdir / "samples").iterdir())) == 2  # steps 2 and 4, written once each
+    assert len(list((logdir / "samples").iterdir())) == 4  # steps 1, 2 and 4 and latest.png, written once each
     assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other's scratch folder is gone
 
 
@@ -225,3 +225,17 @@ def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_once(monkeypatch,
     assert precision_warnings({"avx2"}, "off") == []
     assert precision_warnings(None, "bfloat16") == []  # no /proc/cpuinfo: no guess
     assert devices.cpu_flags() is None or "fpu" in devices.cpu_flags()  # the real file is read
+
+
+def test_a_gpu_that_tensorflow_does_not_see_gets_one_line_with_the_install_command():
+    listed = ["GPU 0: Tesla T4 (UUID: GPU-0123)"]
+    warning = devices.missing_gpu_warning([], listed)
+    assert warning.startswith("warning: nvidia-smi lists GPU 0: Tesla T4, but TensorFlow sees no GPU")
+    assert warning.endswith('pip install "tensorflow[and-cuda]==2.21.0"') and "\n" not in warning
+    assert devices.missing_gpu_warning(["a GPU"], listed) is None  # seen: nothing to say
+    assert devices.missing_gpu_warning([], []) is None  # no NVIDIA GPU
+    assert devices.missing_gpu_warning([], listed, cuda_visible_devices="") is None  # hidden on purpose
+    # The same TensorFlow as requirements.txt pins (`pip install --dry-run` of both resolved together).
+    pinned = next(line.split()[0] for line in (REPO / "requirements.txt").read_text().splitlines()
+                  if line.startswith("tensorflow=="))
+    assert devices.GPU_INSTALL == f'pip install "{pinned.replace("tensorflow", "tensorflow[and-cuda]")}"'

@@ -7,6 +7,7 @@ short run of each command.
 """
 import importlib
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -244,3 +245,12 @@ def test_time_to_quality_stops_at_the_first_evaluation_under_the_target_and_time
     assert time_to_quality.reached(rows, 50.0) == (30, 40.0, pytest.approx(17.0))
     assert time_to_quality.reached(rows, 80.0) == (20, 80.0, pytest.approx(7.0))
     assert time_to_quality.reached(rows, 10.0) is None and time_to_quality.reached([], 50.0) is None
+
+
+def test_quick_figures_go_to_a_scratch_folder_never_over_the_committed_ones():
+    from figures import toolkit
+
+    assert toolkit.output_folder(None, quick=False) == toolkit.FIGURES
+    scratch = toolkit.output_folder(None, quick=True)
+    assert toolkit.FIGURES not in (scratch, *scratch.parents) and scratch.relative_to(toolkit.REPO).parts[0] == "build"
+    assert toolkit.output_folder("/tmp/x", quick=True) == pathlib.Path("/tmp/x")

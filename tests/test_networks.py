@@ -243,3 +243,10 @@ def test_the_critic_activation_trains_as_keras_leaky_relu_does_with_less_work(va
     # three layers (a filter and an input gradient each); the other critics do the same work.
     fewer = 6 if variant in ("wgan_gp", "wgan_r1") else 0
     assert gradient_convolutions(graph) == gradient_convolutions(before_graph) - fewer
+
+    # A convolution's BiasAdd feeds only its activation (whose gradient reads the output's sign):
+    # Grappler's remapper can fuse the three, where a second use made it fail on the whole step.
+    biased = [op for op in graph.get_operations() if op.type == "LeakyRelu" and op.inputs[0].op.type == "BiasAdd"]
+    assert biased or variant in ("dcgan", "wgan")  # (their critics normalize between the two)
+    uses = [[use.type for use in op.inputs[0].consumers() if use.type != "IdentityN"] for op in biased]
+    assert all(types == ["LeakyRelu"] for types in uses), uses  # (IdentityN: custom_gradient's, pruned)

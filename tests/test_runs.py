@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import variants
-from common import images, logs, rundir
+from common import cli, images, logs, rundir
 from common.cli import UserError
 
 
@@ -121,3 +121,62 @@ def test_progress_reads_the_numbers_only_when_it_prints():
     assert CountedValue.reads == 0 and stream.getvalue() == ""
     progress.update(10, {"loss/generator": CountedValue(), "loss/discriminator": CountedValue()})
     assert CountedValue.reads == 2 and "loss/generator 1.5" in stream.getvalue()
+
+
+def test_progress_shows_elapsed_time_and_time_left_in_a_log_and_on_a_terminal(monkeypatch):
+    import io
+
+    clock = [100.0]
+    monkeypatch.setattr(logs.time, "perf_counter", lambda: clock[0])
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream in (io.StringIO(), Terminal()):
+        progress = logs.Progress(1000, 4000, every=500, stream=stream)  # resumed at 1000
+        clock[0] += 600.0  # 500 iterations in 10 minutes: 50 minutes for the 2,500 left
+        progress.update(1500, {"loss/generator": 0.25})
+        progress.close()
+        line = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+        assert line.startswith("step 1500/4000 "), line
+        assert "10:00<50:00" in line and "loss/generator 0.25" in line, line
+
+
+def test_start_up_filter_leaves_out_routine_lines_only(capfd):
+    import os
+
+    from common import startup
+
+    with startup.native_stderr_without(("a routine note",)):
+        os.write(2, b"I0000 a routine note\nE0000 something is wrong\n")  # as C++ writes: fd 2
+    assert capfd.readouterr().err == "E0000 something is wrong\n"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--trian_steps=3"], "unknown flag --trian_steps (did you mean --train_steps?)"),
+    (["--nosuchflag"], "unknown flag --nosuchflag (--helpfull lists them)"),
+    (["--critic_norm=layr"], "--critic_norm=layr: value should be one of <none|layer> (did you mean layer?)"),
+    (["--train_steps=0"], "--train_steps=0: 0 is not a positive integer"),
+    (["--image_size=48"], "--image_size=48: --image_size must be 28, 32 or 64"),
+])
+def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
+    from absl import flags
+
+    from wgan_gp import train
+
+    flag_values = flags.FlagValues()
+    train.define_flags(flag_values)
+    with pytest.raises(flags.Error) as error:
+        flag_values(["train.py", *argv])
+    assert cli.flag_error_message(error.value, flag_values) == message
+
+
+def test_an_unknown_dataset_gets_the_closest_name():
+    from common import data
+
+    with pytest.raises(cli.UserError, match=r"unknown dataset 'mnsit' \(did you mean mnist\?\); choose one of"):
+        data.load_dataset("mnsit")
+    with pytest.raises(cli.UserError) as error:
+        data.load_dataset("imagenet")
+    assert "did you mean" not in str(error.value)

@@ -73,7 +73,8 @@ def test_toy_command_trains_and_writes_its_result(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--variant=began"], "--variant must be one of dcgan, wgan, wgan_gp, sngan, wgan_r1"),
+    (["--variant=wgan-gp"], "--variant must be one of dcgan, wgan, wgan_gp, sngan, wgan_r1, not 'wgan-gp' "
+                            "(did you mean wgan_gp?)"),
     (["--conditional"], "the toy sets have none"),
 ])
 def test_toy_command_refuses_bad_input_in_one_line(args, message, tmp_path):

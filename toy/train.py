@@ -50,7 +50,8 @@ NUM_SAMPLES = 2500
 
 def variant_module(variant):
     if variant not in VARIANTS:
-        raise cli.UserError(f"--variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
+        raise cli.UserError(f"--variant must be one of {', '.join(VARIANTS)}, not {variant!r}"
+                            f"{cli.did_you_mean(variant, VARIANTS)}")
     return variants.module(variant, "train")
 
 
@@ -128,7 +129,8 @@ def plot(path, discriminator, fake, real, title):
 def run(variant, config, logdir):
     """Trains, scores, and writes result.json, samples.png and samples.npz into logdir; returns the result."""
     if config["dataset"] not in data.NAMES:
-        raise cli.UserError(f"unknown toy dataset {config['dataset']!r}; choose one of {', '.join(data.NAMES)}")
+        raise cli.UserError(f"unknown toy dataset {config['dataset']!r}{cli.did_you_mean(config['dataset'], data.NAMES)}; "
+                            f"choose one of {', '.join(data.NAMES)}")
     logdir = pathlib.Path(logdir)
     logdir.mkdir(parents=True, exist_ok=True)
     print(f"{variant} on {config['dataset']}: {config['train_steps']} generator iterations, "
@@ -167,7 +169,8 @@ def main(argv):
 if __name__ == "__main__":
     VARIANT = _variant_on_the_command_line(sys.argv)
     if VARIANT not in VARIANTS:
-        print(f"error: --variant must be one of {', '.join(VARIANTS)}, not {VARIANT!r}", file=sys.stderr)
+        print(f"error: --variant must be one of {', '.join(VARIANTS)}, not {VARIANT!r}"
+              f"{cli.did_you_mean(VARIANT, VARIANTS)}", file=sys.stderr)
         sys.exit(2)
     train_module = variant_module(VARIANT)
     train_module.define_flags(flags.FLAGS)  # the variant's own flags, as its train.py has them

@@ -50,15 +50,23 @@ def leaky_relu(x):
     The function and its gradient are Keras' LeakyReLU's. The second derivative in x is
     zero (the slope is piecewise constant), but with Keras' layer a critic that is
     differentiated twice (a gradient penalty) still back-propagates those zeros through
-    every layer: 15% of the FLOPs of a WGAN-GP critic update (README, Speed). Here x is
-    a constant to the tape inside the gradient. The same in every variant, so that the
-    diffs between variants show only what the papers change.
+    every layer: 15% of the FLOPs of a WGAN-GP critic update (README, Speed). Here the
+    slope is a constant to the tape inside the gradient. The same in every variant, so that
+    the diffs between variants show only what the papers change.
+
+    The slope is read from the output y, not from x: y > 0 exactly where x > 0 (0.2 > 0),
+    so the gradient is the same number, and x then feeds only this op. Read from x, the
+    gradient kept a second use of the convolution's BiasAdd, and Grappler's remapper,
+    fusing Conv2D + BiasAdd + LeakyRelu into one op, failed on the whole critic step
+    ("remapper failed: ... fanout 'LeakyReluGrad_3' exist for missing node").
     """
+    outputs = tf.nn.leaky_relu(x, 0.2)
 
-    def gradient(upstream):  # Keras' own gradient op, with x held constant
-        return tf.raw_ops.LeakyReluGrad(gradients=upstream, features=tf.stop_gradient(x), alpha=0.2)
+    def gradient(upstream):  # Keras' own gradient op, with the slope's sign held constant
+        slope_sign = tf.stop_gradient(outputs)
+        return tf.raw_ops.LeakyReluGrad(gradients=upstream, features=slope_sign, alpha=0.2)
 
-    return tf.nn.leaky_relu(x, 0.2), gradient
+    return outputs, gradient
 
 
 def batch_norm():
