@@ -33,17 +33,30 @@ def _sqrt_psd(matrix):
 def frechet_distance(features_a, features_b):
     """||mu_a - mu_b||^2 + Tr(C_a) + Tr(C_b) - 2 Tr((C_a C_b)^(1/2)).
 
-    Tr((C_a C_b)^(1/2)) = Tr((C_a^(1/2) C_b C_a^(1/2))^(1/2)), and the matrix inside
-    is symmetric positive semi-definite, so both roots are taken by _sqrt_psd.
+    features_a [N_a, D], features_b [N_b, D]: one row per image (N >= 2); returns a float >= 0
+    in squared feature units. Tr((C_a C_b)^(1/2)) = Tr((C_a^(1/2) C_b C_a^(1/2))^(1/2)), and
+    the matrix inside is symmetric positive semi-definite, so both roots are taken by
+    _sqrt_psd: two D x D eigendecompositions. With fewer images than dimensions (a small
+    folder against InceptionV3's D = 2048) the same trace is the sum of the singular values
+    of the N_b x N_a matrix B A^T / sqrt((N_a - 1)(N_b - 1)), A and B the centred features
+    (C_a C_b has the nonzero eigenvalues of (B A^T)(B A^T)^T scaled so), which is cheaper.
     """
     a, b = np.asarray(features_a, np.float64), np.asarray(features_b, np.float64)
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    root_a = _sqrt_psd(cov_a)
-    middle = root_a @ cov_b @ root_a
-    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
-    trace_root = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
-    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root
+    if min(len(a), len(b)) < a.shape[1]:
+        centred_a, centred_b = a - mean_a, b - mean_b
+        scale_a, scale_b = len(a) - 1, len(b) - 1
+        trace_a, trace_b = np.sum(centred_a**2) / scale_a, np.sum(centred_b**2) / scale_b
+        singular_values = np.linalg.svd(centred_b @ centred_a.T, compute_uv=False)
+        trace_root = singular_values.sum() / np.sqrt(scale_a * scale_b)
+    else:
+        cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+        root_a = _sqrt_psd(cov_a)
+        middle = root_a @ cov_b @ root_a
+        eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)
+        trace_root = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
+        trace_a, trace_b = np.trace(cov_a), np.trace(cov_b)
+    distance = np.sum((mean_a - mean_b) ** 2) + trace_a + trace_b - 2.0 * trace_root
     return float(max(distance, 0.0))
 
 

@@ -52,6 +52,26 @@ def test_fd_survives_rank_deficient_covariances():
     assert np.isfinite(value) and value == pytest.approx(10 * 0.25, rel=1e-5)
 
 
+@pytest.mark.parametrize("counts", [(12, 30), (30, 12), (40, 40)])
+def test_fd_with_fewer_samples_than_dimensions_equals_the_covariance_form(counts):
+    # Below D samples FD takes the trace from the samples' own N x N products: the same
+    # number as the D x D eigendecompositions, here computed from the covariances directly.
+    rng = np.random.default_rng(5)
+    dimension = 64
+    a = rng.standard_normal((counts[0], dimension)) * rng.uniform(0.5, 3.0, dimension)
+    b = rng.standard_normal((counts[1], dimension)) @ rng.standard_normal((dimension, dimension)) / 8 + 0.3
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = metrics._sqrt_psd(cov_a)
+    middle = root_a @ cov_b @ root_a
+    trace_root = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
+    expected = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
+    # The covariance form's own error: each of the D - N zero eigenvalues comes out as
+    # round-off of order eps * ||C||, and its square root, up to sqrt(eps * ||C||), is summed.
+    slack = 2 * dimension * np.sqrt(np.finfo(np.float64).eps * max(np.trace(cov_a), np.trace(cov_b)))
+    assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=0, abs=slack)
+    assert metrics.frechet_distance(a, a) == pytest.approx(0.0, abs=slack)
+
+
 def test_kid_is_near_zero_for_one_distribution_and_positive_for_a_shift():
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((2000, 32)), rng.standard_normal((2000, 32))
