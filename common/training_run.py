@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 from common import cli, devices, export, images, logs, quality, rundir, sampling
 
@@ -34,6 +35,30 @@ BLOW_UPS_FILE = "blow_ups.json"  # in the run directory: each blow-up and the ch
 
 class NonFiniteError(cli.UserError):
     """A loss, a gradient norm or a weight became NaN or infinite: one line, no checkpoint."""
+
+
+class Due(NamedTuple):
+    """What the end of one generator iteration does (TrainingRun.due)."""
+
+    log: bool  # read the metrics, log the scalars
+    checkpoint: bool  # check the weights are finite, save a checkpoint, flush the log
+    samples: bool  # write the fixed-noise sample grid
+    evaluate: bool  # score the samples' quality (with --eval_every)
+
+
+def fixed_inputs(seed, generator, num_classes):
+    """The sample grids' generator inputs, the same at every grid so that they show one set
+    of samples evolving: [noise float32 [64, latent], labels int32 [64]]. Without classes,
+    64 noise vectors from numpy's generator seeded by --seed (labels all 0, unread); with
+    classes, one row of the same 8 noise vectors per class."""
+    import numpy as np
+
+    noise = np.random.default_rng(seed).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
+    inputs = [noise.astype(np.float32), np.zeros(SAMPLE_GRID, np.int32)]  # labels: unread
+    if num_classes:  # one row per class, the same 8 noise vectors in every row
+        classes = np.arange(num_classes, dtype=np.int32)
+        inputs = [np.tile(inputs[0][:8], (num_classes, 1)), np.repeat(classes, 8)]
+    return inputs
 
 
 class TrainingRun:
@@ -49,21 +74,49 @@ class TrainingRun:
         that a resumed run's data goes on where it stopped; random_generator: a
         tf.random.Generator the steps draw from, kept in the checkpoint too (None: neither is
         kept)."""
-        import numpy as np
-        import tensorflow as tf
-
         self.config, self.facts = config, facts
-        record = {**config, **facts.recorded()}  # config.json: the flags, then the run's facts
         self.logdir = pathlib.Path(config["logdir"])
         # Only the chief writes logs, samples and config. Every worker takes part in
         # saving a checkpoint (a collective operation); the others write to a scratch folder.
         self.chief = devices.is_chief(strategy)
         self.make_generator = variant.make_generator  # for --export
-        resuming = (rundir.check_logdir(record, variant.flag_defaults(), variant.retired_flags) if self.chief
-                    else (self.logdir / rundir.CONFIG_FILE).is_file())
         self.generator = generator
         self.optimizers = (generator_optimizer, discriminator_optimizer)
         self._non_finite_readings, self._loss_scales = 0, []  # check_finite's memory of the last readings
+        resuming = self.check_resume(variant)
+        self.open_checkpoint(generator, discriminator, strategy, real_batches, random_generator)
+        self.num_classes = facts.num_classes
+        self.fixed_inputs = fixed_inputs(config["seed"], generator, self.num_classes)
+        self.log = self.evaluator = None
+        if self.chief and config["eval_every"] and self.start < config["train_steps"]:
+            self.evaluator = self.make_evaluator(strategy)  # before anything is written
+        self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
+        if not self.chief:
+            return
+        self.print_banner(generator, discriminator, strategy, resuming)
+        if self.start < config["train_steps"]:  # a finished run is left exactly as it was
+            self.log = self.open_logs()
+        if self.evaluator:
+            print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
+        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
+
+    def record(self):
+        """What config.json holds: the flags, then the run's facts."""
+        return {**self.config, **self.facts.recorded()}
+
+    def check_resume(self, variant):
+        """Whether the run directory holds a run to resume; the chief also checks that its
+        config.json agrees with these flags (rundir.check_logdir, which raises UserError)."""
+        if self.chief:
+            return rundir.check_logdir(self.record(), variant.flag_defaults(), variant.retired_flags)
+        return (self.logdir / rundir.CONFIG_FILE).is_file()
+
+    def open_checkpoint(self, generator, discriminator, strategy, real_batches, random_generator):
+        """Sets up the checkpoint (step counter, models, optimizers, and the data position and
+        random generator when given), restores the latest one in --logdir, and sets self.start."""
+        import tensorflow as tf
+
+        generator_optimizer, discriminator_optimizer = self.optimizers
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
@@ -84,21 +137,11 @@ class TrainingRun:
         if random_generator is not None:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
-        # The same noise every time, so that the grids show one set of samples evolving.
-        self.num_classes = facts.num_classes
-        noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
-        self.fixed_inputs = [noise.astype(np.float32), np.zeros(SAMPLE_GRID, np.int32)]  # labels: unread
-        if self.num_classes:  # one row per class, the same 8 noise vectors in every row
-            classes = np.arange(self.num_classes, dtype=np.int32)
-            self.fixed_inputs = [np.tile(self.fixed_inputs[0][:8], (self.num_classes, 1)), np.repeat(classes, 8)]
 
-        self.log = self.evaluator = None
-        if self.chief and config["eval_every"] and self.start < config["train_steps"]:
-            self.evaluator = self.make_evaluator(strategy)  # before anything is written
-        self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
-        if not self.chief:
-            return
-        print(f"{config['variant']} on {facts.data_source}, images {tuple(facts.image_shape)}")
+    def print_banner(self, generator, discriminator, strategy, resuming):
+        """The start-up lines: variant and data, parameter counts, run directory."""
+        config = self.config
+        print(f"{config['variant']} on {self.facts.data_source}, images {tuple(self.facts.image_shape)}")
         print(
             f"generator: {generator.count_params():,} parameters; "
             f"discriminator: {discriminator.count_params():,} parameters; "
@@ -106,13 +149,12 @@ class TrainingRun:
         )
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
-        if self.start < config["train_steps"]:  # a finished run is left exactly as it was
-            self.logdir.mkdir(parents=True, exist_ok=True)
-            rundir.write_json(self.logdir / rundir.CONFIG_FILE, record)
-            self.log = logs.ScalarLog(self.logdir, self.start)
-        if self.evaluator:
-            print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
-        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
+
+    def open_logs(self):
+        """Writes config.json and opens the scalar log (the chief, when there is training to do)."""
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        rundir.write_json(self.logdir / rundir.CONFIG_FILE, self.record())
+        return logs.ScalarLog(self.logdir, self.start)
 
     def restore(self, path, models, extras):
         """Restores the checkpoint at `path`; one saved before the data position or the random
@@ -157,7 +199,7 @@ class TrainingRun:
         config = self.config
         with devices.float32_policy():
             evaluator = quality.Evaluator(
-                rundir.data_identity({**config, **self.facts.recorded()}), config["data_dir"], seed=config["seed"],
+                rundir.data_identity(self.record()), config["data_dir"], seed=config["seed"],
                 inception_weights=config.get("inception_weights", "imagenet"), image_size=config["image_size"],
             )
         devices.seed_everything(config["seed"], strategy)
@@ -177,34 +219,43 @@ class TrainingRun:
         that a checkpoint always holds whole iterations.
         """
         self.step.assign(step)
-        last = step == self.config["train_steps"]
-        logging = step % self.config["log_every"] == 0 or last
-        saving = step % self.config["checkpoint_every"] == 0 or last
-        if logging or saving:  # the numbers are read from the device here only, never per update
+        due = self.due(step)
+        if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
-            metrics = self.check_finite(step, metrics, weights=saving)
-        if saving:
+            metrics = self.check_finite(step, metrics, weights=due.checkpoint)
+        if due.checkpoint:
             self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
         if self.chief:
-            self.write_step(step, metrics, logging, last)
+            self.write_step(step, metrics, due)
         self.stop_if_requested()
 
-    def write_step(self, step, metrics, logging, last):
-        """The chief's part of end_step: scalars, progress, evaluation and sample grids on schedule."""
+    def due(self, step):
+        """What is due at the end of generator iteration `step` (the Due schedule): every
+        --log_every, --checkpoint_every, --sample_every and --eval_every iterations, and
+        everything at the last one (--train_steps)."""
+        config = self.config
+        last = step == config["train_steps"]
+        return Due(log=step % config["log_every"] == 0 or last,
+                   checkpoint=step % config["checkpoint_every"] == 0 or last,
+                   samples=step % config["sample_every"] == 0 or last,
+                   evaluate=bool(self.evaluator) and (step % config["eval_every"] == 0 or last))
+
+    def write_step(self, step, metrics, due):
+        """The chief's part of end_step: scalars, progress, evaluation and sample grids, as `due` says."""
         values = {}
-        if logging:
+        if due.log:
             values = dict(metrics)
             now = time.perf_counter()
             values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
             self._tick = (now, step)
-        if self.evaluator and (step % self.config["eval_every"] == 0 or last):
+        if due.evaluate:
             values.update(self.evaluate(step))
         if values:
             self.log.scalars(step, values)
         self.progress.update(step, metrics)
-        if step % self.config["sample_every"] == 0 or last:
+        if due.samples:
             self.save_samples(step)
-        if step % self.config["checkpoint_every"] == 0 or last:
+        if due.checkpoint:
             self.log.flush()
 
     def stop_if_requested(self):
