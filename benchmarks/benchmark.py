@@ -202,7 +202,7 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     rng = devices.make_rng(config["seed"])
     discriminator_step, generator_step = train_module.make_steps(*models, rng, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
-    batches = data.make_batches(data.Dataset(images, None, "random"), batch_size, seed=0)
+    batches = data.make_batches(data.InMemory(images, None, "random"), batch_size, seed=0)
 
     began = time.perf_counter()
     for _ in range(200):

@@ -116,7 +116,7 @@ def read_samples(path, dataset_name, dataset):
         raise cli.UserError(f"{path}: at least 2 images are needed (the metrics compare spreads); given {given}")
     if labels is None:
         return images, None
-    classes = dataset.num_classes or (int(dataset.labels.max()) + 1 if dataset.labels is not None else 0)
+    classes = dataset.num_classes
     if not classes:
         raise cli.UserError(f"{path}: labels given, but {dataset_name} has no classes to check them against")
     given = f"{labels.dtype} {shape_text(labels.shape)}"

@@ -89,7 +89,7 @@ class Evaluator:
             self.extractor = InceptionEmbedding(inception_weights)
             train_labels = None
             training = data.load_dataset(dataset, data_dir, image_size)
-            if training.images is None:  # a folder or TFDS set: its own images are the reference
+            if not isinstance(training, data.InMemory):  # a folder or TFDS set: its own images are the reference
                 # A subset in memory, whatever the dataset's size: the reference, then the floor's.
                 images = data.read_images(training, FOLDER_REFERENCE + num_samples, seed)
                 reference, train_images = images[:FOLDER_REFERENCE], images[FOLDER_REFERENCE:]
