@@ -192,11 +192,11 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     from common import cli, data, devices
 
     train_module = variants.module(variant, "train")
-    config = cli.default_config(train_module)
-    config["batch_size"] = batch_size = batch_size or config["batch_size"]
+    batch_size = batch_size or cli.default_config(train_module)["batch_size"]
+    config = cli.default_config(train_module, batch_size=batch_size, jit_compile=jit_compile,
+                                mixed_precision=mixed_precision)
     n_critic = config["n_critic"]
 
-    config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
     devices.set_precision(config["mixed_precision"])
     models = train_module.make_models(config, SIZES[size])
     rng = devices.make_rng(config["seed"])
