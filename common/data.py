@@ -567,7 +567,8 @@ class Batches:
 
 
 def make_batches(dataset, batch_size, seed, strategy=None):
-    """An endless Batches iterator of shuffled (images, labels) batches from a dataset (InMemory, ImageFolder or TfdsSet).
+    """An endless Batches iterator of shuffled (images, labels) batches from a dataset
+    (InMemory, ImageFolder or TfdsSet).
 
     images: float32 [batch_size, H, W, C] in [-1, 1]; labels: int32 [batch_size] (all 0
     when the dataset has none). Every batch is full (drop_remainder) so that the

@@ -4,9 +4,9 @@ The training loop itself stays in each train.py:
 
     with training_run.TrainingRun(config, *models, strategy, variant=variant, facts=facts,
                                   real_batches=real_batches) as run:
-        for step in run.steps():
+        for iteration in run.iterations():
             metrics = train_iteration(real_batches, ...)
-            run.end_step(step, metrics)
+            run.end_iteration(iteration, metrics)
 
 Opening a TrainingRun restores the latest checkpoint in --logdir, if any, with the
 position of the real batches in their order (common/data.py), so that the same command
@@ -112,19 +112,20 @@ class TrainingRun:
         return (self.logdir / rundir.CONFIG_FILE).is_file()
 
     def open_checkpoint(self, generator, discriminator, strategy, real_batches, random_generator):
-        """Sets up the checkpoint (step counter, models, optimizers, and the data position and
+        """Sets up the checkpoint (generator iteration counter, models, optimizers, and the data position and
         random generator when given), restores the latest one in --logdir, and sets self.start."""
         import tensorflow as tf
 
         generator_optimizer, discriminator_optimizer = self.optimizers
         with strategy.scope():
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
         self.checkpoint_variables = [
             *generator.variables, *discriminator.variables,
             *generator_optimizer.variables, *discriminator_optimizer.variables,
         ]
-        models = dict(step=self.step, generator=generator, discriminator=discriminator,
+        models = dict(step=self.iteration,  # "step": the name checkpoints have kept it under
+                      generator=generator, discriminator=discriminator,
                       generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer)
         extras = {"data_position": None if real_batches is None else real_batches.position,
                   "random_generator": random_generator}
@@ -133,7 +134,7 @@ class TrainingRun:
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
             self.restore(latest, models, extras)
-        self.start = int(self.step.numpy())
+        self.start = int(self.iteration.numpy())
         if random_generator is not None:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
@@ -205,56 +206,56 @@ class TrainingRun:
         devices.seed_everything(config["seed"], strategy)
         return evaluator
 
-    def steps(self):
+    def iterations(self):
         """The generator iterations still to run: start + 1 ... train_steps."""
         if self.start >= self.config["train_steps"]:
             print(f"already trained for {self.start} generator iterations; raise --train_steps to go on")
         return range(self.start + 1, self.config["train_steps"] + 1)
 
-    def end_step(self, step, metrics):
-        """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule.
+    def end_iteration(self, iteration, metrics):
+        """Records that generator iteration `iteration` is done; logs, samples and checkpoints on schedule.
 
         At its end, between two iterations and after the finished one is logged, is where a
         Ctrl-C or SIGTERM stops the run (cli.StopRequested; __exit__ saves the checkpoint), so
         that a checkpoint always holds whole iterations.
         """
-        self.step.assign(step)
-        due = self.due(step)
+        self.iteration.assign(iteration)
+        due = self.due(iteration)
         if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
-            metrics = self.check_finite(step, metrics, weights=due.checkpoint)
+            metrics = self.check_finite(iteration, metrics, weights=due.checkpoint)
         if due.checkpoint:
-            self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
+            self.manager.save(checkpoint_number=iteration)  # on every worker: saving is collective
         if self.chief:
-            self.write_step(step, metrics, due)
+            self.write_iteration(iteration, metrics, due)
         self.stop_if_requested()
 
-    def due(self, step):
-        """What is due at the end of generator iteration `step` (the Due schedule): every
+    def due(self, iteration):
+        """What is due at the end of generator iteration `iteration` (the Due schedule): every
         --log_every, --checkpoint_every, --sample_every and --eval_every iterations, and
         everything at the last one (--train_steps)."""
         config = self.config
-        last = step == config["train_steps"]
-        return Due(log=step % config["log_every"] == 0 or last,
-                   checkpoint=step % config["checkpoint_every"] == 0 or last,
-                   samples=step % config["sample_every"] == 0 or last,
-                   evaluate=bool(self.evaluator) and (step % config["eval_every"] == 0 or last))
+        last = iteration == config["train_steps"]
+        return Due(log=iteration % config["log_every"] == 0 or last,
+                   checkpoint=iteration % config["checkpoint_every"] == 0 or last,
+                   samples=iteration % config["sample_every"] == 0 or last,
+                   evaluate=bool(self.evaluator) and (iteration % config["eval_every"] == 0 or last))
 
-    def write_step(self, step, metrics, due):
-        """The chief's part of end_step: scalars, progress, evaluation and sample grids, as `due` says."""
+    def write_iteration(self, iteration, metrics, due):
+        """The chief's part of end_iteration: scalars, progress, evaluation and sample grids, as `due` says."""
         values = {}
         if due.log:
             values = dict(metrics)
             now = time.perf_counter()
-            values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
-            self._tick = (now, step)
+            values["perf/steps_per_sec"] = (iteration - self._tick[1]) / (now - self._tick[0])
+            self._tick = (now, iteration)
         if due.evaluate:
-            values.update(self.evaluate(step))
+            values.update(self.evaluate(iteration))
         if values:
-            self.log.scalars(step, values)
-        self.progress.update(step, metrics)
+            self.log.scalars(iteration, values)
+        self.progress.update(iteration, metrics)
         if due.samples:
-            self.save_samples(step)
+            self.save_samples(iteration)
         if due.checkpoint:
             self.log.flush()
 
@@ -262,7 +263,7 @@ class TrainingRun:
         if cli.stop_requested():
             raise cli.StopRequested
 
-    def check_finite(self, step, metrics, weights):
+    def check_finite(self, iteration, metrics, weights):
         """The logged numbers that are finite; stops the run when the weights are not.
 
         What the run keeps decides: the weights and the optimizers' state. If one of them is
@@ -281,18 +282,18 @@ class TrainingRun:
         if not non_finite:
             self._non_finite_readings = 0
             if weights and not self.weights_finite():
-                raise self.blow_up(step, "a weight is not finite")
+                raise self.blow_up(iteration, "a weight is not finite")
             return metrics
         what = f"{non_finite[0]} is {metrics[non_finite[0]]}"
         if not self.weights_finite():
-            raise self.blow_up(step, f"{what}, and so is a weight")
+            raise self.blow_up(iteration, f"{what}, and so is a weight")
         if self._loss_scales and min(self._loss_scales) < 1:
-            raise self.blow_up(step, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}")
+            raise self.blow_up(iteration, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}")
         scale_fell = any(now < before for now, before in zip(self._loss_scales, scales))
         self._non_finite_readings = 0 if scale_fell else self._non_finite_readings + 1
         if self._non_finite_readings >= NON_FINITE_READINGS:
-            raise self.blow_up(step, f"{what} at {NON_FINITE_READINGS} logged iterations in a row")
-        self.progress.message(f"step {step}: {what} with finite weights and optimizer state: an update that "
+            raise self.blow_up(iteration, f"{what} at {NON_FINITE_READINGS} logged iterations in a row")
+        self.progress.message(f"step {iteration}: {what} with finite weights and optimizer state: an update that "
                               "was not applied (float16's loss scale skips those); not logged")
         return {key: value for key, value in metrics.items() if key not in non_finite}
 
@@ -307,58 +308,58 @@ class TrainingRun:
         floats = [v for v in variables if "float" in str(v.dtype)]  # not the step counters
         return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in floats]))
 
-    def blow_up(self, step, what):
-        """The NonFiniteError that stops the run at `step`, after recording the blow-up in
+    def blow_up(self, iteration, what):
+        """The NonFiniteError that stops the run at `iteration`, after recording the blow-up in
         blow_ups.json, so that the resume draws other random numbers (reseed_after_blow_up)."""
         latest = self.manager.latest_checkpoint
         resume_from = int(pathlib.Path(latest).name.split("-")[-1]) if latest else 0
         if self.chief:
             path = self.logdir / BLOW_UPS_FILE
             blow_ups = json.loads(path.read_text()) if path.is_file() else []
-            rundir.write_json(path, [*blow_ups, {"generator_iteration": step, "what": what,
+            rundir.write_json(path, [*blow_ups, {"generator_iteration": iteration, "what": what,
                                                  "resume_from": resume_from}])
         kept = (f"the latest checkpoint, {pathlib.Path(latest).name}, holds finite weights: run the same "
                 "command to resume from it with other random numbers, or start a new --logdir with a lower "
                 "--learning_rate" if latest else "no checkpoint was saved before it; lower --learning_rate and "
                 "start again")
-        return NonFiniteError(f"stopped at generator iteration {step}: {what} (nothing saved); {kept}")
+        return NonFiniteError(f"stopped at generator iteration {iteration}: {what} (nothing saved); {kept}")
 
     def save_on_stop(self, stopped_between_iterations):
         """After a Ctrl-C or SIGTERM: a checkpoint if the run stopped between two iterations with
         finite weights, else none (the newest on disk stays the last good one); exits with 130."""
-        step = int(self.step.numpy())
+        iteration = int(self.iteration.numpy())
         kept = f"the latest checkpoint is {pathlib.Path(self.manager.latest_checkpoint or 'none').name}"
         if not stopped_between_iterations:  # a second signal, in the middle of an iteration
             self.progress.message(f"interrupted again: stopped at once, nothing saved; {kept}")
             sys.exit(cli.stop_exit_status())
         if not self.weights_finite():  # a blow-up since the last check: keep the good checkpoint
-            self.progress.message(f"interrupted at generator iteration {step} with non-finite weights; "
+            self.progress.message(f"interrupted at generator iteration {iteration} with non-finite weights; "
                                   "nothing saved, the latest checkpoint is the last good one")
             sys.exit(cli.stop_exit_status())
         try:
-            self.manager.save(checkpoint_number=step)
+            self.manager.save(checkpoint_number=iteration)
         except KeyboardInterrupt:  # a second signal during the save: TensorFlow's index still names the last one
             self.progress.message(f"interrupted again while saving: nothing saved; {kept}")
             sys.exit(cli.stop_exit_status())
-        self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
+        self.progress.message(f"interrupted: saved a checkpoint at generator iteration {iteration}; "
                               "run the same command to resume")
         sys.exit(cli.stop_exit_status())
 
-    def save_samples(self, step):
+    def save_samples(self, iteration):
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
         sample_grid = images.grid(samples, columns=8)
-        images.save_png(sample_grid, self.logdir / "samples" / f"step_{step:07d}.png")
-        self.log.image(step, "samples", sample_grid)
+        images.save_png(sample_grid, self.logdir / "samples" / f"step_{iteration:07d}.png")
+        self.log.image(iteration, "samples", sample_grid)
 
-    def evaluate(self, step):
+    def evaluate(self, iteration):
         """Sample-quality metrics of the generator now, as eval/* scalars."""
         began = time.perf_counter()
         samples, labels = sampling.generate(
-            self.generator, self.evaluator.num_samples, seed=self.config["seed"] + step, num_classes=self.num_classes
-        )
+            self.generator, self.evaluator.num_samples, seed=self.config["seed"] + iteration,
+            num_classes=self.num_classes)
         results = self.evaluator.score(samples, labels)
         self._tick = (self._tick[0] + time.perf_counter() - began, self._tick[1])  # keep it out of steps/s
-        self.progress.message(f"step {step}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
+        self.progress.message(f"step {iteration}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
         return {f"eval/{key}": value for key, value in results.items()}
 
     def __enter__(self):
