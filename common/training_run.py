@@ -118,13 +118,13 @@ class TrainingRun:
 
         generator_optimizer, discriminator_optimizer = self.optimizers
         with strategy.scope():
-            self.iteration = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)  # generator iterations
         self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
         self.checkpoint_variables = [
             *generator.variables, *discriminator.variables,
             *generator_optimizer.variables, *discriminator_optimizer.variables,
         ]
-        models = dict(step=self.iteration,  # "step": the name checkpoints have kept it under
+        models = dict(step=self.iterations_done,  # "step": the name checkpoints have kept it under
                       generator=generator, discriminator=discriminator,
                       generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer)
         extras = {"data_position": None if real_batches is None else real_batches.position,
@@ -134,7 +134,7 @@ class TrainingRun:
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
             self.restore(latest, models, extras)
-        self.start = int(self.iteration.numpy())
+        self.start = int(self.iterations_done.numpy())
         if random_generator is not None:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
@@ -219,7 +219,7 @@ class TrainingRun:
         Ctrl-C or SIGTERM stops the run (cli.StopRequested; __exit__ saves the checkpoint), so
         that a checkpoint always holds whole iterations.
         """
-        self.iteration.assign(iteration)
+        self.iterations_done.assign(iteration)
         due = self.due(iteration)
         if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
@@ -327,7 +327,7 @@ class TrainingRun:
     def save_on_stop(self, stopped_between_iterations):
         """After a Ctrl-C or SIGTERM: a checkpoint if the run stopped between two iterations with
         finite weights, else none (the newest on disk stays the last good one); exits with 130."""
-        iteration = int(self.iteration.numpy())
+        iteration = int(self.iterations_done.numpy())
         kept = f"the latest checkpoint is {pathlib.Path(self.manager.latest_checkpoint or 'none').name}"
         if not stopped_between_iterations:  # a second signal, in the middle of an iteration
             self.progress.message(f"interrupted again: stopped at once, nothing saved; {kept}")
