@@ -151,6 +151,17 @@ def test_a_folder_streams_skipping_unreadable_files_with_one_warning(tmp_path, c
     assert data.read_images(dataset, 10).shape == (5, 28, 28, 3)  # every readable one, no more
 
 
+def test_each_kind_of_dataset_says_its_classes_and_a_conditional_run_needs_some(tmp_path):
+    digits = data.InMemory(np.zeros((4, 2, 2, 1), np.uint8), np.array([0, 3, 1, 3]), "test")
+    assert data.run_facts(digits, conditional=True).num_classes == 4  # labels 0..3
+    assert data.run_facts(digits, conditional=False).num_classes == 0
+    write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    for unlabelled in (digits._replace(labels=None), data.load_dataset(f"folder:{tmp_path}", image_size=8)):
+        assert unlabelled.num_classes == 0
+        with pytest.raises(UserError, match="--conditional needs class labels"):
+            data.run_facts(unlabelled, conditional=True)
+
+
 def test_batches_are_full_scaled_and_cover_each_epoch_once():
     # Ten distinct one-pixel "images" 0, 10, ..., 90; batches of 4 drop the remainder of 2.
     images = (np.arange(10, dtype=np.uint8) * 10).reshape(10, 1, 1, 1)
