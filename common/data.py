@@ -62,6 +62,7 @@ class InMemory(NamedTuple):
         return 0 if self.labels is None else int(self.labels.max()) + 1
 
     def pipeline(self, batch_size, seed, shards=1, shard=0, start=0):
+        """One input pipeline's batches of uint8 images and int32 labels (memory_batches)."""
         return memory_batches(self, batch_size, seed, shards, shard, start)
 
 
@@ -85,6 +86,7 @@ class ImageFolder(NamedTuple):
         return len(self.files)
 
     def pipeline(self, batch_size, seed, shards=1, shard=0, start=0):
+        """One input pipeline's batches of uint8 images and int32 labels (folder_batches)."""
         return folder_batches(self, batch_size, seed, shards, shard, start)
 
 
@@ -106,6 +108,7 @@ class TfdsSet(NamedTuple):
         return (self.image_size, self.image_size, self.channels)
 
     def pipeline(self, batch_size, seed, shards=1, shard=0, start=0):
+        """One input pipeline's batches of uint8 images and int32 labels (tfds_batches)."""
         return tfds_batches(self, batch_size, seed, shards, shard, start)
 
 
