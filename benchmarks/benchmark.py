@@ -192,17 +192,17 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
     from common import cli, data, devices
 
     train_module = variants.module(variant, "train")
-    config = cli.default_config(train_module)
-    config["batch_size"] = batch_size = batch_size or config["batch_size"]
+    batch_size = batch_size or cli.default_config(train_module)["batch_size"]
+    config = cli.default_config(train_module, batch_size=batch_size, jit_compile=jit_compile,
+                                mixed_precision=mixed_precision)
     n_critic = config["n_critic"]
 
-    config.update(jit_compile=jit_compile, mixed_precision=mixed_precision)
     devices.set_precision(config["mixed_precision"])
     models = train_module.make_models(config, SIZES[size])
     rng = devices.make_rng(config["seed"])
     discriminator_step, generator_step = train_module.make_steps(*models, rng, config, tf.distribute.get_strategy())
     images = np.random.default_rng(0).integers(0, 256, (4096, *SIZES[size]), dtype=np.uint8)
-    batches = data.make_batches(data.Dataset(images, None, "random"), batch_size, seed=0)
+    batches = data.make_batches(data.InMemory(images, None, "random"), batch_size, seed=0)
 
     began = time.perf_counter()
     for _ in range(200):

@@ -116,7 +116,7 @@ def read_samples(path, dataset_name, dataset):
         raise cli.UserError(f"{path}: at least 2 images are needed (the metrics compare spreads); given {given}")
     if labels is None:
         return images, None
-    classes = dataset.num_classes or (int(dataset.labels.max()) + 1 if dataset.labels is not None else 0)
+    classes = dataset.num_classes
     if not classes:
         raise cli.UserError(f"{path}: labels given, but {dataset_name} has no classes to check them against")
     given = f"{labels.dtype} {shape_text(labels.shape)}"
@@ -181,20 +181,20 @@ def score_and_write(inputs, num_samples, seed, inception_weights):
     images caps it (a run then generates as many as the floor has; a file is scored whole),
     and the output says so.
     """
-    dataset, data_dir, image_size = inputs["dataset"], inputs["data_dir"], inputs["image_size"]
+    dataset_name, data_dir, image_size = inputs["dataset"], inputs["data_dir"], inputs["image_size"]
     source, output = inputs["source"], inputs["output"]
     try:
         wanted = num_samples if "generator" in inputs else len(inputs["images"])
-        evaluator = quality.Evaluator(dataset, data_dir, wanted, seed, inception_weights, image_size)
+        evaluator = quality.Evaluator(dataset_name, data_dir, wanted, seed, inception_weights, image_size)
         if "generator" in inputs:
             images, labels = sampling.generate(inputs["generator"], evaluator.num_samples, seed + 1,
                                                num_classes=inputs["num_classes"])
         else:
             images, labels = inputs["images"], inputs["labels"]
         results = evaluator.score(images, labels)
-        print(f"{source}: {len(images)} samples, {dataset}; {evaluator.describe()}")
+        print(f"{source}: {len(images)} samples, {dataset_name}; {evaluator.describe()}")
         if evaluator.num_samples < wanted:
-            print(f"note: {dataset} has only {evaluator.num_samples} real images for the real floor, "
+            print(f"note: {dataset_name} has only {evaluator.num_samples} real images for the real floor, "
                   f"fewer than the {wanted} asked for: " + (
                       f"the floor uses {evaluator.num_samples}, and so do the samples" if "generator" in inputs else
                       f"the floor uses {evaluator.num_samples} while the {wanted} samples are scored whole, so "
@@ -203,7 +203,7 @@ def score_and_write(inputs, num_samples, seed, inception_weights):
     except KeyboardInterrupt:  # cli.run_command prints the message and exits with 130
         raise KeyboardInterrupt(f"interrupted: {output} was not written") from None
     report = {
-        "source": str(source), "dataset": dataset, "num_samples": len(images),
+        "source": str(source), "dataset": dataset_name, "num_samples": len(images),
         "real_floor_size": evaluator.num_samples, "reference_size": evaluator.reference_size,
         "extractor": evaluator.describe(), "samples": results,
         "real_floor": {key: evaluator.floor[key] for key in results}, "seed": seed,

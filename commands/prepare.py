@@ -25,24 +25,25 @@ def define_flags():
     flags.DEFINE_string("data_dir", None, "TFDS's data directory (default: TFDS's own, ~/tensorflow_datasets)")
 
 
-def prepare(dataset, data_dir=None):
+def prepare(dataset_name, data_dir=None):
     """Downloads and prepares tfds:NAME under data_dir; returns where it is."""
     import tensorflow_datasets as tfds
 
-    if not dataset.startswith("tfds:"):
-        raise cli.UserError(f"--dataset must be tfds:NAME, not {dataset!r} (the other datasets need no preparing)")
-    name = dataset[len("tfds:"):]
+    if not dataset_name.startswith("tfds:"):
+        raise cli.UserError(f"--dataset must be tfds:NAME, not {dataset_name!r} "
+                            "(the other datasets need no preparing)")
+    name = dataset_name[len("tfds:"):]
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        raise cli.UserError(f"{dataset} is not a TFDS dataset; the TFDS catalog lists them") from None
-    print(f"preparing {dataset} in {builder.data_dir} (downloads it; needs internet)", flush=True)
+        raise cli.UserError(f"{dataset_name} is not a TFDS dataset; the TFDS catalog lists them") from None
+    print(f"preparing {dataset_name} in {builder.data_dir} (downloads it; needs internet)", flush=True)
     try:
         builder.download_and_prepare()
     except Exception as error:  # a failed download, a dataset that needs a manual download, ...
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise cli.UserError(f"could not prepare {dataset}: {reason}") from None
-    print(f"ready: train with --dataset={dataset}" + (f" --data_dir={data_dir}" if data_dir else ""))
+        raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None
+    print(f"ready: train with --dataset={dataset_name}" + (f" --data_dir={data_dir}" if data_dir else ""))
     return builder.data_dir
 
 

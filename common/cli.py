@@ -15,6 +15,7 @@ import pathlib
 import signal
 import sys
 import threading
+import types
 
 from absl import app, flags, logging
 
@@ -308,7 +309,10 @@ def variant_name(module):
 
 
 def config_from_flags(flag_values, module):
-    """The resolved configuration: every flag `module` (a train.py) defined, as a dict."""
+    """The resolved configuration: every flag `module` (a train.py) defined, as a read-only
+    mapping (types.MappingProxyType), since the flags say what was asked and nothing after
+    changes that; what a run learns at start is common.data.RunFacts. A caller that needs
+    other values makes a new mapping ({**config, key: value})."""
     variant = variant_name(module)
     values = {flag.name: flag.value for flag in flag_values.get_flags_for_module(module.__name__)}
     if flag_values["image_size"].present and not values["dataset"].startswith(("folder:", "tfds:")):
@@ -323,7 +327,7 @@ def config_from_flags(flag_values, module):
             dataset = "folder-" + (pathlib.Path(dataset[len("folder:"):]).resolve().name or "root")
         dataset = dataset.replace(":", "-").replace("/", "-")  # tfds:lsun/bedroom -> tfds-lsun-bedroom
         values["logdir"] = os.path.join("runs", f"{variant}-{dataset}")
-    return {"variant": variant, **dict(sorted(values.items()))}
+    return types.MappingProxyType({"variant": variant, **dict(sorted(values.items()))})
 
 
 def normalized_dataset(name):
@@ -343,4 +347,4 @@ def default_config(module, **overrides):
     flag_values = flags.FlagValues()
     module.define_flags(flag_values)
     flag_values.mark_as_parsed()
-    return {**config_from_flags(flag_values, module), **overrides}
+    return types.MappingProxyType({**config_from_flags(flag_values, module), **overrides})

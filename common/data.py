@@ -1,8 +1,12 @@
 """Datasets and the tf.data input pipeline.
 
-`load_dataset` returns every dataset the same way: uint8 images of shape
-[N, H, W, C] in 0..255, integer labels (or None), and a short `source` string
-that says where the images came from; the run's config.json records it.
+`load_dataset` returns one of three kinds of dataset, each with a short `source`
+string that says where the images came from (the run's config.json records it), its
+`image_shape`, `count` and `num_classes`, and one `pipeline` of uint8 batches:
+  InMemory      uint8 images [N, H, W, C] in 0..255 and integer labels (or None)
+  ImageFolder   a folder's image files, decoded batch by batch
+  TfdsSet       a prepared TensorFlow Datasets set, read in sequence
+`load_training_data` decides which one a run trains on, fresh or resumed.
 
 Dataset names:
   mnist, fashion_mnist, cifar10   downloaded by keras.datasets into ~/.keras/datasets,
@@ -37,35 +41,81 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 KERAS_CACHE = pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "datasets"
 
 
-class Dataset(NamedTuple):
-    images: Optional[np.ndarray]  # uint8 [N, H, W, C], 0..255; None for a folder or TFDS set, which stream
-    labels: Optional[np.ndarray]  # int [N] or None
+class InMemory(NamedTuple):
+    """A dataset held in memory whole (mnist, fashion_mnist, cifar10, mnist_5k)."""
+
+    images: np.ndarray  # uint8 [N, H, W, C], 0..255
+    labels: Optional[np.ndarray]  # int [N], or None
     source: str  # where the images came from, for config.json
-    files: Optional[tuple] = None  # a folder's readable image files, read batch by batch
-    orientations: Optional[tuple] = None  # each file's EXIF orientation, 1..8 (1: upright as stored)
-    image_size: int = 0  # a streamed dataset's images are centre-cropped and resized to this side
-    tfds: Optional[tuple] = None  # a TFDS set's (name, data_dir, split)
-    size: int = 0  # a TFDS set's number of images
-    channels: int = 3  # a streamed dataset's colour channels
-    num_classes: int = 0  # a TFDS set's classes (0: no labels)
-    cache_dir: Optional[str] = None  # where a folder's decoded images are kept (common/image_cache.py)
 
     @property
     def image_shape(self):
-        if self.images is not None:
-            return tuple(self.images.shape[1:])
-        return (self.image_size, self.image_size, self.channels)
+        return tuple(self.images.shape[1:])
 
     @property
     def count(self):
-        if self.images is not None:
-            return len(self.images)
-        return len(self.files) if self.files is not None else self.size
+        return len(self.images)
+
+    @property
+    def num_classes(self):
+        """Labels 0..max: max + 1 classes; 0 without labels."""
+        return 0 if self.labels is None else int(self.labels.max()) + 1
+
+    def pipeline(self, batch_size, seed, shards=1, shard=0, start=0):
+        """One input pipeline's batches of uint8 images and int32 labels (memory_batches)."""
+        return memory_batches(self, batch_size, seed, shards, shard, start)
+
+
+class ImageFolder(NamedTuple):
+    """A folder's image files (folder:PATH), read and decoded batch by batch as a run trains."""
+
+    files: tuple  # the readable image files' paths, sorted
+    orientations: tuple  # each file's EXIF orientation, 1..8 (1: upright as stored)
+    image_size: int  # images are centre-cropped and resized to image_size x image_size
+    source: str  # where the images came from, for config.json
+    cache_dir: Optional[str] = None  # where the decoded images are kept (common/image_cache.py); None: not kept
+    labels = None  # a folder has no labels
+    num_classes = 0
+
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, 3)
+
+    @property
+    def count(self):
+        return len(self.files)
+
+    def pipeline(self, batch_size, seed, shards=1, shard=0, start=0):
+        """One input pipeline's batches of uint8 images and int32 labels (folder_batches)."""
+        return folder_batches(self, batch_size, seed, shards, shard, start)
+
+
+class TfdsSet(NamedTuple):
+    """A TensorFlow Datasets set (tfds:NAME) prepared on disk, read in sequence as a run trains."""
+
+    name: str  # TFDS's name: "celeb_a", "lsun/bedroom", ...
+    data_dir: Optional[str]  # where it was prepared (None: TFDS's default)
+    split: str  # "train", "test", ...
+    count: int  # its number of images
+    image_size: int  # images are centre-cropped and resized to image_size x image_size
+    channels: int  # colour channels, 1 or 3
+    num_classes: int  # classes of its labels; 0: it has none
+    source: str  # where the images came from, for config.json
+    labels = None  # the labels stay on disk with the images
+
+    @property
+    def image_shape(self):
+        return (self.image_size, self.image_size, self.channels)
+
+    def pipeline(self, batch_size, seed, shards=1, shard=0, start=0):
+        """One input pipeline's batches of uint8 images and int32 labels (tfds_batches)."""
+        return tfds_batches(self, batch_size, seed, shards, shard, start)
 
 
 def load_dataset(name, data_dir=None, image_size=64, split="train"):
     """Loads a dataset by name; raises UserError with a one-line fix when it cannot.
 
+    Returns an InMemory, ImageFolder or TfdsSet.
     split: "train" for training the GANs, or "test" for held-out real images
     (the test split; for mnist_5k the last 100 digits of each class, which the
     GANs also train on since they see all 5,000; folders have no test split).
@@ -95,14 +145,16 @@ MNIST_5K_HELDOUT_PER_CLASS = 100
 def load_training_data(config):
     """The images a run trains on: --dataset, except that a resumed run keeps the data it recorded.
 
-    A run that fell back to mnist_5k while offline goes on with mnist_5k once mnist can be
-    downloaded, instead of changing its data half-way.
+    The one place that decides it, fresh or resumed. A run that fell back to mnist_5k while
+    offline goes on with mnist_5k once mnist can be downloaded, instead of changing its data
+    half-way; a folder is read from --cache_dir when given. (rundir.check_logdir then refuses
+    a resumed run whose data is not the data it recorded.)
     """
     recorded = rundir.recorded_data_source(config["logdir"])
     if config["dataset"] == "mnist" and recorded and recorded.startswith("mnist_5k"):
         return load_mnist_5k()._replace(source=recorded)
     dataset = load_dataset(config["dataset"], config["data_dir"], config["image_size"])
-    if config.get("cache_dir") and dataset.files is not None:
+    if config.get("cache_dir") and isinstance(dataset, ImageFolder):
         dataset = dataset._replace(cache_dir=config["cache_dir"])
     return dataset
 
@@ -120,8 +172,8 @@ def load_mnist_5k(split="train"):
         images, labels = archive["images"][..., None], archive["labels"].astype(np.int64)
     if split == "test":
         heldout = mnist_5k_heldout(labels)
-        return Dataset(images[heldout], labels[heldout], "mnist_5k (bundled, 1000 held-out digits)")
-    return Dataset(images, labels, "mnist_5k (bundled, 5000 digits)")
+        return InMemory(images[heldout], labels[heldout], "mnist_5k (bundled, 1000 held-out digits)")
+    return InMemory(images, labels, "mnist_5k (bundled, 5000 digits)")
 
 
 def _download(name, fix, split):
@@ -144,7 +196,7 @@ def _load_mnist(data_dir, split):
             raise UserError(f"--data_dir: {local} not found; put the keras mnist.npz there")
         with np.load(local) as archive:
             images, labels = archive[f"x_{split}"], archive[f"y_{split}"].astype(np.int64)
-        return Dataset(images[..., None], labels, f"mnist ({local}, {split} split)")
+        return InMemory(images[..., None], labels, f"mnist ({local}, {split} split)")
     try:
         images, labels = _download("mnist", f"put mnist.npz in {KERAS_CACHE} or pass --data_dir", split)
     except UserError as error:
@@ -154,7 +206,7 @@ def _load_mnist(data_dir, split):
         )
         fallback = load_mnist_5k(split)
         return fallback._replace(source=fallback.source + ", fallback: mnist download failed")
-    return Dataset(images[..., None], labels, f"mnist (keras.datasets, {split} split)")
+    return InMemory(images[..., None], labels, f"mnist (keras.datasets, {split} split)")
 
 
 FASHION_FILES = {
@@ -174,10 +226,10 @@ def _load_fashion_mnist(data_dir, split):
             labels = np.frombuffer(f.read(), np.uint8, offset=8)
         with gzip.open(folder / image_file) as f:
             images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(len(labels), 28, 28)
-        return Dataset(images[..., None], labels.astype(np.int64), f"fashion_mnist ({folder}, {split} split)")
+        return InMemory(images[..., None], labels.astype(np.int64), f"fashion_mnist ({folder}, {split} split)")
     fix = f"put {image_file} and {label_file} in a folder and pass --data_dir=FOLDER"
     images, labels = _download("fashion_mnist", fix, split)
-    return Dataset(images[..., None], labels, f"fashion_mnist (keras.datasets, {split} split)")
+    return InMemory(images[..., None], labels, f"fashion_mnist (keras.datasets, {split} split)")
 
 
 def _load_cifar10(data_dir, split):
@@ -195,12 +247,12 @@ def _load_cifar10(data_dir, split):
                 batch = pickle.load(f, encoding="bytes")
             images.append(batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             labels.append(np.asarray(batch[b"labels"]))
-        return Dataset(
+        return InMemory(
             np.concatenate(images), np.concatenate(labels).astype(np.int64), f"cifar10 ({folder}, {split} split)"
         )
     fix = "extract cifar-10-python.tar.gz (it holds cifar-10-batches-py/) and pass --data_dir=FOLDER"
     images, labels = _download("cifar10", fix, split)
-    return Dataset(images, labels, f"cifar10 (keras.datasets, {split} split)")
+    return InMemory(images, labels, f"cifar10 (keras.datasets, {split} split)")
 
 
 IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
@@ -244,8 +296,7 @@ def load_folder(path, image_size):
         print(f"WARNING: folder dataset: {len(small)} of {len(readable)} images have a side shorter than "
               f"{image_size} and are upscaled to {image_size}x{image_size} ({named(small)})", file=sys.stderr)
     source = f"folder {root.resolve()} ({len(readable)} images, {image_size}x{image_size})"
-    return Dataset(None, None, source, files=tuple(str(file) for file in readable), image_size=image_size,
-                   orientations=tuple(orientations))
+    return ImageFolder(tuple(str(file) for file in readable), tuple(orientations), image_size, source)
 
 
 def named(files):
@@ -360,7 +411,7 @@ def check_decodable(dataset, batch_size, shards=1, shard=0):
     make_batches calls it at once, so that the error comes before the run writes anything:
     the pipeline itself is built later, at the first batch.
     """
-    if dataset.files is None:
+    if not isinstance(dataset, ImageFolder):
         return
     if dataset.cache_dir:
         decoded = image_cache.cached_images(dataset.files[shard::shards], dataset.image_size, dataset.cache_dir,
@@ -424,8 +475,7 @@ def load_tfds(name, data_dir, image_size, split):
     num_classes = label.num_classes if isinstance(label, tfds.features.ClassLabel) else 0
     channels = features["image"].shape[-1] or 3
     source = f"tfds:{name} ({where}, {split} split, {size} images, {image_size}x{image_size})"
-    return Dataset(None, None, source, image_size=image_size, tfds=(name, data_dir, split), size=size,
-                   channels=channels, num_classes=num_classes)
+    return TfdsSet(name, data_dir, split, size, image_size, channels, num_classes, source)
 
 
 def tfds_examples(dataset, split=None, seed=None, context=None):
@@ -436,10 +486,9 @@ def tfds_examples(dataset, split=None, seed=None, context=None):
     """
     import tensorflow_datasets as tfds
 
-    name, data_dir, own_split = dataset.tfds
     read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=context)
-    examples = tfds.builder(name, data_dir=data_dir).as_dataset(
-        split=split or own_split, shuffle_files=seed is not None, read_config=read_config)
+    examples = tfds.builder(dataset.name, data_dir=dataset.data_dir).as_dataset(
+        split=split or dataset.split, shuffle_files=seed is not None, read_config=read_config)
     size, labelled = dataset.image_size, dataset.num_classes > 0
 
     def pair(example):
@@ -455,12 +504,12 @@ def read_images(dataset, count, seed=0):
     For a folder, a random subset of its files is decoded; the rest stays on disk. For a
     TFDS set, the first `count` (TFDS shuffles a set when it prepares it).
     """
-    if dataset.tfds is not None:
-        split = f"{dataset.tfds[2]}[:{min(count, dataset.count)}]"
+    if isinstance(dataset, TfdsSet):
+        split = f"{dataset.split}[:{min(count, dataset.count)}]"
         return np.stack([image for image, _ in tfds_examples(dataset, split).as_numpy_iterator()])
     rng = np.random.default_rng(seed)
     chosen = rng.choice(dataset.count, min(count, dataset.count), replace=False)
-    if dataset.images is not None:
+    if isinstance(dataset, InMemory):
         return dataset.images[chosen]
     files = tf.data.Dataset.from_tensor_slices([dataset.files[index] for index in chosen])
     images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
@@ -492,12 +541,9 @@ class RunFacts(NamedTuple):
 
 def run_facts(dataset, conditional):
     """The RunFacts of a run on `dataset`; with --conditional, UserError for data without labels."""
-    num_classes = 0
-    if conditional:
-        if dataset.labels is None and not dataset.num_classes:
-            raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
-        num_classes = dataset.num_classes or int(dataset.labels.max()) + 1
-    return RunFacts(dataset.source, tuple(dataset.image_shape), num_classes)
+    if conditional and not dataset.num_classes:
+        raise UserError(f"--conditional needs class labels, and {dataset.source} has none")
+    return RunFacts(dataset.source, tuple(dataset.image_shape), dataset.num_classes if conditional else 0)
 
 
 class Batches:
@@ -529,7 +575,8 @@ class Batches:
 
 
 def make_batches(dataset, batch_size, seed, strategy=None):
-    """An endless Batches iterator of shuffled (images, labels) batches from a Dataset.
+    """An endless Batches iterator of shuffled (images, labels) batches from a dataset
+    (InMemory, ImageFolder or TfdsSet).
 
     images: float32 [batch_size, H, W, C] in [-1, 1]; labels: int32 [batch_size] (all 0
     when the dataset has none). Every batch is full (drop_remainder) so that the
@@ -616,29 +663,38 @@ def epoch_order(count, batch_size, seed, stream=0, start=0):
 def worker_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
     """The batches of one input pipeline: shard `shard` of `shards` of the data, shuffled,
     from its batch `start` on (0: the first; a resumed run passes the batches it has used)."""
-    share = check_batch_size(dataset, batch_size, shards, shard)
-    if dataset.tfds is not None:
-        pairs = tfds_batches(dataset, batch_size, seed, shards, shard, start)
-    elif dataset.images is not None:
-        images = tf.constant(dataset.images[shard::shards])
-        labels = np.zeros(len(images), np.int32) if dataset.labels is None else dataset.labels[shard::shards]
-        labels = tf.constant(np.asarray(labels, np.int32))
-        order = epoch_order(share, batch_size, seed, shard, start)
-        pairs = order.map(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)))
-    elif dataset.cache_dir:
+    check_batch_size(dataset, batch_size, shards, shard)
+    pairs = dataset.pipeline(batch_size, seed, shards, shard, start)  # uint8 images, int32 labels
+    pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    return pairs.prefetch(tf.data.AUTOTUNE)
+
+
+def memory_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
+    """An InMemory dataset's uint8 batches for one input pipeline (its elements shard, shard +
+    shards, ...), in epoch_order, from its batch `start` on."""
+    images = tf.constant(dataset.images[shard::shards])
+    labels = np.zeros(len(images), np.int32) if dataset.labels is None else dataset.labels[shard::shards]
+    labels = tf.constant(np.asarray(labels, np.int32))
+    order = epoch_order(len(images), batch_size, seed, shard, start)
+    return order.map(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)))
+
+
+def folder_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
+    """An ImageFolder's uint8 batches for one input pipeline (its files shard, shard + shards,
+    ...), in epoch_order, from its batch `start` on: read from its --cache_dir when it has one,
+    else decoded file by file (make_batches has checked that a batch of this share decodes,
+    check_decodable); files that fail to decode are left out. Labels are all 0."""
+    if dataset.cache_dir:
         cached = image_cache.cached_images(dataset.files[shard::shards], dataset.image_size, dataset.cache_dir,
                                            folder_decoder(dataset))
         require_a_batch(batch_size, cached.count, dataset.count, shards)
-        pairs = image_cache.read_batches(cached, epoch_order(cached.count, batch_size, seed, shard, start))
-    else:  # make_batches has checked that a batch of this share decodes (check_decodable)
-        # Indices first, files second: the skipped files of a resumed run are never opened.
-        files = tf.constant(list(dataset.files[shard::shards]))
-        paths = epoch_order(share, batch_size, seed, shard, start).unbatch().map(lambda index: files[index])
-        images = paths.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
-        pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
-        pairs = pairs.batch(batch_size, drop_remainder=True)
-    pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
-    return pairs.prefetch(tf.data.AUTOTUNE)
+        return image_cache.read_batches(cached, epoch_order(cached.count, batch_size, seed, shard, start))
+    # Indices first, files second: the skipped files of a resumed run are never opened.
+    files = tf.constant(list(dataset.files[shard::shards]))
+    paths = epoch_order(len(files), batch_size, seed, shard, start).unbatch().map(lambda index: files[index])
+    images = paths.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
+    pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
+    return pairs.batch(batch_size, drop_remainder=True)
 
 
 def tfds_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
@@ -652,14 +708,13 @@ def tfds_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
     """
     import tensorflow_datasets as tfds
 
-    name, data_dir, split = dataset.tfds
-    builder = tfds.builder(name, data_dir=data_dir)
+    builder = tfds.builder(dataset.name, data_dir=dataset.data_dir)
     image_feature, size, labelled = builder.info.features["image"], dataset.image_size, dataset.num_classes > 0
     context = tf.distribute.InputContext(shards, shard) if shards > 1 else None
 
     def examples(epoch_seed):
         read_config = tfds.ReadConfig(shuffle_seed=epoch_seed, input_context=context)
-        return builder.as_dataset(split=split, shuffle_files=True, read_config=read_config,
+        return builder.as_dataset(split=dataset.split, shuffle_files=True, read_config=read_config,
                                   decoders={"image": tfds.decode.SkipDecoding()})
 
     per_epoch = int(examples(seed).cardinality()) // batch_size  # this pipeline's share of the files

@@ -75,21 +75,21 @@ class Evaluator:
     `score(images)` returns a dict of metrics; `floor` holds the real floor.
     """
 
-    def __init__(self, dataset, data_dir=None, num_samples=DEFAULT_NUM_SAMPLES, seed=0,
+    def __init__(self, dataset_name, data_dir=None, num_samples=DEFAULT_NUM_SAMPLES, seed=0,
                  inception_weights="imagenet", image_size=64, cache_dir=classifier.CACHE_DIR):
         rng = np.random.default_rng(seed)
         self.seed = seed
-        if dataset in DIGIT_DATASETS:
+        if dataset_name in DIGIT_DATASETS:
             self.kind = "classifier"
-            splits = classifier.training_and_heldout(dataset, data_dir)  # loaded once, used twice
-            self.extractor = classifier.load_or_train(dataset, data_dir, cache_dir=cache_dir, splits=splits)
+            splits = classifier.training_and_heldout(dataset_name, data_dir)  # loaded once, used twice
+            self.extractor = classifier.load_or_train(dataset_name, data_dir, cache_dir=cache_dir, splits=splits)
             train_images, train_labels, reference, _ = splits
         else:
             self.kind = "inception"
             self.extractor = InceptionEmbedding(inception_weights)
             train_labels = None
-            training = data.load_dataset(dataset, data_dir, image_size)
-            if training.images is None:  # a folder or TFDS set: its own images are the reference
+            training = data.load_dataset(dataset_name, data_dir, image_size)
+            if not isinstance(training, data.InMemory):  # a folder or TFDS set: its own images are the reference
                 # A subset in memory, whatever the dataset's size: the reference, then the floor's.
                 images = data.read_images(training, FOLDER_REFERENCE + num_samples, seed)
                 reference, train_images = images[:FOLDER_REFERENCE], images[FOLDER_REFERENCE:]
@@ -97,7 +97,7 @@ class Evaluator:
                     train_images = reference
             else:
                 train_images = training.images
-                reference = data.load_dataset(dataset, data_dir, split="test").images
+                reference = data.load_dataset(dataset_name, data_dir, split="test").images
         self.num_samples = min(num_samples, len(train_images))
         self.reference_size = len(reference)
         self._reference_features, _ = self.extractor.embed(reference)

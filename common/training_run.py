@@ -4,9 +4,9 @@ The training loop itself stays in each train.py:
 
     with training_run.TrainingRun(config, *models, strategy, variant=variant, facts=facts,
                                   real_batches=real_batches) as run:
-        for step in run.steps():
+        for iteration in run.iterations():
             metrics = train_iteration(real_batches, ...)
-            run.end_step(step, metrics)
+            run.end_iteration(iteration, metrics)
 
 Opening a TrainingRun restores the latest checkpoint in --logdir, if any, with the
 position of the real batches in their order (common/data.py), so that the same command
@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 from common import cli, devices, export, images, logs, quality, rundir, sampling
 
@@ -42,6 +43,30 @@ class NonFiniteError(cli.UserError):
     """A loss, a gradient norm or a weight became NaN or infinite: one line, no checkpoint."""
 
 
+class Due(NamedTuple):
+    """What the end of one generator iteration does (TrainingRun.due)."""
+
+    log: bool  # read the metrics, log the scalars
+    checkpoint: bool  # check the weights are finite, save a checkpoint, flush the log
+    samples: bool  # write the fixed-noise sample grid
+    evaluate: bool  # score the samples' quality (with --eval_every)
+
+
+def fixed_inputs(seed, generator, num_classes):
+    """The sample grids' generator inputs, the same at every grid so that they show one set
+    of samples evolving: [noise float32 [64, latent], labels int32 [64]]. Without classes,
+    64 noise vectors from numpy's generator seeded by --seed (labels all 0, unread); with
+    classes, one row of the same 8 noise vectors per class."""
+    import numpy as np
+
+    noise = np.random.default_rng(seed).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
+    inputs = [noise.astype(np.float32), np.zeros(SAMPLE_GRID, np.int32)]  # labels: unread
+    if num_classes:  # one row per class, the same 8 noise vectors in every row
+        classes = np.arange(num_classes, dtype=np.int32)
+        inputs = [np.tile(inputs[0][:8], (num_classes, 1)), np.repeat(classes, 8)]
+    return inputs
+
+
 class TrainingRun:
     """Everything a training run writes, on its schedule (see the module docstring)."""
 
@@ -55,29 +80,58 @@ class TrainingRun:
         that a resumed run's data goes on where it stopped; random_generator: a
         tf.random.Generator the steps draw from, kept in the checkpoint too (None: neither is
         kept)."""
-        import numpy as np
-        import tensorflow as tf
-
         self.config, self.facts = config, facts
-        record = {**config, **facts.recorded()}  # config.json: the flags, then the run's facts
         self.logdir = pathlib.Path(config["logdir"])
         # Only the chief writes logs, samples and config. Every worker takes part in
         # saving a checkpoint (a collective operation); the others write to a scratch folder.
         self.chief = devices.is_chief(strategy)
         self.make_generator = variant.make_generator  # for --export
-        resuming = (rundir.check_logdir(record, variant.flag_defaults(), variant.retired_flags) if self.chief
-                    else (self.logdir / rundir.CONFIG_FILE).is_file())
         self.generator = generator
         self.optimizers = (generator_optimizer, discriminator_optimizer)
         self._non_finite_readings, self._loss_scales = 0, []  # check_finite's memory of the last readings
+        resuming = self.check_resume(variant)
+        self.open_checkpoint(generator, discriminator, strategy, real_batches, random_generator)
+        self.num_classes = facts.num_classes
+        self.fixed_inputs = fixed_inputs(config["seed"], generator, self.num_classes)
+        self.log = self.evaluator = None
+        if self.chief and config["eval_every"] and self.start < config["train_steps"]:
+            self.evaluator = self.make_evaluator(strategy)  # before anything is written
+        self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
+        if not self.chief:
+            return
+        self.print_banner(generator, discriminator, strategy, resuming)
+        if self.start < config["train_steps"]:  # a finished run is left exactly as it was
+            self.log = self.open_logs()
+        if self.evaluator:
+            print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
+        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
+
+    def record(self):
+        """What config.json holds: the flags, then the run's facts."""
+        return {**self.config, **self.facts.recorded()}
+
+    def check_resume(self, variant):
+        """Whether the run directory holds a run to resume; the chief also checks that its
+        config.json agrees with these flags (rundir.check_logdir, which raises UserError)."""
+        if self.chief:
+            return rundir.check_logdir(self.record(), variant.flag_defaults(), variant.retired_flags)
+        return (self.logdir / rundir.CONFIG_FILE).is_file()
+
+    def open_checkpoint(self, generator, discriminator, strategy, real_batches, random_generator):
+        """Sets up the checkpoint (generator iteration counter, models, optimizers, and the data position and
+        random generator when given), restores the latest one in --logdir, and sets self.start."""
+        import tensorflow as tf
+
+        generator_optimizer, discriminator_optimizer = self.optimizers
         with strategy.scope():
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.iterations_done = tf.Variable(0, dtype=tf.int64, trainable=False)  # generator iterations
         self._scratch = None if self.chief else tempfile.mkdtemp(prefix="gan-worker-")
         self.checkpoint_variables = [
             *generator.variables, *discriminator.variables,
             *generator_optimizer.variables, *discriminator_optimizer.variables,
         ]
-        models = dict(step=self.step, generator=generator, discriminator=discriminator,
+        models = dict(step=self.iterations_done,  # "step": the name checkpoints have kept it under
+                      generator=generator, discriminator=discriminator,
                       generator_optimizer=generator_optimizer, discriminator_optimizer=discriminator_optimizer)
         extras = {"data_position": None if real_batches is None else real_batches.position,
                   "random_generator": random_generator}
@@ -87,25 +141,15 @@ class TrainingRun:
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
             self.restore(latest, models, extras)
-        self.start = int(self.step.numpy())
+        self.start = int(self.iterations_done.numpy())
         if random_generator is not None:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
-        # The same noise every time, so that the grids show one set of samples evolving.
-        self.num_classes = facts.num_classes
-        noise = np.random.default_rng(config["seed"]).standard_normal((SAMPLE_GRID, sampling.latent_dim(generator)))
-        self.fixed_inputs = [noise.astype(np.float32), np.zeros(SAMPLE_GRID, np.int32)]  # labels: unread
-        if self.num_classes:  # one row per class, the same 8 noise vectors in every row
-            classes = np.arange(self.num_classes, dtype=np.int32)
-            self.fixed_inputs = [np.tile(self.fixed_inputs[0][:8], (self.num_classes, 1)), np.repeat(classes, 8)]
 
-        self.log = self.evaluator = None
-        if self.chief and config["eval_every"] and self.start < config["train_steps"]:
-            self.evaluator = self.make_evaluator(strategy)  # before anything is written
-        self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
-        if not self.chief:
-            return
-        print(f"{config['variant']} on {facts.data_source}, images {tuple(facts.image_shape)}")
+    def print_banner(self, generator, discriminator, strategy, resuming):
+        """The start-up lines: variant and data, parameter counts, run directory."""
+        config = self.config
+        print(f"{config['variant']} on {self.facts.data_source}, images {tuple(self.facts.image_shape)}")
         print(
             f"generator: {generator.count_params():,} parameters; "
             f"discriminator: {discriminator.count_params():,} parameters; "
@@ -114,13 +158,12 @@ class TrainingRun:
         devices.warn_if_gpu_unused()
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
-        if self.start < config["train_steps"]:  # a finished run is left exactly as it was
-            self.logdir.mkdir(parents=True, exist_ok=True)
-            rundir.write_json(self.logdir / rundir.CONFIG_FILE, record)
-            self.log = logs.ScalarLog(self.logdir, self.start)
-        if self.evaluator:
-            print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
-        self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
+
+    def open_logs(self):
+        """Writes config.json and opens the scalar log (the chief, when there is training to do)."""
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        rundir.write_json(self.logdir / rundir.CONFIG_FILE, self.record())
+        return logs.ScalarLog(self.logdir, self.start)
 
     def restore(self, path, models, extras):
         """Restores the checkpoint at `path`; one saved before the data position or the random
@@ -165,61 +208,72 @@ class TrainingRun:
         config = self.config
         with devices.float32_policy():
             evaluator = quality.Evaluator(
-                rundir.data_identity({**config, **self.facts.recorded()}), config["data_dir"], seed=config["seed"],
+                rundir.data_identity(self.record()), config["data_dir"], seed=config["seed"],
                 inception_weights=config.get("inception_weights", "imagenet"), image_size=config["image_size"],
             )
         devices.seed_everything(config["seed"], strategy)
         return evaluator
 
-    def steps(self):
+    def iterations(self):
         """The generator iterations still to run: start + 1 ... train_steps."""
         if self.start >= self.config["train_steps"]:
             print(f"already trained for {self.start} generator iterations; raise --train_steps to go on")
         return range(self.start + 1, self.config["train_steps"] + 1)
 
-    def end_step(self, step, metrics):
-        """Records that generator iteration `step` is done; logs, samples and checkpoints on schedule.
+    def end_iteration(self, iteration, metrics):
+        """Records that generator iteration `iteration` is done; logs, samples and checkpoints on schedule.
 
         At its end, between two iterations and after the finished one is logged, is where a
         Ctrl-C or SIGTERM stops the run (cli.StopRequested; __exit__ saves the checkpoint), so
         that a checkpoint always holds whole iterations.
         """
-        self.step.assign(step)
-        last = step == self.config["train_steps"]
-        logging = step % self.config["log_every"] == 0 or last
-        saving = step % self.config["checkpoint_every"] == 0 or last
-        if logging or saving:  # the numbers are read from the device here only, never per update
+        self.iterations_done.assign(iteration)
+        due = self.due(iteration)
+        if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
-            metrics = self.check_finite(step, metrics, weights=saving)
-        if saving:
-            self.manager.save(checkpoint_number=step)  # on every worker: saving is collective
+            metrics = self.check_finite(iteration, metrics, weights=due.checkpoint)
+        if due.checkpoint:
+            self.manager.save(checkpoint_number=iteration)  # on every worker: saving is collective
         if self.chief:
-            self.write_step(step, metrics, logging, last)
+            self.write_iteration(iteration, metrics, due)
         self.stop_if_requested()
 
-    def write_step(self, step, metrics, logging, last):
-        """The chief's part of end_step: scalars, progress, evaluation and sample grids on schedule."""
+    def due(self, iteration):
+        """What is due at the end of generator iteration `iteration` (the Due schedule): every
+        --log_every, --checkpoint_every, --sample_every and --eval_every iterations, and
+        everything at the last one (--train_steps); sample grids also at EARLY_SAMPLES
+        iterations into each session, so that a picture comes within the first minute."""
+        config = self.config
+        last = iteration == config["train_steps"]
+        return Due(log=iteration % config["log_every"] == 0 or last,
+                   checkpoint=iteration % config["checkpoint_every"] == 0 or last,
+                   samples=(iteration % config["sample_every"] == 0 or last
+                            or iteration - self.start in EARLY_SAMPLES),
+                   evaluate=bool(self.evaluator) and (iteration % config["eval_every"] == 0 or last))
+
+    def write_iteration(self, iteration, metrics, due):
+        """The chief's part of end_iteration: scalars, progress, evaluation and sample grids, as `due` says."""
         values = {}
-        if logging:
+        if due.log:
             values = dict(metrics)
             now = time.perf_counter()
-            values["perf/steps_per_sec"] = (step - self._tick[1]) / (now - self._tick[0])
-            self._tick = (now, step)
-        if self.evaluator and (step % self.config["eval_every"] == 0 or last):
-            values.update(self.evaluate(step))
+            values["perf/steps_per_sec"] = (iteration - self._tick[1]) / (now - self._tick[0])
+            self._tick = (now, iteration)
+        if due.evaluate:
+            values.update(self.evaluate(iteration))
         if values:
-            self.log.scalars(step, values)
-        self.progress.update(step, metrics)
-        if step % self.config["sample_every"] == 0 or last or step - self.start in EARLY_SAMPLES:
-            self.save_samples(step)
-        if step % self.config["checkpoint_every"] == 0 or last:
+            self.log.scalars(iteration, values)
+        self.progress.update(iteration, metrics)
+        if due.samples:
+            self.save_samples(iteration)
+        if due.checkpoint:
             self.log.flush()
 
     def stop_if_requested(self):
         if cli.stop_requested():
             raise cli.StopRequested
 
-    def check_finite(self, step, metrics, weights):
+    def check_finite(self, iteration, metrics, weights):
         """The logged numbers that are finite; stops the run when the weights are not.
 
         What the run keeps decides: the weights and the optimizers' state. If one of them is
@@ -238,18 +292,18 @@ class TrainingRun:
         if not non_finite:
             self._non_finite_readings = 0
             if weights and not self.weights_finite():
-                raise self.blow_up(step, "a weight is not finite")
+                raise self.blow_up(iteration, "a weight is not finite")
             return metrics
         what = f"{non_finite[0]} is {metrics[non_finite[0]]}"
         if not self.weights_finite():
-            raise self.blow_up(step, f"{what}, and so is a weight")
+            raise self.blow_up(iteration, f"{what}, and so is a weight")
         if self._loss_scales and min(self._loss_scales) < 1:
-            raise self.blow_up(step, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}")
+            raise self.blow_up(iteration, f"{what} with the float16 loss scale down to {min(self._loss_scales):.3g}")
         scale_fell = any(now < before for now, before in zip(self._loss_scales, scales))
         self._non_finite_readings = 0 if scale_fell else self._non_finite_readings + 1
         if self._non_finite_readings >= NON_FINITE_READINGS:
-            raise self.blow_up(step, f"{what} at {NON_FINITE_READINGS} logged iterations in a row")
-        self.progress.message(f"step {step}: {what} with finite weights and optimizer state: an update that "
+            raise self.blow_up(iteration, f"{what} at {NON_FINITE_READINGS} logged iterations in a row")
+        self.progress.message(f"step {iteration}: {what} with finite weights and optimizer state: an update that "
                               "was not applied (float16's loss scale skips those); not logged")
         return {key: value for key, value in metrics.items() if key not in non_finite}
 
@@ -264,64 +318,64 @@ class TrainingRun:
         floats = [v for v in variables if "float" in str(v.dtype)]  # not the step counters
         return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in floats]))
 
-    def blow_up(self, step, what):
-        """The NonFiniteError that stops the run at `step`, after recording the blow-up in
+    def blow_up(self, iteration, what):
+        """The NonFiniteError that stops the run at `iteration`, after recording the blow-up in
         blow_ups.json, so that the resume draws other random numbers (reseed_after_blow_up)."""
         latest = self.manager.latest_checkpoint
         resume_from = int(pathlib.Path(latest).name.split("-")[-1]) if latest else 0
         if self.chief:
             path = self.logdir / BLOW_UPS_FILE
             blow_ups = json.loads(path.read_text()) if path.is_file() else []
-            rundir.write_json(path, [*blow_ups, {"generator_iteration": step, "what": what,
+            rundir.write_json(path, [*blow_ups, {"generator_iteration": iteration, "what": what,
                                                  "resume_from": resume_from}])
         kept = (f"the latest checkpoint, {pathlib.Path(latest).name}, holds finite weights: run the same "
                 "command to resume from it with other random numbers, or start a new --logdir with a lower "
                 "--learning_rate" if latest else "no checkpoint was saved before it; lower --learning_rate and "
                 "start again")
-        return NonFiniteError(f"stopped at generator iteration {step}: {what} (nothing saved); {kept}")
+        return NonFiniteError(f"stopped at generator iteration {iteration}: {what} (nothing saved); {kept}")
 
     def save_on_stop(self, stopped_between_iterations):
         """After a Ctrl-C or SIGTERM: a checkpoint if the run stopped between two iterations with
         finite weights, else none (the newest on disk stays the last good one); exits with 130."""
-        step = int(self.step.numpy())
+        iteration = int(self.iterations_done.numpy())
         kept = f"the latest checkpoint is {pathlib.Path(self.manager.latest_checkpoint or 'none').name}"
         if not stopped_between_iterations:  # a second signal, in the middle of an iteration
             self.progress.message(f"interrupted again: stopped at once, nothing saved; {kept}")
             sys.exit(cli.stop_exit_status())
         if not self.weights_finite():  # a blow-up since the last check: keep the good checkpoint
-            self.progress.message(f"interrupted at generator iteration {step} with non-finite weights; "
+            self.progress.message(f"interrupted at generator iteration {iteration} with non-finite weights; "
                                   "nothing saved, the latest checkpoint is the last good one")
             sys.exit(cli.stop_exit_status())
         try:
-            self.manager.save(checkpoint_number=step)
+            self.manager.save(checkpoint_number=iteration)
         except KeyboardInterrupt:  # a second signal during the save: TensorFlow's index still names the last one
             self.progress.message(f"interrupted again while saving: nothing saved; {kept}")
             sys.exit(cli.stop_exit_status())
-        self.progress.message(f"interrupted: saved a checkpoint at generator iteration {step}; "
+        self.progress.message(f"interrupted: saved a checkpoint at generator iteration {iteration}; "
                               "run the same command to resume")
         sys.exit(cli.stop_exit_status())
 
-    def save_samples(self, step):
-        """samples/step_NNNNNNN.png, the fixed-noise grid at generator iteration `step`, and the
+    def save_samples(self, iteration):
+        """samples/step_NNNNNNN.png, the fixed-noise grid at generator iteration `iteration`, and the
         same picture as samples/latest.png; each file is replaced whole or not at all."""
         samples = images.to_uint8(self.generator(self.fixed_inputs, training=False))
         sample_grid = images.grid(samples, columns=8)
-        path = self.logdir / "samples" / f"step_{step:07d}.png"
+        path = self.logdir / "samples" / f"step_{iteration:07d}.png"
         images.save_png(sample_grid, path)
         partial = path.with_name(LATEST_SAMPLES + ".partial")
         shutil.copyfile(path, partial)
         os.replace(partial, path.with_name(LATEST_SAMPLES))
-        self.log.image(step, "samples", sample_grid)
+        self.log.image(iteration, "samples", sample_grid)
 
-    def evaluate(self, step):
+    def evaluate(self, iteration):
         """Sample-quality metrics of the generator now, as eval/* scalars."""
         began = time.perf_counter()
         samples, labels = sampling.generate(
-            self.generator, self.evaluator.num_samples, seed=self.config["seed"] + step, num_classes=self.num_classes
-        )
+            self.generator, self.evaluator.num_samples, seed=self.config["seed"] + iteration,
+            num_classes=self.num_classes)
         results = self.evaluator.score(samples, labels)
         self._tick = (self._tick[0] + time.perf_counter() - began, self._tick[1])  # keep it out of steps/s
-        self.progress.message(f"step {step}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
+        self.progress.message(f"step {iteration}: " + "  ".join(f"{key} {value:.4g}" for key, value in results.items()))
         return {f"eval/{key}": value for key, value in results.items()}
 
     def __enter__(self):

@@ -236,3 +236,12 @@ def test_a_papers_run_trains_two_steps_at_a_tiny_batch(name, tmp_path):
     config = parse(variant, [flagfile, *tiny])
     train_module(variant).train(config)
     assert [int(row["step"]) for row in metrics_rows(tmp_path / "run")] == [1, 2]
+
+
+def test_the_flag_config_is_read_only_and_overrides_make_a_new_one():
+    # The flags say what was asked; a function that wants other values builds its own mapping.
+    config = cli.default_config(train_module("wgan_gp"))
+    with pytest.raises(TypeError):
+        config["learning_rate"] = 0.0
+    changed = cli.default_config(train_module("wgan_gp"), learning_rate=0.0)
+    assert changed["learning_rate"] == 0.0 != config["learning_rate"]

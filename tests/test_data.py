@@ -104,7 +104,7 @@ def test_folder_dataset_centre_crops_and_resizes_every_image(tmp_path):
     write_image(tmp_path / "b" / "c" / "gray.jpg", np.full((30, 30), 90, np.uint8))
     (tmp_path / "notes.txt").write_text("not an image, not read")
     dataset = data.load_dataset(f"folder:{tmp_path}", image_size=32)
-    assert dataset.images is None and dataset.labels is None and dataset.image_shape == (32, 32, 3)
+    assert isinstance(dataset, data.ImageFolder) and dataset.labels is None and dataset.image_shape == (32, 32, 3)
     assert [pathlib.Path(file).name for file in dataset.files] == ["stripes.png", "gray.jpg"]  # sorted by path
     stripes_out, gray = (data.folder_decoder(dataset)(file).numpy() for file in dataset.files)
     assert stripes_out[..., 1].min() > 240 and stripes_out[..., 0].max() < 15 and stripes_out[..., 2].max() < 15
@@ -151,11 +151,22 @@ def test_a_folder_streams_skipping_unreadable_files_with_one_warning(tmp_path, c
     assert data.read_images(dataset, 10).shape == (5, 28, 28, 3)  # every readable one, no more
 
 
+def test_each_kind_of_dataset_says_its_classes_and_a_conditional_run_needs_some(tmp_path):
+    digits = data.InMemory(np.zeros((4, 2, 2, 1), np.uint8), np.array([0, 3, 1, 3]), "test")
+    assert data.run_facts(digits, conditional=True).num_classes == 4  # labels 0..3
+    assert data.run_facts(digits, conditional=False).num_classes == 0
+    write_image(tmp_path / "a.png", np.zeros((8, 8, 3), np.uint8))
+    for unlabelled in (digits._replace(labels=None), data.load_dataset(f"folder:{tmp_path}", image_size=8)):
+        assert unlabelled.num_classes == 0
+        with pytest.raises(UserError, match="--conditional needs class labels"):
+            data.run_facts(unlabelled, conditional=True)
+
+
 def test_batches_are_full_scaled_and_cover_each_epoch_once():
     # Ten distinct one-pixel "images" 0, 10, ..., 90; batches of 4 drop the remainder of 2.
     images = (np.arange(10, dtype=np.uint8) * 10).reshape(10, 1, 1, 1)
     labels = np.arange(10) % 3
-    batches = data.make_batches(data.Dataset(images, labels, "test"), batch_size=4, seed=0)
+    batches = data.make_batches(data.InMemory(images, labels, "test"), batch_size=4, seed=0)
     seen = []
     for _ in range(50):
         batch, batch_labels = (tensor.numpy() for tensor in next(batches))
@@ -177,7 +188,7 @@ def test_scaling_maps_0_and_255_to_the_tanh_range():
 
 def test_batch_larger_than_the_dataset_is_refused():
     with pytest.raises(UserError, match="larger than the dataset"):
-        data.make_batches(data.Dataset(np.zeros((5, 2, 2, 1), np.uint8), None, "test"), batch_size=6, seed=0)
+        data.make_batches(data.InMemory(np.zeros((5, 2, 2, 1), np.uint8), None, "test"), batch_size=6, seed=0)
 
 
 def test_mnist_5k_test_split_is_the_last_100_digits_of_each_class():
@@ -210,7 +221,7 @@ def test_each_input_pipeline_reads_a_disjoint_share_and_the_shares_cover_the_dat
     dataset = grey_folder(tmp_path / "images", 12)
     if kind == "in memory":
         decode = data.folder_decoder(dataset)
-        dataset = data.Dataset(np.stack([decode(file).numpy() for file in dataset.files]), None, "test")
+        dataset = data.InMemory(np.stack([decode(file).numpy() for file in dataset.files]), None, "test")
     if kind == "cached folder":
         dataset = dataset._replace(cache_dir=str(tmp_path / "cache"))
     shares = [indices_seen(data.worker_batches(dataset, 2, seed=0, shards=2, shard=shard), 3) for shard in (0, 1)]
@@ -368,7 +379,7 @@ def test_a_resumed_pipeline_gives_the_batches_an_uninterrupted_one_gives(tmp_pat
     keras.utils.set_random_seed(0)  # as a run does: TensorFlow's global seed must not matter
     dataset = grey_folder(tmp_path / "images", 12)
     if kind.startswith("in memory"):
-        dataset = data.Dataset(np.stack([data.decode_image(file, 8, 1).numpy() for file in dataset.files]), None, "test")
+        dataset = data.InMemory(np.stack([data.decode_image(file, 8, 1).numpy() for file in dataset.files]), None, "test")
     if kind == "cached folder":
         dataset = dataset._replace(cache_dir=str(tmp_path / "cache"))
     if kind == "tfds":

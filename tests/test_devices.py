@@ -46,9 +46,8 @@ def one_iteration(variant, strategy, optimizer):
     then holds functions of gradients all taken at the same weights.
     """
     train = variants.module(variant, "train")
-    config = cli.default_config(train, batch_size=8, jit_compile=False, n_critic=2, conditional=False)
-    if optimizer == "paper":
-        config["learning_rate"] = 0.0
+    paper = dict(learning_rate=0.0) if optimizer == "paper" else {}
+    config = cli.default_config(train, batch_size=8, jit_compile=False, n_critic=2, conditional=False, **paper)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         generator, discriminator, generator_optimizer, discriminator_optimizer = train.make_models(config, (28, 28, 1))

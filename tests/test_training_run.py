@@ -592,7 +592,7 @@ class BlowsUpAtThree(training_run.TrainingRun):
     """A run whose weights are found non-finite at generator iteration 3, and at no other."""
 
     def weights_finite(self):
-        return int(self.step.numpy()) != 3
+        return int(self.iterations_done.numpy()) != 3
 
 
 def test_the_resume_after_a_blow_up_draws_other_random_numbers(tmp_path, monkeypatch):

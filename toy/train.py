@@ -77,10 +77,10 @@ def train(variant, config):
     real_batches = data.batches(config["dataset"], config["batch_size"], config["seed"])
     progress = logs.Progress(0, config["train_steps"], config["log_every"])
     began = time.perf_counter()
-    for step in range(1, config["train_steps"] + 1):
-        n_critic = train_module.critic_updates(step, config)
+    for iteration in range(1, config["train_steps"] + 1):
+        n_critic = train_module.critic_updates(iteration, config)
         result = train_module.train_iteration(real_batches, discriminator_step, generator_step, n_critic)
-        progress.update(step, result)
+        progress.update(iteration, result)
     # The toy sets have no classes: G and D without their labels input, for scoring and plots.
     return sampling.label_free(generator), sampling.label_free(discriminator), time.perf_counter() - began
 

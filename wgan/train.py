@@ -121,9 +121,9 @@ def make_steps(generator, discriminator, generator_optimizer, discriminator_opti
     )
 
 
-def critic_updates(step, config):
-    """Critic updates in generator iteration `step`: n_critic (Alg. 1 line 2)."""
-    done = step - 1  # generator iterations finished before this one (the official code's counter)
+def critic_updates(iteration, config):
+    """Critic updates in generator iteration `iteration`: n_critic (Alg. 1 line 2)."""
+    done = iteration - 1  # iterations finished before this one (the official code's counter)
     if config["official_critic_schedule"] and (done < 25 or done % 500 == 0):
         return 100  # while the critic is far from optimal; why: WGAN's code, not its paper
     return config["n_critic"]
@@ -153,10 +153,10 @@ def train(config):
     variant = variants.get(config["variant"])  # what the plumbing needs to know of this variant
     with training_run.TrainingRun(config, *models, strategy, variant=variant, facts=facts,
                                   real_batches=real_batches, random_generator=rng) as run:
-        for step in run.steps():
-            n_critic = critic_updates(step, config)
+        for iteration in run.iterations():
+            n_critic = critic_updates(iteration, config)
             metrics = train_iteration(real_batches, discriminator_step, generator_step, n_critic)
-            run.end_step(step, metrics)
+            run.end_iteration(iteration, metrics)
 
 
 def main(argv):
