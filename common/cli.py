@@ -154,6 +154,9 @@ def run_command(main):
         except UserError as error:
             print(f"error: {error}", file=sys.stderr)
             sys.exit(2)
+        except OSError as error:  # a path that cannot be read or written: a folder that is a file, no permission, ...
+            print(f"error: {os_error_message(error)}", file=sys.stderr)
+            sys.exit(2)
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
             print(str(interruption) or "interrupted: stopped before finishing", file=sys.stderr)
@@ -164,6 +167,14 @@ def run_command(main):
             raise
 
     app.run(guarded, flags_parser=_parse_flags)
+
+
+def os_error_message(error):
+    """An OSError as one line that names the path: "/data/run: Permission denied"."""
+    if error.filename is None:
+        return error.strerror or str(error)
+    path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+    return f"{path}: {error.strerror or error}"
 
 
 def _parse_flags(argv):
@@ -182,6 +193,12 @@ def flag_error_message(error, flag_values):
         hint = did_you_mean(error.flagname, flag_values, prefix="--") or " (--helpfull lists them)"
         return f"unknown flag --{error.flagname}{hint}"
     message = " ".join(str(error).split())  # one line
+    message = message.removeprefix("ERROR:: ")  # absl's own prefix on a --flagfile that cannot be opened
+    if message.startswith("Unable to open flagfile: "):  # "...: [Errno 2] No such file or directory: 'PATH'"
+        reason = message.removeprefix("Unable to open flagfile: ")
+        path = pathlib.Path(reason.rsplit(": ", 1)[-1].strip("'\""))
+        siblings = [sibling.name for sibling in path.parent.glob("*")] if path.parent.is_dir() else []
+        return f"--flagfile: cannot open {path}{did_you_mean(path.name, siblings)}"
     if message.startswith("flag --"):  # "flag --name=value: what is wrong"
         message = message[len("flag "):]
         name, _, value = message[2:].partition(":")[0].partition("=")

@@ -41,10 +41,7 @@ def check_logdir(config, defaults=None, retired_flags=None):
     config_path = logdir / CONFIG_FILE
     resuming = config_path.is_file()
     if resuming:
-        try:
-            saved = json.loads(config_path.read_text())
-        except (OSError, ValueError) as error:
-            raise UserError(f"{config_path} is unreadable ({error}); use another --logdir") from None
+        saved = parse_config(config_path)
         if "dataset" in saved:  # a run recorded before folder paths were resolved
             saved["dataset"] = normalized_dataset(saved["dataset"])
         if saved.get("variant", config["variant"]) != config["variant"]:
@@ -124,7 +121,36 @@ def read_config(logdir):
     path = pathlib.Path(logdir) / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{logdir} is not a run directory (no {CONFIG_FILE})")
-    return json.loads(path.read_text())
+    return parse_config(path)
+
+
+def parse_config(path):
+    """A run's config.json as a dict; UserError (one line) when it is not a readable JSON object."""
+    try:
+        config = json.loads(pathlib.Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path} is unreadable ({error}); use another --logdir") from None
+    if not isinstance(config, dict):
+        raise UserError(f"{path} does not hold a run's settings (a JSON object); use another --logdir")
+    return config
+
+
+def restore_checkpoint(checkpoint, path):
+    """checkpoint.restore(path), or UserError (one line) naming a checkpoint whose files are
+    damaged (truncated, say), so that the one before it can be used instead."""
+    import tensorflow as tf
+
+    try:
+        return checkpoint.restore(path)
+    except (tf.errors.OpError, IndexError, ValueError) as error:
+        raise unreadable_checkpoint(path, error) from None
+
+
+def unreadable_checkpoint(path, error):
+    """The UserError for a checkpoint that cannot be read: what failed, and what to do."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return UserError(f"{path} is unreadable ({reason}); remove its files ({pathlib.Path(path).name}.*) "
+                     "to use the checkpoint before it")
 
 
 def make_checkpoint(logdir, **objects):

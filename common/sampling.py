@@ -41,7 +41,8 @@ def load_generator(logdir, make_generator):
     if latest is None:
         raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")
     # The checkpoint also holds D and the optimizers; only the generator is needed.
-    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial().assert_existing_objects_matched()
+    rundir.restore_checkpoint(tf.train.Checkpoint(generator=generator), latest).expect_partial() \
+        .assert_existing_objects_matched()
     return generator, latest, config.get("num_classes", 0)
 
 

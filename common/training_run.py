@@ -170,15 +170,18 @@ class TrainingRun:
         generator were kept restores the rest, and says what starts afresh."""
         import tensorflow as tf
 
-        saved = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+        try:
+            saved = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+        except (tf.errors.OpError, IndexError, ValueError) as error:
+            raise rundir.unreadable_checkpoint(path, error) from None
         missing = [name for name in extras if name not in saved]
         if missing:  # an older run's checkpoint: what it lacks starts afresh
-            tf.train.Checkpoint(**models).restore(path).assert_existing_objects_matched()
+            rundir.restore_checkpoint(tf.train.Checkpoint(**models), path).assert_existing_objects_matched()
             if self.chief:
                 print(f"{pathlib.Path(path).name} was saved without {' and '.join(missing)}: "
                       "those start afresh (the data at the start of its order)")
         else:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
+            rundir.restore_checkpoint(self.checkpoint, path).assert_existing_objects_matched()
 
     def reseed_after_blow_up(self, random_generator):
         """Moves the steps' random numbers to a stream of their own when the run resumes from

@@ -38,6 +38,7 @@ BINS = 60
 
 
 def train_deep_critic(label, iterations):
+    import common  # noqa: F401  (TensorFlow without its routine start-up notes)
     import keras
     import numpy as np
     import tensorflow as tf

@@ -6,6 +6,7 @@ toy/steps.py, not copies), all in one process: importing a train.py defines no f
 import json
 import os
 import pathlib
+import sys
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FIGURES = REPO / "docs" / "figures"  # the committed figures, which the README shows
@@ -13,10 +14,22 @@ SCRATCH = REPO / "build" / "figures"  # --quick's: a check of the machinery, nev
 
 
 def output_folder(output_dir, quick):
-    """Where a figure script writes: --output_dir if given, else SCRATCH for --quick, else FIGURES."""
-    if output_dir:
-        return pathlib.Path(output_dir)
-    return SCRATCH if quick else FIGURES
+    """Where a figure script writes: --output_dir if given, else SCRATCH for --quick, else FIGURES.
+
+    The folder is made now, before any training, and a path that cannot be one (a file, no
+    permission) ends the script with one line and exit status 2.
+    """
+    folder = pathlib.Path(output_dir) if output_dir else SCRATCH if quick else FIGURES
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(folder))
+    except OSError as error:
+        from common import cli
+
+        print(f"error: --output_dir: {cli.os_error_message(error)}", file=sys.stderr)
+        sys.exit(2)
+    return folder
 
 
 def variant_module(name):

@@ -321,6 +321,17 @@ def test_an_interrupted_export_says_so_and_a_killed_one_is_cleaned_up_by_the_nex
         path.name for path in (live, elsewhere, other_output))
 
 
+def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path):
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir)
+    (data,) = (logdir / "checkpoints").glob("ckpt-2.data-*")
+    data.write_bytes(data.read_bytes()[:100])  # truncated, as by a full disk
+    make_generator = variants.module("wgan_gp", "networks").make_generator
+    with pytest.raises(UserError, match=r"ckpt-2 is unreadable .*remove its files \(ckpt-2\.\*\)") as error:
+        sampling.load_generator(logdir, make_generator)
+    assert "\n" not in str(error.value)
+
+
 def test_every_command_says_what_an_interrupt_left():
     # The default is right for any command (train.py's start-up, generate, prepare); a command
     # that knows what it leaves says so. Training, once it runs, prints its own (common/training_run.py).
@@ -335,3 +346,20 @@ def test_every_command_says_what_an_interrupt_left():
         done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True,
                               timeout=120, env={**os.environ, "SAID": given})
         assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
+
+
+def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
+    # Any command: a folder that is a file, no permission, ... gives the path and the reason.
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    program = ("import os; from common import cli\n"
+               "def main(argv):\n"
+               "    open(os.environ['TARGET'], 'w')\n"
+               "cli.run_command(main)\n")
+    from tests.helpers import REPO
+
+    target = blocker / "run" / "config.json"
+    done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TARGET": str(target)})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: {target}: Not a directory"]

@@ -180,3 +180,24 @@ def test_an_unknown_dataset_gets_the_closest_name():
     with pytest.raises(cli.UserError) as error:
         data.load_dataset("imagenet")
     assert "did you mean" not in str(error.value)
+
+
+@pytest.mark.parametrize("text, message", [('{"variant": "dcg', "is unreadable"), ("[]", "does not hold a run's settings"),
+                                           ("", "is unreadable")])
+def test_a_damaged_config_json_is_one_line(tmp_path, text, message):
+    (tmp_path / rundir.CONFIG_FILE).write_text(text)
+    with pytest.raises(UserError, match=message) as error:
+        rundir.read_config(tmp_path)
+    assert "\n" not in str(error.value) and str(tmp_path) in str(error.value)
+
+
+def test_a_mistyped_flagfile_is_one_line_with_the_closest_file(tmp_path):
+    from absl import flags
+
+    (tmp_path / "wgan_gp_cifar10.cfg").write_text("--batch_size=64\n")
+    flag_values = flags.FlagValues()
+    flags.DEFINE_integer("batch_size", 1, "", flag_values=flag_values)
+    with pytest.raises(flags.Error) as error:
+        flag_values(["prog", f"--flagfile={tmp_path / 'wgan_gp_cifar.cfg'}"])
+    assert cli.flag_error_message(error.value, flag_values) == (
+        f"--flagfile: cannot open {tmp_path / 'wgan_gp_cifar.cfg'} (did you mean wgan_gp_cifar10.cfg?)")
