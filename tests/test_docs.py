@@ -72,6 +72,16 @@ def test_a_documentation_page_has_as_many_formulas_as_its_markdown(site):
     assert formulas_on(site / "index.html") == math_tokens((REPO / "README.md").read_text())
 
 
+def test_no_page_gives_two_elements_the_same_id(site):
+    # A link to a repeated id lands on the first; the second heading could never be linked.
+    import collections
+    import re
+
+    for page in sorted(site.glob("*.html")):
+        ids = collections.Counter(re.findall(r'\sid="([^"]+)"', page.read_text()))
+        assert not [name for name, count in ids.items() if count > 1], page.name
+
+
 def test_tags_are_read_from_the_changed_lines_and_each_side_names_its_own_paper():
     parent = "x = 1\ny = 2  # Alg. 1 line 5\nz = 3\n"
     child = "x = 1\ny = 3  # line 7, eq. (3)\nz = 3  # why: a reason\n"

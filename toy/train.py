@@ -178,4 +178,8 @@ if __name__ == "__main__":
     flags.DEFINE_integer("num_samples", NUM_SAMPLES, "Generated (and real) points for the metrics", lower_bound=2)
     for name, value in toy_defaults(VARIANT).items():
         flags.FLAGS.set_default(name, value)
+    # What the two flags mean here, where the image trainer's help would mislead.
+    flags.FLAGS["dataset"].help = f"The toy set: {', '.join(data.NAMES)}"
+    flags.FLAGS["logdir"].help = ("Where result.json, samples.png and samples.npz go (default runs/toy-VARIANT-DATASET); "
+                                  "a toy run trains from scratch and replaces what is there")
     cli.run_command(main)
