@@ -30,7 +30,6 @@ PLOT_RANGE = 5.0
 
 
 def train_discriminator(variant, steps):
-    import common  # noqa: F401  (TensorFlow without its routine start-up notes)
     import numpy as np
     import tensorflow as tf
 

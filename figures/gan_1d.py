@@ -37,7 +37,6 @@ def main():
     args = parser.parse_args()
     args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
-    import common  # noqa: F401  (TensorFlow without its routine start-up notes)
     import numpy as np
     import tensorflow as tf
 

@@ -38,7 +38,6 @@ BINS = 60
 
 
 def train_deep_critic(label, iterations):
-    import common  # noqa: F401  (TensorFlow without its routine start-up notes)
     import keras
     import numpy as np
     import tensorflow as tf

@@ -17,8 +17,12 @@ def output_folder(output_dir, quick):
     """Where a figure script writes: --output_dir if given, else SCRATCH for --quick, else FIGURES.
 
     The folder is made now, before any training, and a path that cannot be one (a file, no
-    permission) ends the script with one line and exit status 2.
+    permission) ends the script with one line and exit status 2. Every script calls this
+    right after its flags, so it is also where TensorFlow is first imported, through common:
+    without its routine start-up notes.
     """
+    import common  # noqa: F401
+
     folder = pathlib.Path(output_dir) if output_dir else SCRATCH if quick else FIGURES
     try:
         folder.mkdir(parents=True, exist_ok=True)
