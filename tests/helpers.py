@@ -77,6 +77,36 @@ def train_in_process(variant, logdir, *argv):
     return config
 
 
+def trained_run(variant, destination, *argv):
+    """A copy at `destination` of the run that train_in_process(variant, ..., *argv) leaves.
+
+    Each such run is trained once per test session, under the session's cache (conftest.py),
+    with a lock so that both test workers share it; each test gets its own copy (config.json's
+    logdir names the copy), so a test may resume, damage or delete it. Returns `destination`.
+    For tests whose subject is what comes after the run; a test of the run itself trains it.
+    """
+    import fcntl
+    import json
+    import shutil
+
+    from common import rundir
+
+    key = hashlib.sha256(json.dumps([variant, *argv]).encode()).hexdigest()[:16]
+    cached = pathlib.Path(os.environ["GAN_TESTS_CACHE"]) / "runs" / f"{variant}-{key}"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    with open(cached.parent / f"{cached.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cached.parent / f"{cached.name}.done").exists():
+            shutil.rmtree(cached, ignore_errors=True)
+            train_in_process(variant, cached, *argv)
+            (cached.parent / f"{cached.name}.done").touch()
+    destination = pathlib.Path(destination)
+    shutil.copytree(cached, destination)
+    config = json.loads((destination / "config.json").read_text())
+    rundir.write_json(destination / "config.json", {**config, "logdir": str(destination)})
+    return destination
+
+
 def metrics_rows(logdir):
     with open(pathlib.Path(logdir) / "metrics.csv") as f:
         return list(csv.DictReader(f))
