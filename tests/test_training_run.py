@@ -20,7 +20,7 @@ from PIL import Image
 from commands import generate
 from common import cli, quality, rundir, training_run
 from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse, run_python,
-                           snapshot, train_in_process)
+                           snapshot, train_in_process, trained_run)
 
 
 # ---- --conditional ---------------------------------------------------------------------------
@@ -31,8 +31,8 @@ def conditional_runs(tmp_path_factory):
     """Each paper's variant trained for 2 generator iterations with --conditional."""
     root = tmp_path_factory.mktemp("conditional")
     for variant in ("dcgan", "wgan", "wgan_gp"):
-        train_in_process(variant, root / variant, "--conditional", "--train_steps=2")
-    train_in_process("wgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
+        trained_run(variant, root / variant, "--conditional", "--train_steps=2")
+    trained_run("wgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
     return root
 
 
@@ -304,13 +304,14 @@ def test_evaluation_during_training_changes_no_training_number(tmp_path, monkeyp
     # own seed must still decide every training number.
     small_evaluator(monkeypatch)
 
-    def losses(name, *argv):
-        train_in_process("dcgan", tmp_path / name, "--train_steps=2", *argv)
+    def losses(name):
         return [(row["loss/discriminator"], row["loss/generator"]) for row in metrics_rows(tmp_path / name)]
 
-    plain = losses("plain", "--seed=1")
-    assert losses("evaluated", "--seed=1", "--eval_every=1") == plain
-    assert losses("other_seed", "--seed=2", "--eval_every=1") != plain
+    trained_run("dcgan", tmp_path / "plain", "--train_steps=2")  # seed 0, the default
+    train_in_process("dcgan", tmp_path / "evaluated", "--train_steps=2", "--eval_every=1")
+    train_in_process("dcgan", tmp_path / "other_seed", "--train_steps=2", "--seed=1", "--eval_every=1")
+    assert losses("evaluated") == losses("plain")
+    assert losses("other_seed") != losses("plain")
 
 
 def test_in_training_evaluation_is_float32_under_mixed_precision(tmp_path, monkeypatch):
@@ -505,7 +506,7 @@ class TooLargeStepRun(training_run.TrainingRun):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp_path, monkeypatch, capsys):
     logdir = tmp_path / "run"
-    train_in_process(variant, logdir, "--train_steps=2")  # ckpt-2, a good one
+    trained_run(variant, logdir, "--train_steps=2")  # ckpt-2, a good one
     monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
     with pytest.raises(training_run.NonFiniteError) as error:
         train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
@@ -576,7 +577,7 @@ def test_non_finite_losses_in_a_row_stop_a_run_whose_weights_are_finite(tmp_path
 def test_an_interrupt_after_a_blow_up_saves_nothing(tmp_path, monkeypatch, capsys):
     # Between two checks the weights can already be NaN; the Ctrl-C save must not write them.
     logdir = tmp_path / "run"
-    train_in_process("dcgan", logdir, "--train_steps=2")  # ckpt-2, a good one
+    trained_run("dcgan", logdir, "--train_steps=2")  # ckpt-2, a good one
     monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
     stops = iter([False] * 4 + [True])  # Ctrl-C arrives at the fifth iteration
     monkeypatch.setattr(training_run.cli, "stop_requested", lambda: next(stops))
@@ -601,8 +602,8 @@ def test_the_resume_after_a_blow_up_draws_other_random_numbers(tmp_path, monkeyp
     def losses(name):
         return [(row["loss/discriminator"], row["loss/generator"]) for row in metrics_rows(tmp_path / name)]
 
-    train_in_process("wgan_gp", tmp_path / "straight", "--train_steps=3")
-    train_in_process("wgan_gp", tmp_path / "run", "--train_steps=2")
+    trained_run("wgan_gp", tmp_path / "straight", "--train_steps=3")
+    trained_run("wgan_gp", tmp_path / "run", "--train_steps=2")
     with monkeypatch.context() as patch:
         patch.setattr(training_run, "TrainingRun", BlowsUpAtThree)
         with pytest.raises(training_run.NonFiniteError, match="resume from it with other random numbers"):
