@@ -253,8 +253,8 @@ def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
 @pytest.mark.parametrize(
     "variant, switches",
     [("wgan_gp", "--mixed_precision=float16"), ("dcgan", "--mixed_precision=bfloat16"), ("wgan", "--jit_compile"),
-     ("wgan_gp", "--conditional --mixed_precision=float16"), ("wgan_gp", "--critic_norm=layer"),
-     ("wgan_gp", "--optimizer=rmsprop"), ("sngan", "--conditional --mixed_precision=float16"),
+     ("wgan_gp", "--conditional --mixed_precision=float16"), ("wgan_gp", "--critic_norm=layer --optimizer=rmsprop"),
+     ("sngan", "--conditional --mixed_precision=float16"),
      ("wgan_r1", "--mixed_precision=bfloat16"), ("dcgan", "--mixed_precision=float16")],
 )
 def test_switches_train_with_finite_losses(variant, switches, tmp_path):
@@ -288,11 +288,13 @@ def assert_float16_updates_were_applied(variant, logdir):
 
 
 def small_evaluator(monkeypatch, built=None):
-    """In-training evaluation with 200 samples instead of 5,000; `built` collects each evaluator."""
+    """In-training evaluation with 200 samples instead of 5,000; `built` collects each evaluator,
+    which records when it was done (built_at, time.perf_counter())."""
 
     class SmallEvaluator(quality.Evaluator):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, num_samples=200, **kwargs)
+            self.built_at = time.perf_counter()
             if built is not None:
                 built.append(self)
 
@@ -314,39 +316,21 @@ def test_evaluation_during_training_changes_no_training_number(tmp_path, monkeyp
     assert losses("other_seed") != losses("plain")
 
 
-def test_in_training_evaluation_is_float32_under_mixed_precision(tmp_path, monkeypatch):
-    built = []
-    small_evaluator(monkeypatch, built)
-    train_in_process("dcgan", tmp_path / "run", "--train_steps=1", "--eval_every=1", "--mixed_precision=float16")
-    layers = [layer for layer in built[0].extractor.model.layers if layer.weights]
-    assert layers and {layer.compute_dtype for layer in layers} == {"float32"}
-
-
-def test_the_clock_starts_after_the_evaluator_is_built(tmp_path, monkeypatch):
+def test_in_training_evaluation_is_float32_under_mixed_precision_and_the_clock_starts_after_it(tmp_path,
+                                                                                              monkeypatch):
     # The first perf/steps_per_sec must not count the evaluator's start-up (on a cache miss,
     # ~20 s of classifier training).
-    class Evaluator:
-        num_samples = 10
-
-        def __init__(self, *args, **kwargs):
-            self.built_at = time.perf_counter()
-            built.append(self)
-
-        def describe(self):
-            return "a stand-in"
-
-        def score(self, images, labels=None):
-            return {"classifier_fd": 1.0}
-
     class RecordedRun(training_run.TrainingRun):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             clock_starts.append(self._tick[0])
 
     built, clock_starts = [], []
-    monkeypatch.setattr(training_run.quality, "Evaluator", Evaluator)
+    small_evaluator(monkeypatch, built)
     monkeypatch.setattr(training_run, "TrainingRun", RecordedRun)
-    train_in_process("dcgan", tmp_path / "run", "--train_steps=1", "--eval_every=1")
+    train_in_process("dcgan", tmp_path / "run", "--train_steps=1", "--eval_every=1", "--mixed_precision=float16")
+    layers = [layer for layer in built[0].extractor.model.layers if layer.weights]
+    assert layers and {layer.compute_dtype for layer in layers} == {"float32"}
     assert clock_starts[0] >= built[0].built_at
 
 
@@ -379,10 +363,19 @@ def fake_mnist(folder, count=64):
     return arrays
 
 
-def test_a_run_resumes_from_a_moved_copy_of_its_data(tmp_path, capsys):
+def test_a_run_refuses_a_real_change_of_data_and_resumes_from_a_moved_copy_of_it(tmp_path, monkeypatch, capsys):
+    from common import data
+
     fake_mnist(tmp_path / "here")
     logdir = tmp_path / "run"
     train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'here'}", "--train_steps=2")
+    before = snapshot(logdir)
+    with monkeypatch.context() as patch:
+        patch.setattr(data, "_download", lambda name, fix, split: (_ for _ in ()).throw(cli.UserError("offline")))
+        with pytest.raises(cli.UserError, match="trained on mnist, and this one would train on mnist_5k"):
+            train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")  # no --data_dir: the fallback
+    assert snapshot(logdir) == before
+    capsys.readouterr()
     (tmp_path / "here").rename(tmp_path / "there")
     train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'there'}", "--train_steps=3")
     assert "resuming at generator iteration 2" in capsys.readouterr().out
@@ -412,19 +405,6 @@ def test_a_run_that_fell_back_to_mnist_5k_keeps_it_when_the_network_is_back(tmp_
     assert "resuming at generator iteration 3" in capsys.readouterr().out
     train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=5")
     assert "resuming at generator iteration 4" in capsys.readouterr().out
-
-
-def test_a_real_change_of_data_is_refused(tmp_path, monkeypatch):
-    from common import data
-
-    fake_mnist(tmp_path / "here")
-    logdir = tmp_path / "run"
-    train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'here'}", "--train_steps=2")
-    before = snapshot(logdir)
-    monkeypatch.setattr(data, "_download", lambda name, fix, split: (_ for _ in ()).throw(cli.UserError("offline")))
-    with pytest.raises(cli.UserError, match="trained on mnist, and this one would train on mnist_5k"):
-        train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")  # no --data_dir: the fallback
-    assert snapshot(logdir) == before
 
 
 def test_a_conditional_run_trains_on_a_tfds_set(tmp_path):
