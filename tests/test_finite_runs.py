@@ -1,0 +1,205 @@
+"""A run stays finite, in-process: every switch trains with finite losses (float16 runs apply their
+updates), and a blow-up to NaN or inf stops the run with no checkpoint holding it.
+
+Each test calls what `python VARIANT/train.py FLAGS` runs after parsing its flags.
+"""
+import json
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common import training_run
+from tests.helpers import ITERATIONS, N_CRITIC, VARIANTS, metrics_rows, train_in_process, trained_run
+
+
+# ---- the switches ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant, switches",
+    [("wgan_gp", "--mixed_precision=float16"), ("dcgan", "--mixed_precision=bfloat16"), ("wgan", "--jit_compile"),
+     ("wgan_gp", "--conditional --mixed_precision=float16"), ("wgan_gp", "--critic_norm=layer --optimizer=rmsprop"),
+     ("sngan", "--conditional --mixed_precision=float16"),
+     ("wgan_r1", "--mixed_precision=bfloat16"), ("dcgan", "--mixed_precision=float16")],
+)
+def test_switches_train_with_finite_losses(variant, switches, tmp_path):
+    logdir = tmp_path / "run"
+    train_in_process(variant, logdir, "--train_steps=3", *switches.split())
+    rows = metrics_rows(logdir)
+    assert len(rows) == 3 and all(np.isfinite(float(value)) for row in rows for value in row.values())
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logdir / "checkpoints")))
+    kernels = [name for name in reader.get_variable_to_dtype_map() if name.startswith("generator/")]
+    assert kernels and all(reader.get_variable_to_dtype_map()[name] == tf.float32 for name in kernels)
+    if "--mixed_precision=float16" in switches:
+        assert_float16_updates_were_applied(variant, logdir)
+
+
+def assert_float16_updates_were_applied(variant, logdir):
+    """Finite losses are not enough: a loss scale that overflows skips every update and halves."""
+    before, after = (tf.train.load_checkpoint(str(logdir / "checkpoints" / f"ckpt-{step}")) for step in (2, 3))
+    updates = {"generator_optimizer": 3, "discriminator_optimizer": 3 * N_CRITIC[variant]}
+    for name, count in updates.items():
+        applied = after.get_tensor(f"{name}/inner_optimizer/_iterations{ITERATIONS}")
+        scale = after.get_tensor(f"{name}/dynamic_scale{ITERATIONS}")
+        assert applied >= count // 2, f"{name}: {applied} of {count} updates applied"
+        assert 2.0**10 <= scale <= 2.0**15, f"{name}: loss scale {scale}"  # starts at 2^15, halves per skip
+    shapes = after.get_variable_to_shape_map()  # the critic's kernels, as its optimizer holds them
+    critic = [key for key in shapes if key.startswith("discriminator_optimizer/_trainable_variables/")
+              and len(shapes[key]) == 4]
+    assert critic and any(not np.array_equal(before.get_tensor(key), after.get_tensor(key)) for key in critic)
+
+
+# ---- a blow-up: NaN or inf stops the run, and no checkpoint holds it -----------------------------
+
+
+def all_checkpoints_finite(logdir):
+    """Every checkpoint left in logdir, read back: are all its floating-point values finite?"""
+    indices = sorted((logdir / "checkpoints").glob("ckpt-*.index"))
+    for index in indices:
+        reader = tf.train.load_checkpoint(str(index)[:-len(".index")])
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype.is_floating and not np.all(np.isfinite(reader.get_tensor(name))):
+                return False
+    return bool(indices)
+
+
+class TooLargeStepRun(training_run.TrainingRun):
+    """A run whose optimizers take steps far too large once it has restored its checkpoint."""
+
+    def __init__(self, config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
+                 **kept):
+        super().__init__(config, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
+                         **kept)
+        generator_optimizer.learning_rate = discriminator_optimizer.learning_rate = 1e38
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp_path, monkeypatch, capsys):
+    logdir = tmp_path / "run"
+    trained_run(variant, logdir, "--train_steps=2")  # ckpt-2, a good one
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    with pytest.raises(training_run.NonFiniteError) as error:
+        train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
+    message = str(error.value)
+    assert re.match(r"stopped at generator iteration \d+: (\S+ is (nan|inf|-inf), and so is a weight|a weight is not "
+                    r"finite) \(nothing saved\); the latest checkpoint, ckpt-\d+, holds finite weights", message), message
+    assert "\n" not in message
+    assert all_checkpoints_finite(logdir)
+    assert all(np.isfinite(float(value)) for row in metrics_rows(logdir) for value in row.values())
+    # The same command resumes from the last good checkpoint (here, to blow up again).
+    latest = int(tf.train.latest_checkpoint(str(logdir / "checkpoints")).rsplit("-", 1)[1])
+    capsys.readouterr()
+    with pytest.raises(training_run.NonFiniteError):
+        train_in_process(variant, logdir, "--train_steps=40", "--checkpoint_every=1")
+    assert f"resuming at generator iteration {latest}" in capsys.readouterr().out
+    assert all_checkpoints_finite(logdir)
+
+
+class OverflowingRun(training_run.TrainingRun):
+    """A float16 run whose loss scales start at 2^30: the critic's penalty gradient overflows."""
+
+    def __init__(self, config, *models_and_strategy, **kept):
+        super().__init__(config, *models_and_strategy, **kept)
+        for optimizer in models_and_strategy[2:4]:
+            optimizer.dynamic_scale.assign(2.0**30)
+        self._loss_scales = [2.0**30] * 2  # what check_finite compares the next scales with
+
+
+def test_a_float16_overflow_skips_updates_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    # Each overflowing critic update is skipped (NaN loss, weights untouched) and halves the
+    # scale; once it is low enough the updates apply. Only what is kept decides the run's health.
+    monkeypatch.setattr(training_run, "TrainingRun", OverflowingRun)
+    logdir = tmp_path / "run"
+    train_in_process("wgan_gp", logdir, "--mixed_precision=float16", "--train_steps=5", "--checkpoint_every=100")
+    output = capsys.readouterr().out
+    assert "loss/discriminator is nan with finite weights" in output  # the guard saw the skips, and let them be
+    reader = tf.train.load_checkpoint(str(logdir / "checkpoints" / "ckpt-5"))
+    applied = reader.get_tensor(f"discriminator_optimizer/inner_optimizer/_iterations{ITERATIONS}")
+    scale = reader.get_tensor(f"discriminator_optimizer/dynamic_scale{ITERATIONS}")
+    assert 0 < applied < 25 and 1 <= scale < 2.0**30  # some of the 25 skipped, the rest applied
+    assert all_checkpoints_finite(logdir)
+    rows = metrics_rows(logdir)
+    assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5"] and rows[-1]["loss/discriminator"]
+    assert all(np.isfinite(float(value)) for row in rows for value in row.values() if value)
+
+
+def test_a_float16_blow_up_still_stops_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    with pytest.raises(training_run.NonFiniteError, match=r"stopped at generator iteration \d+: .*lower "
+                                                          r"--learning_rate"):
+        train_in_process("wgan_gp", tmp_path / "run", "--mixed_precision=float16", "--train_steps=20")
+
+
+def test_non_finite_losses_in_a_row_stop_a_run_whose_weights_are_finite(tmp_path, monkeypatch):
+    from dcgan import train
+
+    iteration = train.train_iteration
+
+    def nan_loss(*args):
+        return {**iteration(*args), "loss/discriminator": tf.constant(float("nan"))}
+
+    monkeypatch.setattr(train, "train_iteration", nan_loss)
+    with pytest.raises(training_run.NonFiniteError, match="stopped at generator iteration 3: loss/discriminator is "
+                                                          "nan at 3 logged iterations in a row"):
+        train_in_process("dcgan", tmp_path / "run", "--train_steps=10")
+
+
+def test_an_interrupt_after_a_blow_up_saves_nothing(tmp_path, monkeypatch, capsys):
+    # Between two checks the weights can already be NaN; the Ctrl-C save must not write them.
+    logdir = tmp_path / "run"
+    trained_run("dcgan", logdir, "--train_steps=2")  # ckpt-2, a good one
+    monkeypatch.setattr(training_run, "TrainingRun", TooLargeStepRun)
+    stops = iter([False] * 4 + [True])  # Ctrl-C arrives at the fifth iteration
+    monkeypatch.setattr(training_run.cli, "stop_requested", lambda: next(stops))
+    with pytest.raises(SystemExit) as exit_status:
+        train_in_process("dcgan", logdir, "--train_steps=40", "--log_every=100", "--checkpoint_every=100")
+    assert exit_status.value.code == 130
+    assert "with non-finite weights; nothing saved" in capsys.readouterr().out
+    assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-2")
+    assert all_checkpoints_finite(logdir)
+
+
+class BlowsUpAtThree(training_run.TrainingRun):
+    """A run whose weights are found non-finite at generator iteration 3, and at no other."""
+
+    def weights_finite(self):
+        return int(self.iterations_done.numpy()) != 3
+
+
+def test_the_resume_after_a_blow_up_draws_other_random_numbers(tmp_path, monkeypatch):
+    # The last good checkpoint holds the random state that led to the blow-up; replaying it
+    # on the same weights and data would blow up again, so that one resume is reseeded.
+    def losses(name):
+        return [(row["loss/discriminator"], row["loss/generator"]) for row in metrics_rows(tmp_path / name)]
+
+    trained_run("wgan_gp", tmp_path / "straight", "--train_steps=3")
+    trained_run("wgan_gp", tmp_path / "run", "--train_steps=2")
+    with monkeypatch.context() as patch:
+        patch.setattr(training_run, "TrainingRun", BlowsUpAtThree)
+        with pytest.raises(training_run.NonFiniteError, match="resume from it with other random numbers"):
+            train_in_process("wgan_gp", tmp_path / "run", "--train_steps=3", "--checkpoint_every=1")
+    (blow_up,) = json.loads((tmp_path / "run" / training_run.BLOW_UPS_FILE).read_text())
+    assert blow_up["generator_iteration"] == 3 and blow_up["resume_from"] == 2
+    train_in_process("wgan_gp", tmp_path / "run", "--train_steps=3")
+    assert losses("run")[:2] == losses("straight")[:2]  # iterations 1 and 2, before the blow-up
+    assert losses("run")[2] != losses("straight")[2]  # the same weights and data, other z and eps
+
+
+def test_only_the_resume_from_the_blow_ups_checkpoint_is_reseeded(tmp_path):
+    import types
+
+    def state_after_resume(start, blow_ups):
+        (tmp_path / training_run.BLOW_UPS_FILE).write_text(json.dumps(blow_ups))
+        rng = tf.random.Generator.from_seed(7)
+        run = types.SimpleNamespace(logdir=tmp_path, config={"seed": 0}, start=start)
+        training_run.TrainingRun.reseed_after_blow_up(run, rng)
+        return rng.state.numpy().tolist()
+
+    saved = tf.random.Generator.from_seed(7).state.numpy().tolist()
+    first = state_after_resume(2, [{"resume_from": 2}])
+    assert first != saved
+    assert state_after_resume(4, [{"resume_from": 2}]) == saved  # a later checkpoint keeps its state
+    second = state_after_resume(2, [{"resume_from": 2}, {"resume_from": 2}])
+    assert second not in (saved, first)  # a second blow-up there: a stream of its own again
