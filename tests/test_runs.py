@@ -143,6 +143,21 @@ def test_progress_shows_elapsed_time_and_time_left_in_a_log_and_on_a_terminal(mo
         assert "10:00<50:00" in line and "loss/generator 0.25" in line, line
 
 
+@pytest.mark.parametrize("terminal", [True, False])
+def test_what_a_ctrl_c_says_starts_a_line_of_its_own_on_a_terminal(monkeypatch, capfd, terminal):
+    # On a terminal the cursor is after the echoed ^C or in the middle of the progress line.
+    import arguments
+
+    monkeypatch.setattr(arguments, "_stderr_is_a_terminal", lambda: terminal)
+    monkeypatch.setattr(cli, "_acknowledged", False)
+    cli._acknowledge_stop()
+    cli._acknowledge_stop()  # once only, whoever sees the signal first
+    start = "\n" if terminal else ""
+    assert capfd.readouterr().err == f"{start}stopping when this iteration is done, with a checkpoint " \
+                                     "(again: stop at once, without one)\n"
+    assert arguments.interruption_line("interrupted") == f"{start}interrupted\n"
+
+
 def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     import os
 
