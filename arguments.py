@@ -1,7 +1,7 @@
 """The scripts' command line (argparse), in the commands' style (common/cli.py).
 
     parser = arguments.Parser(description=__doc__)
-    parser.add_argument("--seconds", type=arguments.number(float, at_least=0), default=20.0)
+    parser.add_argument("--seconds", type=arguments.seconds, default=20.0)  # a finite number, at least 0
     args = parser.parse_args()
 
 A mistake is one line and exit status 2, with the closest name where one is near:
@@ -20,6 +20,7 @@ import math
 import os
 import sys
 
+SUPPRESS = argparse.SUPPRESS  # help= of an option --help leaves out (and no "did you mean" names)
 INTERRUPTED = "interrupted: stopped before finishing"  # what a Ctrl-C says when nothing says more
 
 
@@ -30,7 +31,14 @@ def did_you_mean(name, choices, prefix=""):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse.ArgumentParser whose errors are one line, without the usage block (--help shows it)."""
+    """argparse.ArgumentParser whose errors are one line, without the usage block (--help shows it).
+
+    The description (a script's docstring, usually) shows in --help as it is written. An option
+    is spelt in full, as absl's flags are: a shortened one would take a mistyped one for another.
+    """
+
+    def __init__(self, *args, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, allow_abbrev=allow_abbrev, **kwargs)
 
     def parse_args(self, args=None, namespace=None):
         end_interrupts_in_one_line()
@@ -53,8 +61,8 @@ class Parser(argparse.ArgumentParser):
         # argparse's check of choices=, with the closest choice named.
         if action.choices is not None and value not in action.choices:
             choices = [str(choice) for choice in action.choices]
-            raise argparse.ArgumentError(
-                action, f"invalid choice {value!r}{did_you_mean(str(value), choices)}; choose from {', '.join(choices)}")
+            hint = did_you_mean(str(value), choices)
+            raise argparse.ArgumentError(action, f"invalid choice {value!r}{hint}; choose from {', '.join(choices)}")
 
     def error(self, message):
         message = " ".join(message.split()).removeprefix("argument ")  # argparse's "argument --name: ..."
@@ -81,6 +89,11 @@ def number(kind, *, at_least=None, above=None):
         return value
 
     return convert
+
+
+count = number(int, at_least=1)  # iterations, batch sizes, runs, ...
+seed = number(int, at_least=0)  # numpy's generators take no negative seed
+seconds = number(float, at_least=0)
 
 
 def end_interrupts_in_one_line():
