@@ -163,6 +163,27 @@ def test_what_a_ctrl_c_says_starts_a_line_of_its_own_on_a_terminal(monkeypatch, 
     assert arguments.interruption_line("interrupted") == f"{start}interrupted\n"
 
 
+@pytest.mark.parametrize("width", [0, 150])  # 0: a terminal that does not say its size
+def test_the_progress_line_keeps_the_losses_where_the_width_is_unknown(monkeypatch, width):
+    import io
+    import shutil
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=(80, 24): (width or fallback[0], width or fallback[1]))
+    clock = iter(range(0, 1000, 60))  # a minute between two readings: the terminal's line is redrawn
+    monkeypatch.setattr(logs.time, "perf_counter", lambda: next(clock))
+    values = {"loss/discriminator": -1.23456, "loss/generator": 0.123456, "wasserstein_estimate": 1.23456}
+    for stream in (io.StringIO(), Terminal()):  # a log file or a pipe, and a terminal
+        progress = logs.Progress(0, 200_000, every=50, stream=stream)
+        progress.update(50, values)
+        progress.close()
+        line = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+        assert len(line) > 80 and line.endswith("wasserstein_estimate 1.235"), line
+
+
 def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     import os
 
