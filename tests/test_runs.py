@@ -317,3 +317,22 @@ def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, 
     sys.excepthook(KeyboardInterrupt, KeyboardInterrupt("interrupted: X is as it was"), None)
     assert ended == [130, 130]
     assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\ninterrupted: X is as it was\n"
+
+
+def test_another_dataset_is_refused_before_any_data_is_loaded(tmp_path, monkeypatch):
+    # A download would come first otherwise (common.data.load_training_data).
+    import collections
+
+    from common import data
+
+    monkeypatch.setattr(data, "load_dataset", lambda *args: pytest.fail("the data was loaded"))
+    monkeypatch.setattr(data, "load_mnist_5k", lambda: collections.namedtuple("Digits", "source")("bundled"))
+    new_run(tmp_path, dataset="mnist", data_source="mnist (keras download)")
+    with pytest.raises(UserError, match=r"run holds a run trained on mnist, and this one would train on cifar10; "
+                                        r"give it that data \(--data_dir\) or choose a new --logdir"):
+        data.load_training_data(config(tmp_path, dataset="cifar10", data_dir=None))
+    with pytest.raises(UserError, match="holds a wgan_gp run; resume it with wgan_gp/train.py"):
+        data.load_training_data(config(tmp_path, dataset="cifar10", variant="dcgan"))
+    # A run that fell back to the bundled digits resumes as --dataset=mnist, on those digits.
+    rundir.write_json(tmp_path / "run" / "config.json", config(tmp_path, dataset="mnist", data_source="mnist_5k"))
+    assert data.load_training_data(config(tmp_path, dataset="mnist")).source == "mnist_5k"
