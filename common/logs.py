@@ -13,6 +13,15 @@ PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
 UNKNOWN_WIDTH = 1000  # columns of a terminal that does not say its size: the whole line, losses included
 
 
+def last_logged_step(logdir):
+    """The last generator iteration that metrics.csv in `logdir` holds a row of, or None (no file, no row)."""
+    path = pathlib.Path(logdir) / METRICS_FILE
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        return max((int(row["step"]) for row in csv.DictReader(f) if (row.get("step") or "").isdigit()), default=None)
+
+
 class ScalarLog:
     """Writes the same scalars to TensorBoard and to metrics.csv."""
 

@@ -435,7 +435,9 @@ def test_a_run_that_fell_back_to_mnist_5k_keeps_it_when_the_network_is_back(tmp_
     assert "resuming at generator iteration 4" in capsys.readouterr().out
 
 
-def test_a_real_change_of_data_is_refused(tmp_path, monkeypatch):
+def test_a_real_change_of_data_is_refused_and_so_is_a_restart_over_a_log(tmp_path, monkeypatch):
+    import shutil
+
     from common import data
 
     fake_mnist(tmp_path / "here")
@@ -445,6 +447,14 @@ def test_a_real_change_of_data_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_download", lambda name, fix, split: (_ for _ in ()).throw(cli.UserError("offline")))
     with pytest.raises(cli.UserError, match="trained on mnist, and this one would train on mnist_5k"):
         train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")  # no --data_dir: the fallback
+    assert snapshot(logdir) == before
+    # Its checkpoints deleted by hand: starting again from 0 would rewrite the log of 2 iterations.
+    shutil.rmtree(logdir / "checkpoints")
+    (logdir / "checkpoints").mkdir()
+    before = snapshot(logdir)
+    with pytest.raises(cli.UserError, match=r"run has logs up to generator iteration 2 but no checkpoint to resume "
+                                            r"from \(.*checkpoints is empty or gone\); to train it again"):
+        train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'here'}", "--train_steps=3")
     assert snapshot(logdir) == before
 
 
