@@ -11,13 +11,13 @@ pipeline). If wgan_gp/train.py's plumbing cost anything, this would be faster.
 
 benchmarks/benchmark.py also runs it, in the same process as each wgan_gp row.
 """
-import argparse
 import pathlib
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from common import sampling  # noqa: E402  (first: quiets TensorFlow's start-up logging)
 
 import keras  # noqa: E402
@@ -93,13 +93,11 @@ def iterations_per_second(iteration, seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser = arguments.Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=arguments.seconds, default=20.0)
     parser.add_argument("--size", type=int, default=28, choices=[28, 32, 64])
-    parser.add_argument("--batch_size", type=int, default=BATCH)
+    parser.add_argument("--batch_size", type=arguments.count, default=BATCH)
     args = parser.parse_args()
-    if args.batch_size < 1:
-        parser.error("--batch_size must be at least 1")
     shape = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}[args.size]
     rate = iterations_per_second(textbook_iteration(shape, args.batch_size), args.seconds)
     print(f"textbook WGAN-GP, {args.size}x{args.size}, batch {args.batch_size}, n_critic {N_CRITIC}: "

@@ -32,7 +32,6 @@ iteration (graph_flops_by_op's count for that op type) and so its own GFLOP/s, n
 the matmul rate. Op times are summed over TensorFlow's compute threads; when two ops run
 at once their times overlap, which the "op time / wall" ratio shows.
 """
-import argparse
 import collections
 import json
 import os
@@ -44,6 +43,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import arguments  # noqa: E402
 import variants  # noqa: E402
 
 SIZES = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}
@@ -304,23 +304,21 @@ def print_profile(row, top):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(variants.PAPERS), choices=variants.NAMES)
     parser.add_argument("--sizes", nargs="+", type=int, default=[28], choices=sorted(SIZES))
-    parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per row, after warm-up")
-    parser.add_argument("--batch_size", type=int, help="global batch (default: each variant's own)")
+    parser.add_argument("--seconds", type=arguments.seconds, default=20.0, help="timed seconds per row, after warm-up")
+    parser.add_argument("--batch_size", type=arguments.count, help="global batch (default: each variant's own)")
     parser.add_argument("--jit_compile", action="store_true", help="compile the steps with XLA")
     parser.add_argument("--mixed_precision", default="off", choices=["off", "float16", "bfloat16"])
     parser.add_argument("--profile", action="store_true", help="also trace iterations and print the top ops")
-    parser.add_argument("--profile_iterations", type=int, default=2, help="iterations traced with --profile")
-    parser.add_argument("--top", type=int, default=12, help="ops shown per profile")
+    parser.add_argument("--profile_iterations", type=arguments.count, default=2, help="iterations traced with --profile")
+    parser.add_argument("--top", type=arguments.count, default=12, help="ops shown per profile")
     parser.add_argument("--no_textbook", dest="textbook", action="store_false",
                         help="skip the textbook WGAN-GP (baseline_wgan_gp.py) measured beside each wgan_gp row")
     parser.add_argument("--json", help="also write the rows to this file")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker", action="store_true", help=arguments.SUPPRESS)
     args = parser.parse_args()
-    if args.batch_size is not None and args.batch_size < 1:
-        parser.error("--batch_size must be at least 1")
     if args.worker:
         return worker(args)
 

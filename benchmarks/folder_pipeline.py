@@ -16,7 +16,6 @@ The peak must not grow with the folder: nothing but the file list is held in mem
 (the cache is read through a memory map, whose pages the system can drop at any time;
 they are counted in the peak once read).
 """
-import argparse
 import json
 import pathlib
 import resource
@@ -26,6 +25,10 @@ import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import arguments  # noqa: E402
+
 BATCH, SIZE = 64, 64
 
 
@@ -46,7 +49,6 @@ def write_folder(folder, count, seed=0):
 
 def measure(folder, seconds, cache_dir=None):
     """One row, measured in this process."""
-    sys.path.insert(0, str(REPO))
     import common  # noqa: F401  (quiets TensorFlow's start-up logging)
     from common import data
 
@@ -67,12 +69,14 @@ def measure(folder, seconds, cache_dir=None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--counts", type=int, nargs="+", default=[5000, 50000])
-    parser.add_argument("--seconds", type=float, default=15.0, help="steady-state measurement per folder")
+    parser = arguments.Parser(description=__doc__)
+    parser.add_argument("--counts", type=arguments.number(int, at_least=BATCH), nargs="+", default=[5000, 50000],
+                        help=f"images in each folder (at least a batch, {BATCH})")
+    parser.add_argument("--seconds", type=arguments.number(float, above=0), default=15.0,
+                        help="steady-state measurement per folder")
     parser.add_argument("--json", help="also write the rows here")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)  # a folder, measured in this process
-    parser.add_argument("--cache_dir", help=argparse.SUPPRESS)  # with --measure
+    parser.add_argument("--measure", help=arguments.SUPPRESS)  # a folder, measured in this process
+    parser.add_argument("--cache_dir", help=arguments.SUPPRESS)  # with --measure
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.seconds, args.cache_dir)))

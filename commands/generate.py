@@ -28,7 +28,7 @@ def define_flags():
     flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
     flags.DEFINE_integer("num_samples", 64, "How many images to generate", lower_bound=1)
     flags.DEFINE_string("output", None, "Output .npz file (default: LOGDIR/samples.npz); its PNG grid goes beside it")
-    flags.DEFINE_integer("seed", 0, "Seed for the noise")
+    flags.DEFINE_integer("seed", 0, "Seed for the noise", lower_bound=0)
     flags.DEFINE_integer("batch_size", 256, "Images generated per forward pass", lower_bound=1)
     flags.DEFINE_integer("label", None, "Conditional runs only: generate this class (default: every class)", lower_bound=0)
 

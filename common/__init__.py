@@ -4,7 +4,11 @@ Nothing in here is part of an algorithm. Losses, penalties, clipping, networks a
 optimizers live in each variant's own directory so that each one reads alone.
 
 Importing it imports TensorFlow without its routine C++ start-up notes (common/startup.py).
+Every command imports it first, so a Ctrl-C from here on, TensorFlow's import included (the
+first seconds of a command), ends in one line with exit status 130, not a traceback.
 """
+import arguments
 from common import startup
 
+arguments.end_interrupts_in_one_line()
 startup.import_tensorflow_quietly()

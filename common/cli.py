@@ -19,6 +19,8 @@ import types
 
 from absl import app, flags, logging
 
+from arguments import INTERRUPTED, did_you_mean, interruption_line  # (did_you_mean: common/data.py's too)
+
 
 class UserError(Exception):
     """A problem with the user's input: printed as one line, exit status 2."""
@@ -98,8 +100,9 @@ class _SignalWatcher:
                 if stops == 1:
                     _acknowledge_stop()
                 else:
-                    os.write(sys.stderr.fileno(), b"interrupted again: stopped at once, nothing saved; the "
-                                                  b"latest checkpoint on disk is the one to resume from\n")
+                    os.write(sys.stderr.fileno(), interruption_line(
+                        "interrupted again: stopped at once, nothing saved; the latest checkpoint on disk is the "
+                        "one to resume from").encode())
                     os._exit(143 if number == signal.SIGTERM else 130)
 
     def close(self):
@@ -116,9 +119,10 @@ def _acknowledge_stop():
         if _acknowledged:
             return
         _acknowledged = True
-    # os.write: print could land inside another print to the same stream, and fail there.
-    os.write(sys.stderr.fileno(), b"stopping when this iteration is done, with a checkpoint "
-                                  b"(again: stop at once, without one)\n")
+    # os.write: print could land inside another print to the same stream, and fail there. On a
+    # terminal the line starts a line of its own, not glued to the progress line or the echoed ^C.
+    os.write(sys.stderr.fileno(), interruption_line(
+        "stopping when this iteration is done, with a checkpoint (again: stop at once, without one)").encode())
 
 
 def _interrupt(signum, frame):
@@ -159,7 +163,7 @@ def run_command(main):
             sys.exit(2)
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
-            print(str(interruption) or "interrupted: stopped before finishing", file=sys.stderr)
+            sys.stderr.write(interruption_line(str(interruption) or INTERRUPTED))
             _exit_at_once(stop_exit_status())
         except SystemExit as exit_request:
             if stop_requested():  # a stopped training run, its checkpoint saved
@@ -206,14 +210,6 @@ def flag_error_message(error, flag_values):
         if enum_values:
             message += did_you_mean(value, enum_values)
     return message
-
-
-def did_you_mean(name, choices, prefix=""):
-    """" (did you mean X?)" with the choice closest to a mistyped `name` (difflib), or "" if none is close."""
-    import difflib
-
-    closest = difflib.get_close_matches(name, list(choices), n=1)
-    return f" (did you mean {prefix}{closest[0]}?)" if closest else ""
 
 
 _kept_until_exit = []
@@ -286,7 +282,8 @@ def define_flags(flag_values, module_name):
     define.string(
         "cache_dir", None, "With a folder: dataset, keep its decoded images here (once) and read them from there")
     define.string("logdir", None, "Run directory; default runs/VARIANT-DATASET. An existing run is resumed")
-    define.integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise")
+    define.integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise",
+                   lower_bound=0)  # (NumPy takes no negative seed)
     define.integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
     define.integer("sample_every", 500, "Generator iterations between sample grids (and grids at 1, 10, 50, "
                    "100, 200 and 500 iterations into every session; samples/latest.png is the newest)", lower_bound=1)

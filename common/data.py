@@ -150,6 +150,7 @@ def load_training_data(config):
     half-way; a folder is read from --cache_dir when given. (rundir.check_logdir then refuses
     a resumed run whose data is not the data it recorded.)
     """
+    rundir.check_recorded_data(config)  # before a download of data the run would refuse
     recorded = rundir.recorded_data_source(config["logdir"])
     if config["dataset"] == "mnist" and recorded and recorded.startswith("mnist_5k"):
         return load_mnist_5k()._replace(source=recorded)

@@ -10,6 +10,16 @@ from tqdm import tqdm
 
 METRICS_FILE = "metrics.csv"
 PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
+UNKNOWN_WIDTH = 1000  # columns of a terminal that does not say its size: the whole line, losses included
+
+
+def last_logged_step(logdir):
+    """The last generator iteration that metrics.csv in `logdir` holds a row of, or None (no file, no row)."""
+    path = pathlib.Path(logdir) / METRICS_FILE
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        return max((int(row["step"]) for row in csv.DictReader(f) if (row.get("step") or "").isdigit()), default=None)
 
 
 class ScalarLog:
@@ -96,11 +106,12 @@ class Progress:
 
         if self.interactive and (now - self._shown > self.REDRAW_SECONDS or step == self.total):
             if self._bar is None:
-                # The size from shutil: a terminal that reports 0 x 0 (some ptys) gets $COLUMNS or 80 x 24,
-                # where tqdm would draw nothing.
-                columns, lines = shutil.get_terminal_size()
+                # The size from shutil ($COLUMNS, or the terminal's). A terminal that reports 0 x 0 (some
+                # ptys), where tqdm would draw nothing, gets a line cut nowhere: 80 columns cut the losses.
+                columns, lines = shutil.get_terminal_size((0, 0))
                 self._bar = _Bar(total=self.total, initial=self.start, file=self.stream, bar_format=self.FORMAT,
-                                 ascii=True, ncols=columns, nrows=lines, smoothing=0, mininterval=0)
+                                 ascii=True, ncols=columns or UNKNOWN_WIDTH, nrows=lines or 24, smoothing=0,
+                                 mininterval=0)
                 self._bar.start_t -= now - self._began  # the clock started with the run, not with the bar
             self._bar.n = step
             self._bar.set_postfix_str(numbers(), refresh=False)

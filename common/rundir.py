@@ -38,17 +38,9 @@ def check_logdir(config, defaults=None, retired_flags=None):
     """
     defaults, retired_flags = defaults or {}, retired_flags or {}
     logdir = pathlib.Path(config["logdir"])
-    config_path = logdir / CONFIG_FILE
-    resuming = config_path.is_file()
+    saved = recorded_run(config)
+    resuming = saved is not None
     if resuming:
-        saved = parse_config(config_path)
-        if "dataset" in saved:  # a run recorded before folder paths were resolved
-            saved["dataset"] = normalized_dataset(saved["dataset"])
-        if saved.get("variant", config["variant"]) != config["variant"]:
-            raise UserError(
-                f"{logdir} holds a {saved['variant']} run; resume it with {saved['variant']}/train.py "
-                "or choose a new --logdir"
-            )
         # A flag added after the run was made counts as having its default value there.
         missing = [key for key in config if key not in saved]
         saved = {**{key: defaults[key] for key in missing if key in defaults}, **saved}
@@ -64,12 +56,7 @@ def check_logdir(config, defaults=None, retired_flags=None):
             if key not in RESUMABLE_KEYS and key not in retired | same and saved.get(key) != config.get(key)
         )
         if "data_source" in saved and "data_source" in config and data_identity(saved) != data_identity(config):
-            folder = saved.get("dataset", "").startswith("folder:")
-            remedy = "use that folder" if folder else "give it that data (--data_dir)"
-            raise UserError(
-                f"{logdir} holds a run trained on {data_identity(saved)}, and this one would train on "
-                f"{data_identity(config)}; {remedy} or choose a new --logdir"
-            )
+            raise other_data(logdir, saved, data_identity(config))
         if saved.get("dataset", "").startswith("folder:") and saved.get("data_source") != config.get("data_source"):
             print(f"warning: the folder changed since the run began ({saved.get('data_source')}; now "
                   f"{config.get('data_source')}): the data order from here on is not the one it started with",
@@ -87,6 +74,46 @@ def check_logdir(config, defaults=None, retired_flags=None):
     elif logdir.exists() and any(logdir.iterdir()):
         raise UserError(f"{logdir} is not empty and holds no {CONFIG_FILE}; choose a new --logdir")
     return resuming
+
+
+def recorded_run(config):
+    """The settings of the run in --logdir (its config.json, the dataset's folder path resolved),
+    or None where there is none yet. Raises UserError when that run is another variant's."""
+    logdir = pathlib.Path(config["logdir"])
+    if not (logdir / CONFIG_FILE).is_file():
+        return None
+    saved = parse_config(logdir / CONFIG_FILE)
+    if "dataset" in saved:  # a run recorded before folder paths were resolved
+        saved["dataset"] = normalized_dataset(saved["dataset"])
+    if saved.get("variant", config["variant"]) != config["variant"]:
+        raise UserError(
+            f"{logdir} holds a {saved['variant']} run; resume it with {saved['variant']}/train.py "
+            "or choose a new --logdir"
+        )
+    return saved
+
+
+def check_recorded_data(config):
+    """Refuses a run directory whose run trained on other data than --dataset names, before any
+    data is loaded (a download, say); check_logdir checks the rest once the data is known.
+
+    A run that fell back to the bundled digits (mnist_5k) resumes with --dataset=mnist, as
+    common.data.load_training_data then gives it those digits again.
+    """
+    saved = recorded_run(config)
+    if saved is None or "data_source" not in saved:  # a new run, or one recorded before data_source
+        return
+    recorded = data_identity(saved)
+    wanted = recorded if (config["dataset"], recorded) == ("mnist", "mnist_5k") else config["dataset"]
+    if wanted != recorded:
+        raise other_data(config["logdir"], saved, wanted)
+
+
+def other_data(logdir, saved, wanted):
+    """The UserError for resuming the run in `logdir`, `saved` its config.json, on the data named `wanted`."""
+    remedy = "use that folder" if saved.get("dataset", "").startswith("folder:") else "give it that data (--data_dir)"
+    return UserError(f"{logdir} holds a run trained on {data_identity(saved)}, and this one would train on "
+                     f"{wanted}; {remedy} or choose a new --logdir")
 
 
 def data_identity(config):

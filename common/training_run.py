@@ -141,10 +141,31 @@ class TrainingRun:
         latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
         if latest:
             self.restore(latest, models, extras)
+        elif self.chief:
+            self.check_no_checkpoint_lost()
         self.start = int(self.iterations_done.numpy())
         if random_generator is not None:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
+
+    def check_no_checkpoint_lost(self):
+        """Refuses to start a run again from iteration 0 where its checkpoints are gone (deleted by
+        hand, say) and its log goes past the first of them, which would rewrite its metrics.csv.
+
+        A run saves its first checkpoint (--checkpoint_every, or --train_steps if sooner) before
+        it logs that iteration; a run stopped before it (killed, or a blow-up) starts again.
+        """
+        path = self.logdir / rundir.CONFIG_FILE
+        logged = logs.last_logged_step(self.logdir)
+        if logged is None or not path.is_file():
+            return
+        saved = rundir.parse_config(path)
+        first = min(saved.get("checkpoint_every", 1), saved.get("train_steps", 1))
+        if logged >= first:
+            raise cli.UserError(
+                f"{self.logdir} has logs up to generator iteration {logged} but no checkpoint to resume from "
+                f"({self.logdir / 'checkpoints'} is empty or gone); to train it again from iteration 0, move "
+                "or delete that run directory (its metrics.csv would be rewritten), or choose a new --logdir")
 
     def print_banner(self, generator, discriminator, strategy, resuming):
         """The start-up lines: variant and data, parameter counts, run directory."""

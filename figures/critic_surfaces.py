@@ -16,12 +16,12 @@ above D everywhere on a small circle around it), and the R^2 of a quadratic
 polynomial fitted to D over [-2, 2]^2 (1: D is exactly quadratic).
 Writes docs/figures/critic_surfaces.png and .json (--output_dir to change; --quick: build/figures).
 """
-import argparse
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 
 DATASETS = ("8gaussians", "25gaussians", "swissroll")
@@ -101,7 +101,7 @@ def quadratic_r2(values):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer critic updates")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()

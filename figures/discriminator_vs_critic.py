@@ -15,12 +15,12 @@ its largest value on [-5, 5], for each; and the R^2 of a straight line fitted to
 critic on [-4, 4].
 Writes docs/figures/discriminator_vs_critic.png and .json (--output_dir to change; --quick: build/figures).
 """
-import argparse
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 
 REAL_MEAN, FAKE_MEAN, STD = 2.0, -2.0, 0.5
@@ -62,7 +62,7 @@ def train_discriminator(variant, steps):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer updates")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()

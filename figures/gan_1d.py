@@ -15,12 +15,12 @@ per snapshot: the 1-D Wasserstein distance between generated and real samples, a
 mean |D(x) - 1/2| over x within two standard deviations of the data's mean.
 Writes docs/figures/gan_1d.png and .json (--output_dir to change; --quick: build/figures).
 """
-import argparse
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 
 MEAN, STD = 2.0, 0.5
@@ -31,7 +31,7 @@ PLOT_RANGE = (-3.0, 5.0)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()

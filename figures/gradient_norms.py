@@ -18,12 +18,12 @@ counts as 1e-45, float32's smallest), and the share of weights within 2% of the 
 magnitude (+-c when clipped).
 Writes docs/figures/gradient_norms.png and .json (--output_dir to change; --quick: build/figures).
 """
-import argparse
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 
 SETTINGS = {  # label: (variant, flags)
@@ -92,7 +92,7 @@ def summarize(norms, weights):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer training iterations")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()

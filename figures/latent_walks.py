@@ -12,21 +12,21 @@ divided by the mean one (1: every step changes the image equally; a jump gives a
 ratio), averaged over the walks.
 Writes docs/figures/latent_walks.png and .json (--output_dir to change).
 """
-import argparse
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 
 ROWS, STEPS = 8, 10
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--logdir", default="runs/readme/dcgan", help="a run directory with a checkpoint")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=arguments.seed, default=0)
     parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
     parser.add_argument("--name", default="latent_walks", help="file name of the PNG and JSON")
     args = parser.parse_args()

@@ -15,12 +15,12 @@ fresh real points (common/metrics.py). The paper's claim is that WGAN-GP covers 
 nearly all 25 modes. Writes docs/figures/toy_training.png and .json (--output_dir to change;
 a run with other than the default variants, sets and budget gets its own file name).
 """
-import argparse
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 from toy import compare, data  # noqa: E402
 import variants  # noqa: E402
@@ -38,11 +38,12 @@ def panel(axes, real, fake, title):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"8 Gaussians, {QUICK_STEPS} iterations")
     parser.add_argument("--variants", nargs="+", choices=CHOICES, default=list(VARIANTS))
     parser.add_argument("--datasets", nargs="+", choices=data.NAMES, default=list(data.NAMES))
-    parser.add_argument("--train_steps", type=int, default=None, help=f"generator iterations (default {DEFAULT_STEPS})")
+    parser.add_argument("--train_steps", type=arguments.count, default=None,
+                        help=f"generator iterations (default {DEFAULT_STEPS})")
     parser.add_argument("--runs_dir", default="runs/toy", help="where the runs go (shared with toy/compare.py)")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()

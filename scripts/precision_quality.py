@@ -10,7 +10,6 @@ Prints a table of the classifier FD and score (mean and standard deviation over 
 seeds) and writes the rows as JSON (--json). Speed is not measured here (runs may share the
 machine with other work): benchmarks/benchmark.py measures it.
 """
-import argparse
 import json
 import pathlib
 import statistics
@@ -20,6 +19,7 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import arguments  # noqa: E402
 import variants  # noqa: E402
 
 PRECISIONS = {"float32": "off", "bfloat16": "bfloat16"}
@@ -61,10 +61,10 @@ def summary(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--variants", nargs="+", default=list(variants.NAMES), choices=variants.NAMES)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--train_steps", type=int, default=200)
+    parser.add_argument("--seeds", nargs="+", type=arguments.seed, default=[0, 1, 2])
+    parser.add_argument("--train_steps", type=arguments.count, default=200)
     parser.add_argument("--runs", default="runs/precision_quality")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()

@@ -10,12 +10,15 @@ every variant, and every option that changes what a step computes (--conditional
 reported, with the values it held. About 15 minutes on 2 CPU cores. --before_move
 compares against a checkout from before wgan_gp/'s options moved into sngan/ and wgan_r1/.
 """
-import argparse
 import csv
 import pathlib
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import arguments  # noqa: E402
 
 CASES = {  # name: variant and flags, the same command in both checkouts
     "dcgan": "dcgan",
@@ -61,7 +64,7 @@ def logged(repository, command, logdir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--before", required=True, help="checkout of the code before the change")
     parser.add_argument("--after", default=".", help="checkout of the code after it")
     parser.add_argument("--before_move", action="store_true", help="--before is older than sngan/ and wgan_r1/")

@@ -14,7 +14,6 @@ the first steps are. Run nothing else meanwhile, or the times are not comparable
 A run that reached its target (or --max_steps) is not run again.
 Prints one JSON line per run and a table, and writes the rows as JSON (--json).
 """
-import argparse
 import csv
 import json
 import pathlib
@@ -28,6 +27,7 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import arguments  # noqa: E402
 import variants  # noqa: E402
 from figures.training_curves import curves  # noqa: E402  (training seconds from the logged rates)
 
@@ -86,14 +86,15 @@ def run(variant, target, args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--variants", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     parser.add_argument("--checkout", type=pathlib.Path, default=REPO, help="the repository checkout to run")
     parser.add_argument("--runs", default="runs/time_to_quality")
-    parser.add_argument("--max_steps", type=int, default=2000)
-    parser.add_argument("--eval_every", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--target_fd", type=float, help="one target for every variant instead of TARGETS")
+    parser.add_argument("--max_steps", type=arguments.count, default=2000)
+    parser.add_argument("--eval_every", type=arguments.count, default=50)
+    parser.add_argument("--seed", type=arguments.seed, default=0)
+    parser.add_argument("--target_fd", type=arguments.number(float, above=0),
+                        help="one target for every variant instead of TARGETS")
     parser.add_argument("--json", help="also write the rows here")
     parser.add_argument("train_flags", nargs="*", help="after --: more flags for every train.py")
     args = parser.parse_args()

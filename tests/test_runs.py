@@ -1,13 +1,18 @@
-"""Image grids, config.json and resume checks, the metrics log."""
+"""Image grids, config.json and resume checks, the metrics log, the one-line errors of the commands and scripts."""
 import csv
+import importlib.util
 import json
+import re
+import sys
 
 import numpy as np
 import pytest
 
+import arguments
 import variants
 from common import cli, images, logs, rundir
 from common.cli import UserError
+from tests.helpers import REPO
 
 
 def test_to_uint8_maps_the_tanh_range_and_clips():
@@ -143,6 +148,42 @@ def test_progress_shows_elapsed_time_and_time_left_in_a_log_and_on_a_terminal(mo
         assert "10:00<50:00" in line and "loss/generator 0.25" in line, line
 
 
+@pytest.mark.parametrize("terminal", [True, False])
+def test_what_a_ctrl_c_says_starts_a_line_of_its_own_on_a_terminal(monkeypatch, capfd, terminal):
+    # On a terminal the cursor is after the echoed ^C or in the middle of the progress line.
+    import arguments
+
+    monkeypatch.setattr(arguments, "_stderr_is_a_terminal", lambda: terminal)
+    monkeypatch.setattr(cli, "_acknowledged", False)
+    cli._acknowledge_stop()
+    cli._acknowledge_stop()  # once only, whoever sees the signal first
+    start = "\n" if terminal else ""
+    assert capfd.readouterr().err == f"{start}stopping when this iteration is done, with a checkpoint " \
+                                     "(again: stop at once, without one)\n"
+    assert arguments.interruption_line("interrupted") == f"{start}interrupted\n"
+
+
+@pytest.mark.parametrize("width", [0, 150])  # 0: a terminal that does not say its size
+def test_the_progress_line_keeps_the_losses_where_the_width_is_unknown(monkeypatch, width):
+    import io
+    import shutil
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda fallback=(80, 24): (width or fallback[0], width or fallback[1]))
+    clock = iter(range(0, 1000, 60))  # a minute between two readings: the terminal's line is redrawn
+    monkeypatch.setattr(logs.time, "perf_counter", lambda: next(clock))
+    values = {"loss/discriminator": -1.23456, "loss/generator": 0.123456, "wasserstein_estimate": 1.23456}
+    for stream in (io.StringIO(), Terminal()):  # a log file or a pipe, and a terminal
+        progress = logs.Progress(0, 200_000, every=50, stream=stream)
+        progress.update(50, values)
+        progress.close()
+        line = stream.getvalue().replace("\r", "\n").strip().splitlines()[-1]
+        assert len(line) > 80 and line.endswith("wasserstein_estimate 1.235"), line
+
+
 def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     import os
 
@@ -159,6 +200,7 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     (["--critic_norm=layr"], "--critic_norm=layr: value should be one of <none|layer> (did you mean layer?)"),
     (["--train_steps=0"], "--train_steps=0: 0 is not a positive integer"),
     (["--image_size=48"], "--image_size=48: --image_size must be 28, 32 or 64"),
+    (["--seed=-1"], "--seed=-1: -1 is not a non-negative integer"),
 ])
 def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
     from absl import flags
@@ -201,3 +243,96 @@ def test_a_mistyped_flagfile_is_one_line_with_the_closest_file(tmp_path):
         flag_values(["prog", f"--flagfile={tmp_path / 'wgan_gp_cifar.cfg'}"])
     assert cli.flag_error_message(error.value, flag_values) == (
         f"--flagfile: cannot open {tmp_path / 'wgan_gp_cifar.cfg'} (did you mean wgan_gp_cifar10.cfg?)")
+
+
+def argparse_scripts():
+    """Every script with an argparse command line (the commands' is absl's): figures/, benchmarks/,
+    scripts/, toy/compare.py, docs.build."""
+    found = [path for folder in ("figures", "benchmarks", "scripts", "toy", "docs/build")
+             for path in sorted((REPO / folder).glob("*.py")) if "parse_args(" in path.read_text()]
+    assert len(found) >= 16 and REPO / "docs" / "build" / "__main__.py" in found
+    return found
+
+
+def run_script(path, argv, monkeypatch, capsys):
+    """main() of the script at `path`, in this process, as `python PATH ARGV` runs it: (exit status, stderr)."""
+    spec = importlib.util.spec_from_file_location(f"script_{path.parent.name}_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", [str(path), *argv])
+    parse_args = arguments.Parser.parse_args
+
+    def parse_args_only(*args, **kwargs):  # never the script's work, should the arguments pass
+        pytest.fail(f"{path.name} accepted {argv}: {parse_args(*args, **kwargs)}")
+
+    monkeypatch.setattr(arguments.Parser, "parse_args", parse_args_only)
+    with pytest.raises(SystemExit) as exit_status:
+        module.main()
+    return exit_status.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", argparse_scripts(), ids=lambda path: str(path.relative_to(REPO)))
+def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, capsys):
+    # As the absl commands do (common/cli.py): no usage block, exit status 2, the closest name.
+    assert "argparse.ArgumentParser(" not in path.read_text(), "arguments.Parser, for one-line errors"
+    required = {"same_numbers.py": ["--before=."], "compare.py": ["--study=variants"]}.get(path.name, [])
+    assert run_script(path, [*required, "--hlep"], monkeypatch, capsys) == (
+        2, "error: unknown option --hlep (did you mean --help?)\n")
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("benchmarks/benchmark.py", ["--seconds=-1"], "--seconds: must be at least 0, not -1"),
+    ("benchmarks/benchmark.py", ["--seconds", "inf"], "--seconds: expected a finite number, not 'inf'"),
+    ("benchmarks/benchmark.py", ["--batch_size=0"], "--batch_size: must be at least 1, not 0"),
+    ("benchmarks/benchmark.py", ["--top=2.5"], "--top: expected an integer, not '2.5'"),
+    ("benchmarks/benchmark.py", ["--variants", "wgangp"],
+     "--variants: invalid choice 'wgangp' (did you mean wgan_gp?); choose from dcgan, wgan, wgan_gp, sngan, wgan_r1"),
+    ("benchmarks/benchmark.py", ["--jit_compil"], "unknown option --jit_compil (did you mean --jit_compile?)"),
+    ("benchmarks/benchmark.py", ["--wroker"], "unknown option --wroker (--help lists them)"),  # a hidden option
+    ("benchmarks/benchmark.py", ["wgan"], "unexpected argument 'wgan'"),
+    ("benchmarks/folder_pipeline.py", ["--counts", "10"], "--counts: must be at least 64, not 10"),
+    ("benchmarks/folder_pipeline.py", ["--seconds=0"], "--seconds: must be more than 0, not 0"),
+    ("toy/compare.py", ["--study=variants", "--seeds=0"], "--seeds: must be at least 1, not 0"),
+    ("toy/compare.py", ["--study=varaints"], "--study: invalid choice 'varaints' (did you mean variants?); "
+                                             "choose from beta1, dcgan, options, variants"),
+    ("toy/compare.py", [], "the following arguments are required: --study"),
+    ("scripts/precision_quality.py", ["--seeds", "0", "-1"], "--seeds: must be at least 0, not -1"),
+    ("scripts/time_to_quality.py", ["--eval_every=0"], "--eval_every: must be at least 1, not 0"),
+    ("scripts/time_to_quality.py", ["--target_fd=-5"], "--target_fd: must be more than 0, not -5"),
+    ("figures/latent_walks.py", ["--seed=-3"], "--seed: must be at least 0, not -3"),
+    ("figures/toy_training.py", ["--train_steps=0"], "--train_steps: must be at least 1, not 0"),
+])
+def test_a_scripts_bad_number_or_choice_is_one_line(script, argv, message, monkeypatch, capsys):
+    assert run_script(REPO / script, argv, monkeypatch, capsys) == (2, f"error: {message}\n")
+
+
+def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, capsys):
+    # common/ sets this up before it imports TensorFlow (test_training_run.py: in a real process).
+    import os
+
+    assert getattr(sys.excepthook, "ends_interrupts", False)
+    ended = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    sys.excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)
+    sys.excepthook(KeyboardInterrupt, KeyboardInterrupt("interrupted: X is as it was"), None)
+    assert ended == [130, 130]
+    assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\ninterrupted: X is as it was\n"
+
+
+def test_another_dataset_is_refused_before_any_data_is_loaded(tmp_path, monkeypatch):
+    # A download would come first otherwise (common.data.load_training_data).
+    import collections
+
+    from common import data
+
+    monkeypatch.setattr(data, "load_dataset", lambda *args: pytest.fail("the data was loaded"))
+    monkeypatch.setattr(data, "load_mnist_5k", lambda: collections.namedtuple("Digits", "source")("bundled"))
+    new_run(tmp_path, dataset="mnist", data_source="mnist (keras download)")
+    with pytest.raises(UserError, match=r"run holds a run trained on mnist, and this one would train on cifar10; "
+                                        r"give it that data \(--data_dir\) or choose a new --logdir"):
+        data.load_training_data(config(tmp_path, dataset="cifar10", data_dir=None))
+    with pytest.raises(UserError, match="holds a wgan_gp run; resume it with wgan_gp/train.py"):
+        data.load_training_data(config(tmp_path, dataset="cifar10", variant="dcgan"))
+    # A run that fell back to the bundled digits resumes as --dataset=mnist, on those digits.
+    rundir.write_json(tmp_path / "run" / "config.json", config(tmp_path, dataset="mnist", data_source="mnist_5k"))
+    assert data.load_training_data(config(tmp_path, dataset="mnist")).source == "mnist_5k"

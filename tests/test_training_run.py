@@ -247,6 +247,28 @@ def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
     assert "interrupted" in rest + errors and "Traceback" not in errors
 
 
+CTRL_C_WHILE_TENSORFLOW_IS_IMPORTED = """
+import os, runpy, signal, sys
+
+class CtrlC:  # a Ctrl-C once TensorFlow's import has begun: before any handler of the command's own
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow.python":
+            os.kill(os.getpid(), signal.SIGINT)
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["wgan_gp/train.py", "--dataset=mnist_5k", "--logdir=" + sys.argv[1]]
+runpy.run_path("wgan_gp/train.py", run_name="__main__")
+"""
+
+
+def test_a_ctrl_c_while_tensorflow_is_imported_is_one_line(tmp_path):
+    # The first seconds of every command; cheap, since TensorFlow's import stops at once.
+    result = run_python(["-c", CTRL_C_WHILE_TENSORFLOW_IS_IMPORTED, tmp_path / "run"])
+    assert result.returncode == 130 and result.stderr.splitlines() == ["interrupted: stopped before finishing"], \
+        result.stderr[-2000:]
+    assert not (tmp_path / "run").exists()
+
+
 # ---- evaluation during training, and the data a run trains on ----------------------------------
 
 
@@ -327,6 +349,9 @@ def fake_mnist(folder, count=64):
 
 
 def test_a_run_refuses_a_real_change_of_data_and_resumes_from_a_moved_copy_of_it(tmp_path, monkeypatch, capsys):
+    # ... and refuses a restart over its log once its checkpoints are deleted.
+    import shutil
+
     from common import data
 
     fake_mnist(tmp_path / "here")
@@ -343,6 +368,14 @@ def test_a_run_refuses_a_real_change_of_data_and_resumes_from_a_moved_copy_of_it
     train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'there'}", "--train_steps=3")
     assert "resuming at generator iteration 2" in capsys.readouterr().out
     assert "there" in json.loads((logdir / "config.json").read_text())["data_source"]
+    # Its checkpoints deleted by hand: starting again from 0 would rewrite the log of 3 iterations.
+    shutil.rmtree(logdir / "checkpoints")
+    (logdir / "checkpoints").mkdir()
+    before = snapshot(logdir)
+    with pytest.raises(cli.UserError, match=r"run has logs up to generator iteration 3 but no checkpoint to resume "
+                                            r"from \(.*checkpoints is empty or gone\); to train it again"):
+        train_in_process("dcgan", logdir, "--dataset=mnist", f"--data_dir={tmp_path / 'there'}", "--train_steps=4")
+    assert snapshot(logdir) == before
 
 
 def test_a_run_that_fell_back_to_mnist_5k_keeps_it_when_the_network_is_back(tmp_path, monkeypatch, capsys):

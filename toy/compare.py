@@ -11,13 +11,14 @@ The table (Markdown) goes to stdout and to RUNS_DIR/STUDY.md.
 --train_steps and --seeds set the budget of every row; the rest are toy/train.py's
 defaults (gan_toy.py's settings: batch 256; for the Adam critics lambda 0.1, beta1 0.5).
 """
-import argparse
 import json
 import pathlib
 import statistics
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import arguments  # noqa: E402
 
 OPTIONS = {  # name: (variant, flags)
     "one-centred penalty (WGAN-GP)": ("wgan_gp", []),
@@ -61,10 +62,10 @@ def run(variant, flags, dataset, seed, steps, logdir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments.Parser(description=__doc__)
     parser.add_argument("--study", choices=sorted(STUDIES), required=True)
-    parser.add_argument("--train_steps", type=int, default=1000, help="generator iterations per run")
-    parser.add_argument("--seeds", type=int, default=1, help="runs per row (seeds 0, 1, ...)")
+    parser.add_argument("--train_steps", type=arguments.count, default=1000, help="generator iterations per run")
+    parser.add_argument("--seeds", type=arguments.count, default=1, help="runs per row (seeds 0, 1, ...)")
     parser.add_argument("--runs_dir", default="runs/toy", help="where the runs go")
     args = parser.parse_args()
 

@@ -1,12 +1,12 @@
 """python -m docs.build --out build/site: the annotated pages, from the source (see __init__)."""
-import argparse
 import sys
 
+import arguments
 from docs.build import BuildError, build
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m docs.build", description=__doc__)
+    parser = arguments.Parser(prog="python -m docs.build", description=__doc__)
     parser.add_argument("--out", default="build/site", help="folder to write (emptied first)")
     args = parser.parse_args(argv)
     try:

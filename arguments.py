@@ -1,0 +1,135 @@
+"""The scripts' command line (argparse), in the commands' style (common/cli.py).
+
+    parser = arguments.Parser(description=__doc__)
+    parser.add_argument("--seconds", type=arguments.seconds, default=20.0)  # a finite number, at least 0
+    args = parser.parse_args()
+
+A mistake is one line and exit status 2, with the closest name where one is near:
+    error: unknown option --trian_steps (did you mean --train_steps?)
+    error: --variants: invalid choice 'wgangp' (did you mean wgan_gp?); choose from dcgan, wgan, ...
+    error: --seconds: must be at least 0, not -1
+and a Ctrl-C that nothing else handles is one line and exit status 130 (end_interrupts_in_one_line).
+
+It imports nothing of the repository and nothing heavy, so that a script's --help or a
+mistyped option answers at once; importing common/ imports TensorFlow. common/ takes
+did_you_mean and the Ctrl-C ending from here, so that the commands and the scripts share them.
+"""
+import argparse
+import difflib
+import math
+import os
+import sys
+
+SUPPRESS = argparse.SUPPRESS  # help= of an option --help leaves out (and no "did you mean" names)
+INTERRUPTED = "interrupted: stopped before finishing"  # what a Ctrl-C says when nothing says more
+
+
+def did_you_mean(name, choices, prefix=""):
+    """" (did you mean X?)" with the choice closest to a mistyped `name` (difflib), or "" if none is close."""
+    closest = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {prefix}{closest[0]}?)" if closest else ""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse.ArgumentParser whose errors are one line, without the usage block (--help shows it).
+
+    The description (a script's docstring, usually) shows in --help as it is written. An option
+    is spelt in full, as absl's flags are: a shortened one would take a mistyped one for another.
+    """
+
+    def __init__(self, *args, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, allow_abbrev=allow_abbrev, **kwargs)
+
+    def parse_args(self, args=None, namespace=None):
+        end_interrupts_in_one_line()
+        parsed, unknown = self.parse_known_args(args, namespace)
+        if unknown:
+            self.error(self.unknown_message(unknown))
+        return parsed
+
+    def unknown_message(self, unknown):
+        """argparse's "unrecognized arguments" as the first of them, with the closest option."""
+        first = unknown[0]
+        if not first.startswith("-"):
+            return f"unexpected argument {first!r}"
+        name = first.split("=", 1)[0]
+        options = [option for action in self._actions if action.help != argparse.SUPPRESS
+                   for option in action.option_strings]
+        return f"unknown option {name}{did_you_mean(name, options) or ' (--help lists them)'}"
+
+    def _check_value(self, action, value):
+        # argparse's check of choices=, with the closest choice named.
+        if action.choices is not None and value not in action.choices:
+            choices = [str(choice) for choice in action.choices]
+            hint = did_you_mean(str(value), choices)
+            raise argparse.ArgumentError(action, f"invalid choice {value!r}{hint}; choose from {', '.join(choices)}")
+
+    def error(self, message):
+        message = " ".join(message.split()).removeprefix("argument ")  # argparse's "argument --name: ..."
+        self.exit(2, f"error: {message}\n")
+
+
+def number(kind, *, at_least=None, above=None):
+    """An argparse type: a finite `kind` (int or float) that is at least `at_least`, or more than `above`.
+
+    Anything else is refused in one line: "--seconds: must be at least 0, not -1".
+    """
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, not {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, not {text!r}")
+        if at_least is not None and value < at_least:
+            raise argparse.ArgumentTypeError(f"must be at least {at_least}, not {text}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"must be more than {above}, not {text}")
+        return value
+
+    return convert
+
+
+count = number(int, at_least=1)  # iterations, batch sizes, runs, ...
+seed = number(int, at_least=0)  # numpy's generators take no negative seed
+seconds = number(float, at_least=0)
+
+
+def end_interrupts_in_one_line():
+    """From now on, a Ctrl-C (KeyboardInterrupt) that reaches the top of the program ends it with one
+    line, its message or INTERRUPTED, and exit status 130, instead of a traceback.
+
+    common/ calls it before it imports TensorFlow, which takes the first seconds of every
+    command; a Parser calls it when it parses. Other exceptions go to the hook that was there.
+    """
+    if getattr(sys.excepthook, "ends_interrupts", False):
+        return
+    previous = sys.excepthook
+
+    def hook(kind, error, trace):
+        if not issubclass(kind, KeyboardInterrupt):
+            return previous(kind, error, trace)
+        sys.stderr.write(interruption_line(str(error) or INTERRUPTED))
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
+                pass
+        os._exit(130)  # 128 + SIGINT, as shells report it; nothing is left to finish
+
+    hook.ends_interrupts = True
+    sys.excepthook = hook
+
+
+def interruption_line(text):
+    """`text` as the line that answers a Ctrl-C or SIGTERM. On a terminal it starts a line of its
+    own: the terminal has echoed ^C, or a progress line is left open, where the cursor is."""
+    return ("\n" if _stderr_is_a_terminal() else "") + text + "\n"
+
+
+def _stderr_is_a_terminal():
+    try:
+        return os.isatty(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # replaced by an object without a file (a test's capture)
+        return False
