@@ -336,3 +336,23 @@ def test_another_dataset_is_refused_before_any_data_is_loaded(tmp_path, monkeypa
     # A run that fell back to the bundled digits resumes as --dataset=mnist, on those digits.
     rundir.write_json(tmp_path / "run" / "config.json", config(tmp_path, dataset="mnist", data_source="mnist_5k"))
     assert data.load_training_data(config(tmp_path, dataset="mnist")).source == "mnist_5k"
+
+
+def test_a_held_input_pipeline_is_let_go_without_holding_up_the_next_run():
+    # A process that trains twice (the tests, a figure script) frees the first run's pipeline,
+    # whose tf.data threads can take seconds to stop, on a thread of its own.
+    import threading
+    import time
+
+    freed = threading.Event()
+
+    class SlowToFree:
+        def __del__(self):
+            time.sleep(1.0)
+            freed.set()
+
+    cli.keep_until_exit(SlowToFree())
+    began = time.perf_counter()
+    cli.keep_until_exit(object())
+    assert time.perf_counter() - began < 0.5 and freed.wait(timeout=10)
+    cli.keep_until_exit(None)
