@@ -7,6 +7,7 @@ test_training_run.py.
 """
 import json
 import shutil
+import signal
 
 import numpy as np
 import pytest
@@ -16,8 +17,8 @@ from PIL import Image
 
 from commands import generate
 from common import cli
-from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse,
-                           run_python, run_python_timed, snapshot, train_in_process, train_module)
+from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, own_stderr_lines, parse,
+                           run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module)
 
 COMMON_TAGS = {"loss/discriminator", "loss/generator", "discriminator/real", "discriminator/fake", "perf/steps_per_sec"}
 PENALTY_TAGS = {"wasserstein_estimate", "gradient_penalty", "gradient_norm"}
@@ -213,6 +214,19 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_status_2(argv, messa
     assert result.returncode == 2
     assert result.stderr.splitlines() == [message], result.stderr[-3000:]  # one line, nothing else
     assert snapshot(logdir) == before
+
+
+def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_as_it_was():
+    # run_in_process (tests/helpers.py), which runs most of the commands these tests start.
+    flags_before, handlers = set(flags.FLAGS), (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    for _ in range(2):  # the second time, the command defines its flags again
+        refused = run_in_process(["wgan_gp/train.py", "--trian_steps=3"])
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert own_stderr_lines(refused.stderr) == ["error: unknown flag --trian_steps (did you mean --train_steps?)"]
+        checked = run_in_process(["-m", "wgan_gp.train", "--only_check_args"])  # absl's: parse, then exit 0
+        assert (checked.returncode, checked.stdout, own_stderr_lines(checked.stderr)) == (0, "", [])
+    assert set(flags.FLAGS) == flags_before and not flags.FLAGS.is_parsed()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
 def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path, capsys):
