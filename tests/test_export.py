@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import variants
-from common import export, sampling
+from common import cli, export, sampling
 from common.cli import UserError
-from tests.helpers import run_python, snapshot, train_in_process
+from tests.helpers import run_in_process, run_python, snapshot, train_in_process
 
 # Runs in a fresh Python whose working directory and path hold nothing of this repository.
 # For each FOLDER INPUTS RESULTS in its arguments: draws from INPUTS with both of FOLDER's
@@ -253,7 +253,7 @@ def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp
 def test_export_of_a_run_without_a_checkpoint_is_one_line(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text(json.dumps({"variant": "dcgan", "image_shape": [28, 28, 1]}))
-    result = run_python(["-m", "commands.export", f"--logdir={tmp_path / 'run'}"])
+    result = run_in_process(["-m", "commands.export", f"--logdir={tmp_path / 'run'}"])
     assert result.returncode == 2 and "has no checkpoint yet" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "run" / "export").exists()
 
@@ -342,19 +342,27 @@ def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path):
     assert "\n" not in str(error.value)
 
 
-def test_every_command_says_what_an_interrupt_left():
+def command_in_process(tmp_path, program, **env):
+    """What `python PROGRAM` (a command's text) runs, in this process (tests/helpers.py), from
+    the stop state cli has when a process starts: no signal yet (an exit status of 130)."""
+    path = tmp_path / "command.py"
+    path.write_text(program)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "_stop_requested", False)
+        patch.setattr(cli, "_stop_signal", signal.SIGINT)
+        return run_in_process([path], env=env)
+
+
+def test_every_command_says_what_an_interrupt_left(tmp_path):
     # The default is right for any command (train.py's start-up, generate, prepare); a command
     # that knows what it leaves says so. Training, once it runs, prints its own (common/training_run.py).
     program = ("import os; from common import cli\n"
                "def main(argv):\n"
                "    raise KeyboardInterrupt(*filter(None, [os.environ.get('SAID')]))\n"
                "cli.run_command(main)\n")
-    from tests.helpers import REPO
-
     for given, said in [("", "interrupted: stopped before finishing"),
                         ("interrupted: X is as it was", "interrupted: X is as it was")]:
-        done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True,
-                              timeout=120, env={**os.environ, "SAID": given})
+        done = command_in_process(tmp_path, program, SAID=given)
         assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
 
 
@@ -366,10 +374,7 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
                "def main(argv):\n"
                "    open(os.environ['TARGET'], 'w')\n"
                "cli.run_command(main)\n")
-    from tests.helpers import REPO
-
     target = blocker / "run" / "config.json"
-    done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TARGET": str(target)})
+    done = command_in_process(tmp_path, program, TARGET=str(target))
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [f"error: {target}: Not a directory"]
