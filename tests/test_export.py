@@ -16,7 +16,7 @@ import pytest
 import variants
 from common import cli, export, sampling
 from common.cli import UserError
-from tests.helpers import run_in_process, run_python, snapshot, train_in_process
+from tests.helpers import run_in_process, run_python, snapshot, train_in_process, trained_run
 
 # Runs in a fresh Python whose working directory and path hold nothing of this repository.
 # For each FOLDER INPUTS RESULTS in its arguments: draws from INPUTS with both of FOLDER's
@@ -86,9 +86,7 @@ def export_run(logdir, output=None):
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
     """A wgan_gp run of 2 iterations, trained without --export."""
-    logdir = tmp_path_factory.mktemp("plain") / "run"
-    train_in_process("wgan_gp", logdir, "--train_steps=2")
-    return logdir
+    return trained_run("wgan_gp", tmp_path_factory.mktemp("plain") / "run", "--train_steps=2")
 
 
 @pytest.fixture(scope="module")
