@@ -218,6 +218,7 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_status_2(argv, messa
 
 def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_as_it_was():
     # run_in_process (tests/helpers.py), which runs most of the commands these tests start.
+    imported = train_module("wgan_gp")  # as the other tests import it: `-m` runs its code anew all the same
     flags_before, handlers = set(flags.FLAGS), (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     for _ in range(2):  # the second time, the command defines its flags again
         refused = run_in_process(["wgan_gp/train.py", "--trian_steps=3"])
@@ -225,7 +226,7 @@ def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_a
         assert own_stderr_lines(refused.stderr) == ["error: unknown flag --trian_steps (did you mean --train_steps?)"]
         checked = run_in_process(["-m", "wgan_gp.train", "--only_check_args"])  # absl's: parse, then exit 0
         assert (checked.returncode, checked.stdout, own_stderr_lines(checked.stderr)) == (0, "", [])
-    assert set(flags.FLAGS) == flags_before and not flags.FLAGS.is_parsed()
+    assert set(flags.FLAGS) == flags_before and not flags.FLAGS.is_parsed() and train_module("wgan_gp") is imported
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
