@@ -1,4 +1,5 @@
 """Runs the repo's commands as a user types them (in subprocesses), and the same in this process."""
+import contextlib
 import csv
 import hashlib
 import os
@@ -166,7 +167,8 @@ def run_in_process(args, cwd=REPO, env=None):
                 if args[0] == "-m":
                     sys.argv = [args[1], *args[2:]]  # run_module puts the module's file in argv[0]
                     sys.path.insert(0, os.getcwd())
-                    runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+                    with _not_imported(args[1]):  # as in a new process (else runpy warns)
+                        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
                 else:
                     script = os.path.abspath(args[0])
                     sys.argv = [args[0], *args[1:]]
@@ -214,6 +216,25 @@ def _python_default_warnings():
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
     warnings.showwarning = show
+
+
+@contextlib.contextmanager
+def _not_imported(name):
+    """Inside, module `name` is not in sys.modules; afterwards the module imported before (if any)
+    is back there and in its package, and one imported inside is left out."""
+    parent, _, child = name.rpartition(".")
+    before = sys.modules.pop(name, None)
+    try:
+        yield
+    finally:
+        sys.modules.pop(name, None)
+        if before is not None:
+            sys.modules[name] = before
+        if parent in sys.modules:
+            if before is not None:
+                setattr(sys.modules[parent], child, before)
+            elif hasattr(sys.modules[parent], child):
+                delattr(sys.modules[parent], child)
 
 
 class _ProcessState:
