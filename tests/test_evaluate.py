@@ -3,7 +3,6 @@ import csv
 import io
 import json
 import math
-import sys
 import zipfile
 
 import keras
@@ -15,14 +14,6 @@ from commands import evaluate
 from common import classifier, cli, data, quality
 from common.cli import UserError
 from tests.helpers import own_stderr_lines, run_in_process, run_python
-
-
-def evaluate_in_process(*argv):
-    """What `python -m commands.evaluate ARGV` runs, in this process (tests/helpers.py), with
-    commands.evaluate not imported yet, as in a new process (else runpy warns that it is)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.delitem(sys.modules, "commands.evaluate")
-        return run_in_process(["-m", "commands.evaluate", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -178,13 +169,13 @@ def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path, mo
     samples = tmp_path / "digits.npz"
     digits = data.load_dataset("mnist_5k")
     np.savez(samples, images=digits.images[::16][:300], labels=digits.labels[::16][:300])  # every class
-    result = evaluate_in_process(f"--samples={samples}", "--dataset=mnist_5k")
+    result = run_in_process(["-m", "commands.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "digits.metrics.json").read_text())
     assert report["samples"]["classes_covered"] == 10
     assert report["samples"]["label_accuracy"] > 0.95 and report["real_floor"]["label_accuracy"] > 0.95
 
-    result = evaluate_in_process(f"--samples={samples}")
+    result = run_in_process(["-m", "commands.evaluate", f"--samples={samples}"])
     assert result.returncode == 2 and "--dataset" in result.stderr
 
 
@@ -355,7 +346,7 @@ def test_every_bad_flag_is_refused_before_any_work(argv, words, tmp_path):
 
 def test_the_command_refuses_colour_samples_against_digits_in_one_line(tmp_path):
     samples = digits_file(tmp_path / "colour.npz", np.zeros((50, 32, 32, 3), np.uint8))
-    result = evaluate_in_process(f"--samples={samples}", "--dataset=mnist_5k")
+    result = run_in_process(["-m", "commands.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert own_stderr_lines(result.stderr) == [
         f"error: {samples}: images must be uint8 [N, 28, 28, 1] for mnist_5k; given uint8 [50, 32, 32, 3]"]
