@@ -1,4 +1,5 @@
 """Runs the repo's commands as a user types them (in subprocesses), and the same in this process."""
+import contextlib
 import csv
 import hashlib
 import os
@@ -118,3 +119,207 @@ def snapshot(folder):
         str(path.relative_to(folder)): (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
         for path in sorted(folder.rglob("*")) if path.is_file()
     }
+
+
+def run_in_process(args, cwd=REPO, env=None):
+    """What run_python(args, cwd=cwd, env=env) runs, in this process; returns a CompletedProcess.
+
+    `python SCRIPT ARGS` runs SCRIPT's `if __name__ == "__main__":` block (runpy.run_path) and
+    `python -m MODULE ARGS` runs MODULE's (runpy.run_module), with sys.argv, sys.path[0], the
+    working folder and the environment set as Python sets them for a new process. stdout and
+    stderr are captured at their file descriptors, so the output of TensorFlow's C++ code and
+    of absl's logging is in them too; Python's warnings show as a new process shows them.
+
+    The command's exit status is the returncode: cli's _exit_at_once, which ends a real process
+    at once (os._exit), raises SystemExit here instead, so `finally` blocks that a real exit
+    skips do run. Afterwards this process is as it was: absl's flags.FLAGS (the flags the
+    command defined are removed, the values it parsed put back), absl's one-time start-up
+    (so the next command parses its flags, --helpfull included, as a new process would),
+    the SIGINT and SIGTERM handlers, cli's stop state, sys.argv, sys.path, os.environ and the
+    working folder. What a process starts with once (TensorFlow's start-up notes, Keras' layer
+    name counters) a command run here does not start with: a test of those runs the command
+    in a subprocess.
+    """
+    import runpy
+    import warnings
+
+    from absl import app, flags
+    from absl import logging as absl_logging
+
+    from common import cli
+
+    args = [str(arg) for arg in args]
+    saved = _ProcessState()
+    status = 0
+    try:
+        os.chdir(cwd)
+        os.environ.update({"CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", **(env or {})})
+        cli._exit_at_once = _raise_system_exit
+        app.faulthandler = None  # it would keep the capture's file descriptor after the command
+        app.command_name.make_process_name_useful = lambda: None  # (it renames this process)
+        app._run_init.done = app._register_and_parse_flags_with_usage.done = False  # absl's start, as new
+        app._define_help_flags_called = "helpfull" in flags.FLAGS  # --helpfull and the like, defined anew
+        with _captured_output() as output, warnings.catch_warnings():
+            _python_default_warnings()
+            handler = absl_logging.get_absl_handler().python_handler
+            handler.stream = sys.stderr  # where a new process's absl logging writes
+            try:
+                if args[0] == "-m":
+                    sys.argv = [args[1], *args[2:]]  # run_module puts the module's file in argv[0]
+                    sys.path.insert(0, os.getcwd())
+                    with _not_imported(args[1]):  # as in a new process (else runpy warns)
+                        runpy.run_module(args[1], run_name="__main__", alter_sys=True)
+                else:
+                    script = os.path.abspath(args[0])
+                    sys.argv = [args[0], *args[1:]]
+                    sys.path.insert(0, os.path.dirname(script))
+                    runpy.run_path(script, run_name="__main__")
+            except SystemExit as exit_request:  # as Python turns sys.exit(code) into an exit status
+                code = exit_request.code
+                if code is None or isinstance(code, int):
+                    status = code or 0
+                else:
+                    print(code, file=sys.stderr)
+                    status = 1
+            except BaseException:  # an uncaught exception: its traceback and status 1
+                import traceback
+
+                traceback.print_exc()
+                status = 1
+            finally:
+                handler.stream = saved.absl_stream
+    finally:
+        saved.restore()
+    return subprocess.CompletedProcess([sys.executable, *args], status, output.stdout, output.stderr)
+
+
+def _raise_system_exit(status):
+    """cli._exit_at_once for a command run in this process: the exit status, without ending it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise SystemExit(0 if status is None else status if isinstance(status, int) else 1)
+
+
+def _python_default_warnings():
+    """The warnings filters of a new Python process (none given by -W or PYTHONWARNINGS),
+    each warning printed on stderr."""
+    import warnings
+
+    warnings.resetwarnings()  # (it also lets warnings already shown once show again)
+    for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    for option in sys.warnoptions:  # PYTHONWARNINGS, as a new process reads it
+        warnings._setoption(option)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    warnings.showwarning = show
+
+
+@contextlib.contextmanager
+def _not_imported(name):
+    """Inside, module `name` is not in sys.modules; afterwards the module imported before (if any)
+    is back there and in its package, and one imported inside is left out."""
+    parent, _, child = name.rpartition(".")
+    before = sys.modules.pop(name, None)
+    try:
+        yield
+    finally:
+        sys.modules.pop(name, None)
+        if before is not None:
+            sys.modules[name] = before
+        if parent in sys.modules:
+            if before is not None:
+                setattr(sys.modules[parent], child, before)
+            elif hasattr(sys.modules[parent], child):
+                delattr(sys.modules[parent], child)
+
+
+class _ProcessState:
+    """What a command run in this process changes, saved; restore() puts it back."""
+
+    def __init__(self):
+        import signal
+
+        from absl import app, flags
+        from absl import logging as absl_logging
+
+        from common import cli
+
+        self.cwd, self.argv, self.path, self.environ = os.getcwd(), sys.argv[:], sys.path[:], dict(os.environ)
+        self.signals = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+        self.cli = {name: getattr(cli, name) for name in (
+            "_exit_at_once", "_stop_requested", "_stop_signal", "_stops_wait", "_watching", "_acknowledged")}
+        self.app = (app.faulthandler, app.command_name.make_process_name_useful, app._run_init.done,
+                    app._register_and_parse_flags_with_usage.done, app._define_help_flags_called)
+        self.absl_stream = absl_logging.get_absl_handler().python_handler.stream
+        self.flags_parsed = flags.FLAGS.is_parsed()
+        self.flags = {name: (flag.value, flag.present, flag.using_default_value)
+                      for name, flag in flags.FLAGS._flags().items()}
+
+    def restore(self):
+        import signal
+
+        from absl import app, flags
+
+        from common import cli
+
+        for name in [name for name in flags.FLAGS if name not in self.flags]:  # the command's own
+            delattr(flags.FLAGS, name)
+        if self.flags_parsed:
+            flags.FLAGS.mark_as_parsed()
+        else:
+            flags.FLAGS.unparse_flags()
+        for name, (value, present, using_default_value) in self.flags.items():
+            flag = flags.FLAGS[name]
+            flag.value, flag.present, flag.using_default_value = value, present, using_default_value
+        (app.faulthandler, app.command_name.make_process_name_useful, app._run_init.done,
+         app._register_and_parse_flags_with_usage.done, app._define_help_flags_called) = self.app
+        for name, value in self.cli.items():
+            setattr(cli, name, value)
+        for number, handler in self.signals.items():
+            signal.signal(number, handler)
+        os.chdir(self.cwd)
+        sys.argv[:], sys.path[:] = self.argv, self.path
+        for name in [name for name in os.environ if name not in self.environ]:
+            del os.environ[name]
+        os.environ.update({name: value for name, value in self.environ.items() if os.environ.get(name) != value})
+
+
+class _captured_output:
+    """Inside, file descriptors 1 and 2, and sys.stdout and sys.stderr, write to temporary files;
+    at the end their text is in .stdout and .stderr."""
+
+    def __enter__(self):
+        import io
+        import tempfile
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.files = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        self.saved_descriptors = os.dup(1), os.dup(2)
+        self.saved_streams = sys.stdout, sys.stderr
+        os.dup2(self.files[0].fileno(), 1)
+        os.dup2(self.files[1].fileno(), 2)
+        sys.stdout, sys.stderr = (
+            io.TextIOWrapper(io.FileIO(descriptor, "w", closefd=False), encoding="utf-8", errors=errors,
+                             line_buffering=True, write_through=True)
+            for descriptor, errors in ((1, "strict"), (2, "backslashreplace")))
+        return self
+
+    def __exit__(self, *exception):
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        sys.stdout, sys.stderr = self.saved_streams
+        for descriptor, saved in zip((1, 2), self.saved_descriptors):
+            os.dup2(saved, descriptor)
+            os.close(saved)
+        texts = []
+        for file in self.files:
+            file.seek(0)
+            texts.append(file.read().decode(errors="replace"))
+            file.close()
+        self.stdout, self.stderr = texts
+        return False

@@ -14,25 +14,17 @@ import numpy as np
 import pytest
 
 import variants
-from common import export, sampling
+from common import cli, export, sampling
 from common.cli import UserError
-from tests.helpers import run_python, snapshot, train_in_process
+from tests.helpers import run_in_process, run_python, snapshot, train_in_process, trained_run
 
 # Runs in a fresh Python whose working directory and path hold nothing of this repository.
-# Draws from `inputs`, then feeds both models inputs they must refuse and records what they said.
+# For each FOLDER INPUTS RESULTS in its arguments: draws from INPUTS with both of FOLDER's
+# models, then feeds them inputs they must refuse, and prints (one line each) what they said.
 LOADER = """
 import json, sys
 import numpy as np
 import keras, tensorflow as tf
-folder, inputs_path, results_path = sys.argv[1:4]
-with np.load(inputs_path) as archive:
-    inputs = {key: archive[key] for key in archive.files}
-model = keras.models.load_model(f"{folder}/generator.keras")
-images = model([inputs["noise"], inputs["labels"]] if "labels" in inputs else inputs["noise"], training=False)
-from_keras = np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-serve = tf.saved_model.load(f"{folder}/saved_model").signatures["serving_default"]
-from_saved_model = serve(**{key: tf.constant(value) for key, value in inputs.items()})["images"].numpy()
-np.savez(results_path, keras=from_keras, saved_model=from_saved_model)
 
 def layers(layer):  # every layer, into nested models
     yield layer
@@ -46,30 +38,43 @@ def error(call):
         return " ".join(str(raised).split())
     return None
 
-noise = inputs["noise"][:3]
-bad = {"noise of width 127": {"noise": noise[:, :127]}}
-if "labels" in inputs:
-    bad = {"noise of width 127": {"noise": noise[:, :127], "labels": np.int32([0, 1, 2])},
-           "label 10": {"noise": noise, "labels": np.int32([0, 10, 2])},
-           "label 99": {"noise": noise, "labels": np.int32([0, 1, 99])},
-           "label -1": {"noise": noise, "labels": np.int32([-1, 1, 2])},
-           "label 2.5": {"noise": noise, "labels": np.float32([0, 2.5, 2])},
-           "label -0.5": {"noise": noise, "labels": np.float32([0, -0.5, 2])},
-           "labels [N, 2]": {"noise": noise, "labels": np.int32([[0, 1], [1, 2], [2, 3]])},
-           "2 labels for 3 noise rows": {"noise": noise, "labels": np.int32([0, 1])}}
-refused = {}
-for name, given in bad.items():
-    arguments = [given["noise"], given["labels"]] if "labels" in given else given["noise"]
-    refused[name] = [error(lambda: model(arguments, training=False)),
-                     error(lambda: serve(**{key: tf.constant(value) for key, value in given.items()}))]
-ours = ("common", "dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1", "toy", "figures")
-print(json.dumps({
-    "modules": sorted(name for name in sys.modules if name.split(".")[0] in ours),
-    "policies": sorted({layer.dtype_policy.name for layer in layers(model) if layer.weights}),
-    "weights": sorted({str(weight.dtype) for weight in model.weights}),
-    "output": [str(model.output.dtype), str(np.asarray(images).dtype)],
-    "refused": refused,
-}))
+def load(folder, inputs_path, results_path):
+    with np.load(inputs_path) as archive:
+        inputs = {key: archive[key] for key in archive.files}
+    model = keras.models.load_model(f"{folder}/generator.keras")
+    images = model([inputs["noise"], inputs["labels"]] if "labels" in inputs else inputs["noise"], training=False)
+    from_keras = np.clip(np.rint((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    serve = tf.saved_model.load(f"{folder}/saved_model").signatures["serving_default"]
+    from_saved_model = serve(**{key: tf.constant(value) for key, value in inputs.items()})["images"].numpy()
+    np.savez(results_path, keras=from_keras, saved_model=from_saved_model)
+
+    noise = inputs["noise"][:3]
+    bad = {"noise of width 127": {"noise": noise[:, :127]}}
+    if "labels" in inputs:
+        bad = {"noise of width 127": {"noise": noise[:, :127], "labels": np.int32([0, 1, 2])},
+               "label 10": {"noise": noise, "labels": np.int32([0, 10, 2])},
+               "label 99": {"noise": noise, "labels": np.int32([0, 1, 99])},
+               "label -1": {"noise": noise, "labels": np.int32([-1, 1, 2])},
+               "label 2.5": {"noise": noise, "labels": np.float32([0, 2.5, 2])},
+               "label -0.5": {"noise": noise, "labels": np.float32([0, -0.5, 2])},
+               "labels [N, 2]": {"noise": noise, "labels": np.int32([[0, 1], [1, 2], [2, 3]])},
+               "2 labels for 3 noise rows": {"noise": noise, "labels": np.int32([0, 1])}}
+    refused = {}
+    for name, given in bad.items():
+        arguments = [given["noise"], given["labels"]] if "labels" in given else given["noise"]
+        refused[name] = [error(lambda: model(arguments, training=False)),
+                         error(lambda: serve(**{key: tf.constant(value) for key, value in given.items()}))]
+    ours = ("common", "dcgan", "wgan", "wgan_gp", "sngan", "wgan_r1", "toy", "figures")
+    print(json.dumps({
+        "modules": sorted(name for name in sys.modules if name.split(".")[0] in ours),
+        "policies": sorted({layer.dtype_policy.name for layer in layers(model) if layer.weights}),
+        "weights": sorted({str(weight.dtype) for weight in model.weights}),
+        "output": [str(model.output.dtype), str(np.asarray(images).dtype)],
+        "refused": refused,
+    }))
+
+for start in range(1, len(sys.argv), 3):
+    load(*sys.argv[start:start + 3])
 """
 
 
@@ -81,9 +86,7 @@ def export_run(logdir, output=None):
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
     """A wgan_gp run of 2 iterations, trained without --export."""
-    logdir = tmp_path_factory.mktemp("plain") / "run"
-    train_in_process("wgan_gp", logdir, "--train_steps=2")
-    return logdir
+    return trained_run("wgan_gp", tmp_path_factory.mktemp("plain") / "run", "--train_steps=2")
 
 
 @pytest.fixture(scope="module")
@@ -95,27 +98,34 @@ def conditional_run(tmp_path_factory):
     return logdir
 
 
-def load_elsewhere(tmp_path, logdir):
-    """Runs LOADER on logdir/export with commands.generate's noise (and labels) for seed 3.
+def load_elsewhere(tmp_path, logdirs):
+    """Runs LOADER, in one new Python, on each logdir/export with commands.generate's noise (and labels)
+    for seed 3.
 
-    Returns (what commands.generate draws, LOADER's images, LOADER's report).
+    Returns for each logdir (what commands.generate draws, LOADER's images, LOADER's report).
     """
-    generator, _, num_classes = variants.load_generator(logdir)
-    expected, labels = sampling.generate(generator, 12, seed=3, num_classes=num_classes)
-    inputs = {"noise": np.random.default_rng(3).standard_normal((12, 128)).astype(np.float32)}
-    if num_classes:
-        inputs["labels"] = labels
-    np.savez(tmp_path / "inputs.npz", **inputs)
+    expected, arguments = [], []
+    for index, logdir in enumerate(logdirs):
+        generator, _, num_classes = variants.load_generator(logdir)
+        images, labels = sampling.generate(generator, 12, seed=3, num_classes=num_classes)
+        expected.append(images)
+        inputs = {"noise": np.random.default_rng(3).standard_normal((12, 128)).astype(np.float32)}
+        if num_classes:
+            inputs["labels"] = labels
+        np.savez(tmp_path / f"inputs-{index}.npz", **inputs)
+        arguments += [logdir / "export", tmp_path / f"inputs-{index}.npz", tmp_path / f"results-{index}.npz"]
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-c", LOADER, str(logdir / "export"), str(tmp_path / "inputs.npz"),
-                           str(tmp_path / "results.npz")], cwd=outside, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-c", LOADER, *map(str, arguments)], cwd=outside, env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    with np.load(tmp_path / "results.npz") as results:
-        drawn = {key: results[key] for key in results.files}
-    return expected, drawn, json.loads(done.stdout.strip().splitlines()[-1])
+    reports = [json.loads(line) for line in done.stdout.strip().splitlines()[-len(logdirs):]]
+    loaded = []
+    for index, report in enumerate(reports):
+        with np.load(tmp_path / f"results-{index}.npz") as results:
+            loaded.append((expected[index], {key: results[key] for key in results.files}, report))
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +133,8 @@ def loaded(request, plain_run, conditional_run, tmp_path_factory):
     """LOADER's results for both runs: the plain one exported by the command as a user types it."""
     result = run_python(["-m", "commands.export", f"--logdir={plain_run}"])
     assert result.returncode == 0, result.stderr[-3000:]
-    return {
-        "command": load_elsewhere(tmp_path_factory.mktemp("command"), plain_run),
-        "conditional-at-training-end": load_elsewhere(tmp_path_factory.mktemp("conditional"), conditional_run),
-    }
+    cases = {"command": plain_run, "conditional-at-training-end": conditional_run}
+    return dict(zip(cases, load_elsewhere(tmp_path_factory.mktemp("elsewhere"), list(cases.values()))))
 
 
 @pytest.mark.parametrize("case", ["command", "conditional-at-training-end"])
@@ -243,7 +251,7 @@ def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp
 def test_export_of_a_run_without_a_checkpoint_is_one_line(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text(json.dumps({"variant": "dcgan", "image_shape": [28, 28, 1]}))
-    result = run_python(["-m", "commands.export", f"--logdir={tmp_path / 'run'}"])
+    result = run_in_process(["-m", "commands.export", f"--logdir={tmp_path / 'run'}"])
     assert result.returncode == 2 and "has no checkpoint yet" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "run" / "export").exists()
 
@@ -332,19 +340,27 @@ def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path):
     assert "\n" not in str(error.value)
 
 
-def test_every_command_says_what_an_interrupt_left():
+def command_in_process(tmp_path, program, **env):
+    """What `python PROGRAM` (a command's text) runs, in this process (tests/helpers.py), from
+    the stop state cli has when a process starts: no signal yet (an exit status of 130)."""
+    path = tmp_path / "command.py"
+    path.write_text(program)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "_stop_requested", False)
+        patch.setattr(cli, "_stop_signal", signal.SIGINT)
+        return run_in_process([path], env=env)
+
+
+def test_every_command_says_what_an_interrupt_left(tmp_path):
     # The default is right for any command (train.py's start-up, generate, prepare); a command
     # that knows what it leaves says so. Training, once it runs, prints its own (common/training_run.py).
     program = ("import os; from common import cli\n"
                "def main(argv):\n"
                "    raise KeyboardInterrupt(*filter(None, [os.environ.get('SAID')]))\n"
                "cli.run_command(main)\n")
-    from tests.helpers import REPO
-
     for given, said in [("", "interrupted: stopped before finishing"),
                         ("interrupted: X is as it was", "interrupted: X is as it was")]:
-        done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True,
-                              timeout=120, env={**os.environ, "SAID": given})
+        done = command_in_process(tmp_path, program, SAID=given)
         assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
 
 
@@ -356,10 +372,7 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
                "def main(argv):\n"
                "    open(os.environ['TARGET'], 'w')\n"
                "cli.run_command(main)\n")
-    from tests.helpers import REPO
-
     target = blocker / "run" / "config.json"
-    done = subprocess.run([sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TARGET": str(target)})
+    done = command_in_process(tmp_path, program, TARGET=str(target))
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [f"error: {target}: Not a directory"]

@@ -6,7 +6,7 @@ import pytest
 
 from common import metrics
 from common.cli import UserError
-from tests.helpers import own_stderr_lines, run_python
+from tests.helpers import own_stderr_lines, run_in_process, run_python
 from toy import data
 from toy import train as toy_train
 
@@ -78,7 +78,8 @@ def test_toy_command_trains_and_writes_its_result(tmp_path):
     (["--conditional"], "the toy sets have none"),
 ])
 def test_toy_command_refuses_bad_input_in_one_line(args, message, tmp_path):
-    result = run_python(["toy/train.py", *args, "--train_steps=1", f"--logdir={tmp_path / 'run'}"])
+    # In this process: the command's one run as a user types it is the test above.
+    result = run_in_process(["toy/train.py", *args, "--train_steps=1", f"--logdir={tmp_path / 'run'}"])
     assert result.returncode == 2 and message in own_stderr_lines(result.stderr)[0]
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
 

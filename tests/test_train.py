@@ -1,12 +1,16 @@
 """Every train.py, the generate command and the benchmark: as a user types them, and in-process.
 
-Commands run in a subprocess once each (a few iterations on tiny settings); the rest
-calls the same functions in this process: a train.py's train(config) is what its
-command runs after parsing the flags. The run lifecycle's own tests are in
-test_training_run.py.
+Each command runs in a subprocess once (a few iterations on tiny settings); the rest runs
+in this process: the other train.py commands through run_in_process (tests/helpers.py),
+which runs a command's `__main__` here, and the rest calls the same functions, since a
+train.py's train(config) is what its command runs after parsing the flags. The run
+lifecycle's own tests are in test_training_run.py.
 """
+import ast
 import json
 import shutil
+import signal
+import sys
 
 import numpy as np
 import pytest
@@ -16,8 +20,8 @@ from PIL import Image
 
 from commands import generate
 from common import cli
-from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, parse,
-                           run_python, run_python_timed, snapshot, train_in_process, train_module)
+from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, own_stderr_lines, parse,
+                           run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module)
 
 COMMON_TAGS = {"loss/discriminator", "loss/generator", "discriminator/real", "discriminator/fake", "perf/steps_per_sec"}
 PENALTY_TAGS = {"wasserstein_estimate", "gradient_penalty", "gradient_norm"}
@@ -25,22 +29,41 @@ EXTRA_TAGS = {"dcgan": set(), "wgan": {"wasserstein_estimate"}, "sngan": {"wasse
               "wgan_gp": PENALTY_TAGS, "wgan_r1": PENALTY_TAGS}
 # How a user starts each variant: the script form, and for wgan_gp the module form.
 COMMANDS = {variant: [f"{variant}/train.py"] for variant in VARIANTS} | {"wgan_gp": ["-m", "wgan_gp.train"]}
+IN_A_PROCESS = "wgan_gp"  # the README's command, run as a user types it; the others run in this process
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """Each variant trained for 4 generator iterations, started as a user starts it."""
+    """Each variant trained for 4 generator iterations by its command: IN_A_PROCESS's in a new
+    process, the others' in this one (run_in_process)."""
     root = tmp_path_factory.mktemp("runs")
     results = {}
     for variant in VARIANTS:
         logdir = root / variant
-        result, done_to_exit = run_python_timed([*COMMANDS[variant], *TINY, "--train_steps=4", f"--logdir={logdir}"],
-                                                "done:")
+        command = [*COMMANDS[variant], *TINY, "--train_steps=4", f"--logdir={logdir}"]
+        if variant != IN_A_PROCESS:
+            result = run_in_process(command)
+            assert result.returncode == 0, result.stderr[-3000:]
+            results[variant] = (logdir, result)
+            continue
+        result, done_to_exit = run_python_timed(command, "done:")
         assert result.returncode == 0, result.stderr[-3000:]
         results[variant] = (logdir, result)
         # The process ends at once after saying it is done (it used to wait 1-22 s for tf.data's threads).
         assert done_to_exit < 1, f"{variant}: {done_to_exit:.1f} s from 'done:' to the exit"
     return results
+
+
+def imports_common_first(variant):
+    """Whether VARIANT/train.py imports common before any module outside Python's standard library:
+    common quiets TensorFlow's start-up notes, which only a new process shows."""
+    for node in ast.parse((REPO / variant / "train.py").read_text()).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+            outside = [name.split(".")[0] for name in names if name.split(".")[0] not in sys.stdlib_module_names]
+            if outside:
+                return outside[0] == "common"
+    return False
 
 
 def optimizer_iterations(checkpoint_path, name):
@@ -56,8 +79,10 @@ def test_a_run_leaves_config_logs_samples_and_checkpoints(trained, variant):
     assert config["image_size"] == 28  # the side it trained at, not --image_size's 64 (for folder: and tfds:)
     assert "generator: 1,551,681 parameters" in result.stdout and "1 replica(s) on the CPU" in result.stdout
     # A quiet start: nothing on stderr when nothing is wrong (no TensorFlow start-up notes, no
-    # "remapper failed" from Grappler, no cuInit error on a machine without a GPU).
+    # "remapper failed" from Grappler, no cuInit error on a machine without a GPU). The start-up
+    # notes show in IN_A_PROCESS's run; each train.py imports common first, which keeps them out.
     assert result.stderr == "", result.stderr[-3000:]
+    assert imports_common_first(variant)
 
     rows = metrics_rows(logdir)
     assert [int(row["step"]) for row in rows] == [1, 2, 3, 4]
@@ -113,15 +138,15 @@ def test_a_finished_run_says_so_and_changes_nothing(trained, tmp_path, capsys):
 
 
 def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
-    # In this process, against the run the command made: the same seed, the same numbers.
+    # In this process, against the run the command made in its own: the same seed, the same numbers.
     logdir = tmp_path / "again"
-    train_in_process("dcgan", logdir, "--train_steps=4")
+    train_in_process(IN_A_PROCESS, logdir, "--train_steps=4")
 
     def losses(folder):
         return [(row["loss/discriminator"], row["loss/generator"], row["discriminator/real"])
                 for row in metrics_rows(folder)]
 
-    assert losses(logdir) == losses(trained["dcgan"][0])
+    assert losses(logdir) == losses(trained[IN_A_PROCESS][0])
 
 
 def test_generate_command_writes_uint8_samples_and_a_grid_into_the_run(trained, tmp_path):
@@ -202,17 +227,33 @@ def test_bad_input_is_refused_before_anything_is_written(bad_input_setting, vari
     assert snapshot(logdir) == before
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["mnist"], "error: unexpected arguments ['mnist']; flags take the form --name=value"),  # a UserError
-    (["--trian_steps=3"], "error: unknown flag --trian_steps (did you mean --train_steps?)"),  # absl's parsing
-])
-def test_bad_input_on_the_command_line_is_one_line_and_exit_status_2(argv, message, bad_input_setting):
+@pytest.mark.parametrize("argv, message, run", [
+    # A UserError, in a new process as a user types it:
+    (["mnist"], "error: unexpected arguments ['mnist']; flags take the form --name=value", run_python),
+    # absl's parsing, in this process:
+    (["--trian_steps=3"], "error: unknown flag --trian_steps (did you mean --train_steps?)", run_in_process),
+], ids=["unexpected argument", "unknown flag"])
+def test_bad_input_on_the_command_line_is_one_line_and_exit_status_2(argv, message, run, bad_input_setting):
     logdir, _ = bad_input_setting
     before = snapshot(logdir)
-    result = run_python(["wgan_gp/train.py", "--dataset=mnist_5k", "--batch_size=8", *argv, f"--logdir={logdir}"])
+    result = run(["wgan_gp/train.py", "--dataset=mnist_5k", "--batch_size=8", *argv, f"--logdir={logdir}"])
     assert result.returncode == 2
     assert result.stderr.splitlines() == [message], result.stderr[-3000:]  # one line, nothing else
     assert snapshot(logdir) == before
+
+
+def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_as_it_was():
+    # run_in_process (tests/helpers.py), which runs most of the commands these tests start.
+    imported = train_module("wgan_gp")  # as the other tests import it: `-m` runs its code anew all the same
+    flags_before, handlers = set(flags.FLAGS), (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    for _ in range(2):  # the second time, the command defines its flags again
+        refused = run_in_process(["wgan_gp/train.py", "--trian_steps=3"])
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert own_stderr_lines(refused.stderr) == ["error: unknown flag --trian_steps (did you mean --train_steps?)"]
+        checked = run_in_process(["-m", "wgan_gp.train", "--only_check_args"])  # absl's: parse, then exit 0
+        assert (checked.returncode, checked.stdout, own_stderr_lines(checked.stderr)) == (0, "", [])
+    assert set(flags.FLAGS) == flags_before and not flags.FLAGS.is_parsed() and train_module("wgan_gp") is imported
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
 def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path, capsys):
@@ -252,7 +293,8 @@ def test_benchmark_reports_throughput_and_flops(tmp_path):
 
 def test_folder_pipeline_benchmark_reports_its_table(tmp_path):
     output = tmp_path / "folder.json"
-    result = run_python(["benchmarks/folder_pipeline.py", "--counts", "100", "--seconds", "0.5", f"--json={output}"])
+    # --seconds: any time measures at least one batch, which is all the checks below need.
+    result = run_python(["benchmarks/folder_pipeline.py", "--counts", "100", "--seconds", "0.05", f"--json={output}"])
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads(output.read_text())
     assert [row["pipeline"] for row in rows] == ["streamed", "cache, first start", "cache, later start"]
