@@ -184,7 +184,7 @@ def run_in_process(args, cwd=REPO, env=None):
                 else:
                     print(code, file=sys.stderr)
                     status = 1
-            except BaseException:  # an uncaught exception: its traceback and status 1
+            except Exception:  # an uncaught exception: its traceback and status 1
                 import traceback
 
                 traceback.print_exc()
@@ -204,16 +204,17 @@ def _raise_system_exit(status):
 
 
 def _python_default_warnings():
-    """The warnings filters of a new Python process (none given by -W or PYTHONWARNINGS),
-    each warning printed on stderr."""
+    """The warnings filters a new Python process starts with (its defaults, then PYTHONWARNINGS,
+    which it inherits), each warning printed on stderr."""
     import warnings
 
     warnings.resetwarnings()  # (it also lets warnings already shown once show again)
     for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
     warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
-    for option in sys.warnoptions:  # PYTHONWARNINGS, as a new process reads it
-        warnings._setoption(option)
+    for option in os.environ.get("PYTHONWARNINGS", "").split(","):  # as a new process reads it
+        if option.strip():
+            warnings._setoption(option.strip())
 
     def show(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
