@@ -2,6 +2,7 @@
 import contextlib
 import csv
 import hashlib
+import logging
 import os
 import pathlib
 import subprocess
@@ -134,9 +135,11 @@ def run_in_process(args, cwd=REPO, env=None):
     at once (os._exit), raises SystemExit here instead, so `finally` blocks that a real exit
     skips do run. Afterwards this process is as it was: absl's flags.FLAGS (the flags the
     command defined are removed, the values it parsed put back), absl's one-time start-up
-    (so the next command parses its flags, --helpfull included, as a new process would),
-    the SIGINT and SIGTERM handlers, cli's stop state, sys.argv, sys.path, os.environ and the
-    working folder. What a process starts with once (TensorFlow's start-up notes, Keras' layer
+    (so the next command parses its flags, --helpfull included, as a new process would) and
+    the root logger's handlers and level that it sets, the SIGINT and SIGTERM handlers, cli's
+    stop state, sys.argv, sys.path, os.environ and the working folder. The module that
+    `-m MODULE` names runs from a fresh import, and the one imported before stays in
+    sys.modules. What a process starts with once (TensorFlow's start-up notes, Keras' layer
     name counters) a command run here does not start with: a test of those runs the command
     in a subprocess.
     """
@@ -181,7 +184,7 @@ def run_in_process(args, cwd=REPO, env=None):
                 else:
                     print(code, file=sys.stderr)
                     status = 1
-            except BaseException:  # an uncaught exception: its traceback and status 1
+            except Exception:  # an uncaught exception: its traceback and status 1
                 import traceback
 
                 traceback.print_exc()
@@ -201,16 +204,17 @@ def _raise_system_exit(status):
 
 
 def _python_default_warnings():
-    """The warnings filters of a new Python process (none given by -W or PYTHONWARNINGS),
-    each warning printed on stderr."""
+    """The warnings filters a new Python process starts with (its defaults, then PYTHONWARNINGS,
+    which it inherits), each warning printed on stderr."""
     import warnings
 
     warnings.resetwarnings()  # (it also lets warnings already shown once show again)
     for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
     warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
-    for option in sys.warnoptions:  # PYTHONWARNINGS, as a new process reads it
-        warnings._setoption(option)
+    for option in os.environ.get("PYTHONWARNINGS", "").split(","):  # as a new process reads it
+        if option.strip():
+            warnings._setoption(option.strip())
 
     def show(message, category, filename, lineno, file=None, line=None):
         sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
@@ -255,6 +259,9 @@ class _ProcessState:
         self.app = (app.faulthandler, app.command_name.make_process_name_useful, app._run_init.done,
                     app._register_and_parse_flags_with_usage.done, app._define_help_flags_called)
         self.absl_stream = absl_logging.get_absl_handler().python_handler.stream
+        # absl's start-up puts its handler on the root logger, and its verbosity sets the root's level
+        self.logging = (logging.root.handlers[:], logging.root.level, absl_logging.get_absl_logger().level,
+                        absl_logging._attempted_to_remove_stderr_stream_handlers)
         self.flags_parsed = flags.FLAGS.is_parsed()
         self.flags = {name: (flag.value, flag.present, flag.using_default_value)
                       for name, flag in flags.FLAGS._flags().items()}
@@ -263,9 +270,12 @@ class _ProcessState:
         import signal
 
         from absl import app, flags
+        from absl import logging as absl_logging
 
         from common import cli
 
+        handlers, root_level, absl_level, absl_logging._attempted_to_remove_stderr_stream_handlers = self.logging
+        logging.root.handlers[:] = handlers
         for name in [name for name in flags.FLAGS if name not in self.flags]:  # the command's own
             delattr(flags.FLAGS, name)
         if self.flags_parsed:
@@ -275,6 +285,8 @@ class _ProcessState:
         for name, (value, present, using_default_value) in self.flags.items():
             flag = flags.FLAGS[name]
             flag.value, flag.present, flag.using_default_value = value, present, using_default_value
+        logging.root.setLevel(root_level)
+        absl_logging.get_absl_logger().setLevel(absl_level)
         (app.faulthandler, app.command_name.make_process_name_useful, app._run_init.done,
          app._register_and_parse_flags_with_usage.done, app._define_help_flags_called) = self.app
         for name, value in self.cli.items():

@@ -8,6 +8,7 @@ lifecycle's own tests are in test_training_run.py.
 """
 import ast
 import json
+import logging
 import shutil
 import signal
 import sys
@@ -246,6 +247,7 @@ def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_a
     # run_in_process (tests/helpers.py), which runs most of the commands these tests start.
     imported = train_module("wgan_gp")  # as the other tests import it: `-m` runs its code anew all the same
     flags_before, handlers = set(flags.FLAGS), (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    logging_before = logging.root.handlers[:], logging.root.level  # absl's start-up changes both
     for _ in range(2):  # the second time, the command defines its flags again
         refused = run_in_process(["wgan_gp/train.py", "--trian_steps=3"])
         assert refused.returncode == 2 and refused.stdout == ""
@@ -254,6 +256,7 @@ def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_a
         assert (checked.returncode, checked.stdout, own_stderr_lines(checked.stderr)) == (0, "", [])
     assert set(flags.FLAGS) == flags_before and not flags.FLAGS.is_parsed() and train_module("wgan_gp") is imported
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert (logging.root.handlers, logging.root.level) == logging_before
 
 
 def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path, capsys):
