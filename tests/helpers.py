@@ -144,6 +144,7 @@ def run_in_process(args, cwd=REPO, env=None):
     in a subprocess.
     """
     import runpy
+    import signal
     import warnings
 
     from absl import app, flags
@@ -158,6 +159,7 @@ def run_in_process(args, cwd=REPO, env=None):
         os.chdir(cwd)
         os.environ.update({"CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", **(env or {})})
         cli._exit_at_once = _raise_system_exit
+        cli._stop_requested, cli._stop_signal = False, signal.SIGINT  # a new process's: no stop asked for yet
         app.faulthandler = None  # it would keep the capture's file descriptor after the command
         app.command_name.make_process_name_useful = lambda: None  # (it renames this process)
         app._run_init.done = app._register_and_parse_flags_with_usage.done = False  # absl's start, as new

@@ -341,14 +341,10 @@ def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path):
 
 
 def command_in_process(tmp_path, program, **env):
-    """What `python PROGRAM` (a command's text) runs, in this process (tests/helpers.py), from
-    the stop state cli has when a process starts: no signal yet (an exit status of 130)."""
+    """What `python PROGRAM` (a command's text) runs, in this process (tests/helpers.py)."""
     path = tmp_path / "command.py"
     path.write_text(program)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "_stop_requested", False)
-        patch.setattr(cli, "_stop_signal", signal.SIGINT)
-        return run_in_process([path], env=env)
+    return run_in_process([path], env=env)
 
 
 def test_every_command_says_what_an_interrupt_left(tmp_path):
