@@ -302,6 +302,11 @@ def define_flags(flag_values, module_name):
         "eval_every", 0, "Generator iterations between sample-quality metrics (common/quality.py); 0: never",
         lower_bound=0,
     )
+    define.integer(
+        "eval_samples", 5000, "With --eval_every: generated images per evaluation, and as many real training images "
+        "for the real floor (5,000: commands.evaluate's --num_samples; fewer is faster and scores a higher FD)",
+        lower_bound=2,
+    )
     define.string(
         "inception_weights", "imagenet",
         "With --eval_every on colour images: InceptionV3 weights, imagenet (downloaded) or a local .h5 file",

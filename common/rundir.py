@@ -19,8 +19,8 @@ CONFIG_FILE = "config.json"
 # Flags that may change when a run is resumed: they say how long and how often,
 # not what is trained.
 RESUMABLE_KEYS = (
-    "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "inception_weights", "logdir",
-    "data_dir", "strategy", "jit_compile", "cache_dir", "export",
+    "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "eval_samples",
+    "inception_weights", "logdir", "data_dir", "strategy", "jit_compile", "cache_dir", "export",
     "data_source",  # where the data was read from; what it is, is data_identity's
 )
 

@@ -233,6 +233,7 @@ class TrainingRun:
         with devices.float32_policy():
             evaluator = quality.Evaluator(
                 rundir.data_identity(self.record()), config["data_dir"], seed=config["seed"],
+                num_samples=config.get("eval_samples", quality.DEFAULT_NUM_SAMPLES),
                 inception_weights=config.get("inception_weights", "imagenet"), image_size=config["image_size"],
             )
         devices.seed_everything(config["seed"], strategy)

@@ -14,9 +14,9 @@ separates it from the first. (The networks still differ: each variant keeps its 
 everywhere in the repository, where the paper used one architecture for all four.)
 
 Quality is the Frechet distance in the digit classifier's features (commands/evaluate.py,
-5,000 samples), measured every --eval_every iterations by train.py itself. Wall-clock
-time is training time only: each logged interval's iterations over its measured rate, so
-evaluations do not count. Run nothing else meanwhile, or the times are not comparable.
+5,000 samples; --quick: 500), measured every --eval_every iterations by train.py itself.
+Wall-clock time is training time only: each logged interval's iterations over its measured
+rate, so evaluations do not count. Run nothing else meanwhile, or the times are not comparable.
 
 The numbers behind the claims:
   - WGAN Figs. 3-4: for each Wasserstein setting, the rank correlation (Spearman)
@@ -52,7 +52,9 @@ SETTINGS = {  # name: (variant, flags other than the variant's defaults)
 }
 LOSS_PANELS = ("weight clipping (RMSProp)", "gradient penalty (Adam)", "DCGAN")
 FULL = {"train_steps": 1000, "eval_every": 50, "log_every": 5}
-QUICK = {"train_steps": 10, "eval_every": 10, "log_every": 5, "batch_size": 16}  # one evaluation each
+# One evaluation each, of 500 samples: generating and scoring 5,000 took about half of --quick's
+# time; fewer samples read a higher FD (docs/quality.md), which quick mode compares with nothing.
+QUICK = {"train_steps": 10, "eval_every": 10, "eval_samples": 500, "log_every": 5, "batch_size": 16}
 MEDIAN_WINDOW = 9  # logged points (45 iterations at --log_every=5)
 QUALITY = "eval/classifier_fd"
 
@@ -182,7 +184,8 @@ def plot(results, quick, output_dir):
 
 def main():
     parser = arguments.Parser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="10 iterations of each run, at batch 16")
+    parser.add_argument("--quick", action="store_true", help="10 iterations of each run, at batch 16, "
+                        "evaluated on 500 samples")
     parser.add_argument("--runs_dir", default="runs/curves", help="where the four runs go")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()

@@ -135,21 +135,13 @@ def test_inception_weights_offline_is_one_line(monkeypatch):
     assert "\n" not in str(error.value)
 
 
-def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path, monkeypatch):
-    from common import training_run
-
+def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
     # What is checked of training is when it evaluates: with 300 samples an evaluation, as the
     # command below scores, not the 4,000 of a real mnist_5k run (5,000 capped), ~9 CPU-s less.
-    class SmallEvaluator(quality.Evaluator):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, num_samples=300, **kwargs)
-
     logdir = tmp_path / "run"
     train = variants.module("dcgan", "train")
-    with monkeypatch.context() as patch:
-        patch.setattr(training_run.quality, "Evaluator", SmallEvaluator)
-        train.train(cli.default_config(train, dataset="mnist_5k", batch_size=8, train_steps=4, log_every=1,
-                                       eval_every=2, logdir=str(logdir)))
+    train.train(cli.default_config(train, dataset="mnist_5k", batch_size=8, train_steps=4, log_every=1,
+                                   eval_every=2, eval_samples=300, logdir=str(logdir)))
     with open(logdir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     evaluated = [int(row["step"]) for row in rows if row["eval/classifier_fd"]]

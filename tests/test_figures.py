@@ -205,9 +205,11 @@ def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figu
     for name in settings:
         assert numbers[name]["iterations"] == 10 and numbers[name]["training_seconds"] > 0
         assert 0 < numbers[name]["classifier_fd_last_eval"] < 1000
-    # The penalty run with RMSProp was trained with RMSProp at WGAN's step size.
+    # The penalty run with RMSProp was trained with RMSProp at WGAN's step size (and, as every
+    # quick run, evaluated on 500 samples).
     config = json.loads((tmp_path / "runs" / "quick" / "gradient_penalty_rmsprop" / "config.json").read_text())
     assert (config["optimizer"], config["learning_rate"], config["batch_size"]) == ("rmsprop", 5e-5, 16)
+    assert config["eval_samples"] == 500
 
 
 @pytest.mark.reproduction

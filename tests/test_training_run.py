@@ -278,7 +278,7 @@ def small_evaluator(monkeypatch, built=None):
 
     class SmallEvaluator(quality.Evaluator):
         def __init__(self, *args, **kwargs):
-            super().__init__(*args, num_samples=200, **kwargs)
+            super().__init__(*args, **{**kwargs, "num_samples": 200})  # over --eval_samples
             self.built_at = time.perf_counter()
             if built is not None:
                 built.append(self)
