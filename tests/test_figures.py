@@ -12,9 +12,7 @@ import pathlib
 import numpy as np
 import pytest
 
-import variants
-from common import cli
-from tests.helpers import run_python
+from tests.helpers import run_python, trained_run
 
 
 def run_figure(script, tmp_path, *args):
@@ -124,12 +122,17 @@ def test_one_dimensional_gan_moves_onto_the_data_and_d_flattens(tmp_path):
 
 
 @pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
-def test_latent_walks_from_a_run(tmp_path, conditional):
-    logdir = tmp_path / "run"
-    train = variants.module("dcgan", "train")
-    train.train(cli.default_config(train, dataset="mnist_5k", batch_size=8, train_steps=2, conditional=conditional,
-                                   logdir=str(logdir)))
-    run_figure("latent_walks", tmp_path, f"--logdir={logdir}")
+def test_latent_walks_from_a_run(tmp_path, monkeypatch, conditional):
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2", *["--conditional"] * conditional)
+    if conditional:  # what the command runs, in this process; the unconditional case runs the command
+        import sys
+
+        from figures import latent_walks
+
+        monkeypatch.setattr(sys, "argv", ["latent_walks.py", f"--logdir={logdir}", f"--output_dir={tmp_path}"])
+        latent_walks.main()
+    else:
+        run_figure("latent_walks", tmp_path, f"--logdir={logdir}")
     numbers = claims(tmp_path, "latent_walks")
     assert numbers["checkpoint"].endswith("ckpt-2")
     # Linear steps through a continuous G: the images move along each walk (a generator that
