@@ -25,7 +25,9 @@ from figures import toolkit  # noqa: E402
 
 MEAN, STD = 2.0, 0.5
 SNAPSHOTS = (0, 100, 400, 3000)  # generator iterations
-QUICK_SNAPSHOTS = (0, 100, 400, 1200)
+# From 400 iterations to 1,200, W1 stays between 0.10 and 0.21 (1.39 at the start) and
+# |D - 1/2| under 0.05 near the data (seed 0): --quick stops at 600, inside that stretch.
+QUICK_SNAPSHOTS = (0, 100, 300, 600)
 WIDTH = 128  # 1-D problems need far less than the 2-D toy nets' 512 units
 PLOT_RANGE = (-3.0, 5.0)
 
