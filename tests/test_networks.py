@@ -175,8 +175,9 @@ def test_spectral_norm_brings_every_critic_layer_to_unit_spectral_norm(num_class
     assert len(wrapped) == (5 if num_classes else 4)
     images = tf.random.uniform([4, 28, 28, 1], -1, 1)
     inputs = [images, tf.constant([0, 3, 7, 9])]  # the unconditional critic reads no labels
+    training_call = tf.function(lambda: critic(inputs, training=True))  # traced once, then run as a graph
     for _ in range(100):  # one power iteration per training call; u converges within about 100
-        critic(inputs, training=True)
+        training_call()
     for layer in wrapped:
         kernel = layer.layer.kernel.numpy()
         largest = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
