@@ -63,6 +63,23 @@ def train_recorded(variant, logdir, monkeypatch, *argv):
     return records["generator"].batches(), records["discriminator"].batches()
 
 
+@pytest.fixture(scope="module")
+def recorded_run(tmp_path_factory):
+    """recorded_run(variant): (G's records, D's records, metrics.csv rows) of the variant's
+    train_recorded run, trained once for this module and shared by the tests that read it."""
+    runs = {}
+
+    def run(variant):
+        if variant not in runs:
+            logdir = tmp_path_factory.mktemp(variant) / "run"
+            with pytest.MonkeyPatch.context() as monkeypatch:
+                records = train_recorded(variant, logdir, monkeypatch)
+            runs[variant] = (*records, metrics_rows(logdir))
+        return runs[variant]
+
+    return run
+
+
 def assert_all_rows_differ(batches, what):
     rows = batches.reshape(-1, int(np.prod(batches.shape[2:])))
     unique = np.unique(rows, axis=0)
@@ -70,16 +87,16 @@ def assert_all_rows_differ(batches, what):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_no_two_updates_draw_the_same_noise(variant, tmp_path, monkeypatch):
-    noise, _ = train_recorded(variant, tmp_path / "run", monkeypatch)
+def test_no_two_updates_draw_the_same_noise(variant, recorded_run):
+    noise, _, _ = recorded_run(variant)
     assert noise.shape == (ITERATIONS * (N_CRITIC + 1), BATCH, 128)  # one G call per update
     assert_all_rows_differ(noise, "noise vectors z")
     # Each z ~ N(0, I): the batch mean is within 6 standard errors of 0.
     assert abs(noise.mean()) < 6 / np.sqrt(noise.size)
 
 
-def test_every_critic_update_draws_its_own_interpolation_weights(tmp_path, monkeypatch):
-    _, inputs = train_recorded("wgan_gp", tmp_path / "run", monkeypatch)
+def test_every_critic_update_draws_its_own_interpolation_weights(recorded_run):
+    _, inputs, _ = recorded_run("wgan_gp")
     # Per iteration: N_CRITIC critic updates (D sees x, G(z), x_hat), then G's update (D sees G(z)).
     per_iteration = 3 * N_CRITIC + 1
     assert len(inputs) == ITERATIONS * per_iteration
@@ -96,12 +113,16 @@ def test_every_critic_update_draws_its_own_interpolation_weights(tmp_path, monke
     assert_all_rows_differ(eps[:, None, :], "critic updates' eps")
 
 
-def test_the_same_seed_reproduces_a_run_and_another_seed_does_not(tmp_path):
-    def losses(name, *argv):
-        train_in_process("wgan_gp", tmp_path / name, "--train_steps=2", "--n_critic=2", "--log_every=1", *argv)
+def test_the_same_seed_reproduces_a_run_and_another_seed_does_not(tmp_path, recorded_run):
+    def losses(rows):
         return [{key: value for key, value in row.items() if key.startswith(("loss", "gradient", "wasserstein"))}
-                for row in metrics_rows(tmp_path / name)]
+                for row in rows]
 
-    first = losses("first")
-    assert losses("again") == first
-    assert losses("other", "--seed=1") != first
+    def trained(name, *argv):  # a run of its own, as recorded_run's are trained
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            train_recorded("wgan_gp", tmp_path / name, monkeypatch, *argv)
+        return metrics_rows(tmp_path / name)
+
+    first = losses(recorded_run("wgan_gp")[2])  # the run the tests above read
+    assert losses(trained("again")) == first
+    assert losses(trained("other", "--seed=1")) != first
