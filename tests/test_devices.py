@@ -115,8 +115,10 @@ def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
         cluster.setdefault(role, []).append(f"localhost:{free_port()}")
     tasks = [{"type": role, "index": roles[:index].count(role)} for index, role in enumerate(roles)]
     logdir = tmp_path / "run"
+    # One critic update per iteration: what is checked here is who writes, not the schedule
+    # (the replica tests above check the updates); each update is a round of collectives.
     command = [sys.executable, "wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4",
-               f"--logdir={logdir}"]
+               "--n_critic=1", f"--logdir={logdir}"]
     processes = [
         subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
             **os.environ, "CUDA_VISIBLE_DEVICES": "", "TMPDIR": str(tmp_path),
