@@ -1,4 +1,4 @@
-"""notebooks/quickstart.ipynb, executed as Colab would run it, on a CPU with 2 generator iterations."""
+"""notebooks/quickstart.ipynb, executed as Colab would run it, on a CPU with 1 generator iteration."""
 import nbclient
 import nbformat
 
@@ -7,7 +7,7 @@ from tests.helpers import REPO
 
 def test_the_quickstart_notebook_trains_shows_grids_generates_and_exports(tmp_path, monkeypatch):
     logdir = tmp_path / "run"
-    monkeypatch.setenv("QUICKSTART_TRAIN_STEPS", "2")  # the kernel and its commands inherit these
+    monkeypatch.setenv("QUICKSTART_TRAIN_STEPS", "1")  # the kernel and its commands inherit these
     monkeypatch.setenv("QUICKSTART_DATASET", "mnist_5k")  # offline: the bundled digits
     monkeypatch.setenv("QUICKSTART_LOGDIR", str(logdir))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
