@@ -1,7 +1,7 @@
 """WGAN Figures 3-4 and WGAN-GP Figure 3 on digits: losses and sample quality during training.
 
     python figures/training_curves.py           # four runs of 1,000 iterations; about 65 minutes on 2 CPU cores
-    python figures/training_curves.py --quick   # 10 iterations of each at batch 16 (the test runs this)
+    python figures/training_curves.py --quick   # 4 iterations of each at batch 16 (the test runs this)
 
 Trains the four settings of the WGAN-GP paper's Figure 3 on the bundled mnist_5k, each
 with its variant's own train.py and that variant's defaults (the papers' settings):
@@ -52,9 +52,10 @@ SETTINGS = {  # name: (variant, flags other than the variant's defaults)
 }
 LOSS_PANELS = ("weight clipping (RMSProp)", "gradient penalty (Adam)", "DCGAN")
 FULL = {"train_steps": 1000, "eval_every": 50, "log_every": 5}
-# One evaluation each, of 500 samples: generating and scoring 5,000 took about half of --quick's
-# time; fewer samples read a higher FD (docs/quality.md), which quick mode compares with nothing.
-QUICK = {"train_steps": 10, "eval_every": 10, "eval_samples": 500, "log_every": 5, "batch_size": 16}
+# Two logged points and one evaluation each, of 500 samples: generating and scoring 5,000 took
+# about half of --quick's time; fewer samples read a higher FD (docs/quality.md), which quick
+# mode compares with nothing.
+QUICK = {"train_steps": 4, "eval_every": 4, "eval_samples": 500, "log_every": 2, "batch_size": 16}
 MEDIAN_WINDOW = 9  # logged points (45 iterations at --log_every=5)
 QUALITY = "eval/classifier_fd"
 
@@ -184,7 +185,7 @@ def plot(results, quick, output_dir):
 
 def main():
     parser = arguments.Parser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="10 iterations of each run, at batch 16, "
+    parser.add_argument("--quick", action="store_true", help="4 iterations of each run, at batch 16, "
                         "evaluated on 500 samples")
     parser.add_argument("--runs_dir", default="runs/curves", help="where the four runs go")
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
