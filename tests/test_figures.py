@@ -199,7 +199,7 @@ def test_training_curves_check_each_claim_from_the_numbers():
 
 
 def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figures(tmp_path):
-    run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
+    result = run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
     numbers = json.loads((tmp_path / "training_curves_quick.json").read_text())
     assert (tmp_path / "loss_vs_quality_quick.png").stat().st_size > 0
     assert (tmp_path / "quality_vs_time_quick.png").stat().st_size > 0
@@ -208,11 +208,11 @@ def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figu
     for name in settings:
         assert numbers[name]["iterations"] == 4 and numbers[name]["training_seconds"] > 0  # --quick's train_steps
         assert 0 < numbers[name]["classifier_fd_last_eval"] < 1000
-    # The penalty run with RMSProp was trained with RMSProp at WGAN's step size (and, as every
-    # quick run, evaluated on 500 samples).
+    # The penalty run with RMSProp was trained with RMSProp at WGAN's step size.
     config = json.loads((tmp_path / "runs" / "quick" / "gradient_penalty_rmsprop" / "config.json").read_text())
     assert (config["optimizer"], config["learning_rate"], config["batch_size"]) == ("rmsprop", 5e-5, 16)
-    assert config["eval_samples"] == 500
+    # Every quick run scored 500 samples against a real floor of 500 (--eval_samples).
+    assert config["eval_samples"] == 500 and result.stdout.count("real floor: 500 training images") == 4
 
 
 @pytest.mark.reproduction
