@@ -12,11 +12,13 @@ import pathlib
 import numpy as np
 import pytest
 
-from tests.helpers import run_python, trained_run
+from tests.helpers import run_in_process, run_python, trained_run
 
 
-def run_figure(script, tmp_path, *args):
-    result = run_python([f"figures/{script}.py", *args, f"--output_dir={tmp_path}"], timeout=900)
+def run_figure(script, tmp_path, *args, in_process=False):
+    """python figures/SCRIPT.py ARGS --output_dir=TMP_PATH, in a subprocess or (in_process) in this one."""
+    argv = [f"figures/{script}.py", *args, f"--output_dir={tmp_path}"]
+    result = run_in_process(argv) if in_process else run_python(argv, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -122,17 +124,10 @@ def test_one_dimensional_gan_moves_onto_the_data_and_d_flattens(tmp_path):
 
 
 @pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
-def test_latent_walks_from_a_run(tmp_path, monkeypatch, conditional):
+def test_latent_walks_from_a_run(tmp_path, conditional):
     logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2", *["--conditional"] * conditional)
-    if conditional:  # what the command runs, in this process; the unconditional case runs the command
-        import sys
-
-        from figures import latent_walks
-
-        monkeypatch.setattr(sys, "argv", ["latent_walks.py", f"--logdir={logdir}", f"--output_dir={tmp_path}"])
-        latent_walks.main()
-    else:
-        run_figure("latent_walks", tmp_path, f"--logdir={logdir}")
+    # The command as a user types it once; the conditional walk runs it in this process.
+    run_figure("latent_walks", tmp_path, f"--logdir={logdir}", in_process=conditional)
     numbers = claims(tmp_path, "latent_walks")
     assert numbers["checkpoint"].endswith("ckpt-2")
     # Linear steps through a continuous G: the images move along each walk (a generator that
