@@ -112,6 +112,9 @@ class TfdsSet(NamedTuple):
         return tfds_batches(self, batch_size, seed, shards, shard, start)
 
 
+DOWNLOADED = ("mnist", "fashion_mnist", "cifar10")  # the names whose loading may download (keras.datasets)
+
+
 def load_dataset(name, data_dir=None, image_size=64, split="train"):
     """Loads a dataset by name; raises UserError with a one-line fix when it cannot.
 
@@ -150,7 +153,8 @@ def load_training_data(config):
     half-way; a folder is read from --cache_dir when given. (rundir.check_logdir then refuses
     a resumed run whose data is not the data it recorded.)
     """
-    rundir.check_recorded_data(config)  # before a download of data the run would refuse
+    if config["dataset"] in DOWNLOADED:  # before a download of data the run would refuse (the
+        rundir.check_recorded_data(config)  # other names' own errors, a missing folder say, come first)
     recorded = rundir.recorded_data_source(config["logdir"])
     if config["dataset"] == "mnist" and recorded and recorded.startswith("mnist_5k"):
         return load_mnist_5k()._replace(source=recorded)
