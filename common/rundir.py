@@ -180,6 +180,25 @@ def unreadable_checkpoint(path, error):
                      "to use the checkpoint before it")
 
 
+def latest_checkpoint(logdir):
+    """The path of the newest whole checkpoint in logdir/checkpoints ("…/ckpt-N"), or None.
+
+    Found from the checkpoint files themselves, not from TensorFlow's `checkpoint` index
+    file, which names the newest save only: where that save's files (or the index file) were
+    deleted, a run resumes from the newest checkpoint still there, not from iteration 0, and
+    TensorFlow prints no error. Whole: its .index and every data shard it names are there.
+    """
+    folder = pathlib.Path(logdir) / "checkpoints"
+    whole = []
+    for index in folder.glob("ckpt-*.index"):
+        prefix = index.with_suffix("")
+        shards = list(folder.glob(f"{prefix.name}.data-*-of-*"))
+        number = prefix.name[len("ckpt-"):]
+        if number.isdigit() and shards and len(shards) == int(shards[0].name.rsplit("-of-", 1)[1]):
+            whole.append((int(number), str(prefix)))
+    return max(whole)[1] if whole else None
+
+
 def make_checkpoint(logdir, **objects):
     """A tf.train.Checkpoint of `objects` and a manager that keeps the newest 3 in logdir/checkpoints.
 

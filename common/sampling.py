@@ -1,6 +1,4 @@
 """Drawing images from a generator: the noise, the labels, a trained run's generator, preview grids."""
-import pathlib
-
 import numpy as np
 
 from common import images, rundir
@@ -37,7 +35,7 @@ def load_generator(logdir, make_generator):
 
     config = rundir.read_config(logdir)
     generator = make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
-    latest = tf.train.latest_checkpoint(str(pathlib.Path(logdir) / "checkpoints"))
+    latest = rundir.latest_checkpoint(logdir)
     if latest is None:
         raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")
     # The checkpoint also holds D and the optimizers; only the generator is needed.

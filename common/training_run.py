@@ -138,7 +138,7 @@ class TrainingRun:
         extras = {name: value for name, value in extras.items() if value is not None}
         self.checkpoint, self.manager = rundir.make_checkpoint(self._scratch or self.logdir, **models, **extras)
         cli.keep_until_exit(real_batches)  # its tf.data threads then end with the process, not with train()
-        latest = tf.train.latest_checkpoint(str(self.logdir / "checkpoints"))
+        latest = rundir.latest_checkpoint(self.logdir)
         if latest:
             self.restore(latest, models, extras)
         elif self.chief:
