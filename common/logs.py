@@ -36,10 +36,24 @@ class ScalarLog:
             self._drop_rows_after(resume_step)
 
     def _drop_rows_after(self, step):
-        # A run killed between two checkpoints logged steps that it will now redo.
+        # A run killed between two checkpoints logged steps that it will now redo; a write cut
+        # short (a full disk, a kill) leaves a last row with fewer values than the header, which
+        # goes too. A file with no row (empty, or a header alone, maybe cut) starts afresh; one
+        # whose rows are longer than its header (a cut header) is kept aside, never overwritten.
         with open(self._csv_path, newline="") as f:
-            self._fields = csv.DictReader(f).fieldnames
-        self._rewrite(lambda row: int(row["step"]) <= step)
+            reader = csv.DictReader(f)
+            self._fields, rows = reader.fieldnames, list(reader)
+        if not rows:
+            self._fields = None
+            self._csv_path.unlink()
+        elif any(None in row for row in rows) or self._fields[:2] != ["step", "wall_time"]:
+            damaged = self._csv_path.with_name(self._csv_path.name + ".damaged")
+            os.replace(self._csv_path, damaged)
+            self._fields = None
+            print(f"warning: {self._csv_path}'s header is damaged; kept it as {damaged.name}, and the log starts "
+                  f"again at generator iteration {step + 1}", file=sys.stderr)
+        else:
+            self._rewrite(lambda row: None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step)
 
     def _rewrite(self, keep):
         """Rewrites metrics.csv with the current columns, keeping the rows for which keep(row)."""
