@@ -10,6 +10,7 @@ absl.flags.FlagValues it is given, so that one process can import every variant
 """
 import contextlib
 import functools
+import math
 import os
 import pathlib
 import signal
@@ -265,9 +266,18 @@ class FlagDefiner:
         self.flag_values, self.module_name = flag_values, module_name
 
     def __getattr__(self, kind):
-        return functools.partial(
+        define = functools.partial(
             getattr(flags, f"DEFINE_{kind}"), flag_values=self.flag_values, module_name=self.module_name
         )
+        if kind != "float":
+            return define
+
+        def define_finite(name, *args, **kwargs):  # absl's float parser takes nan, inf and 1e400
+            holder = define(name, *args, **kwargs)
+            self.validator(name, lambda value: value is None or math.isfinite(value), "must be a finite number")
+            return holder
+
+        return define_finite
 
     def validator(self, name, check, message):
         flags.register_validator(name, check, message, flag_values=self.flag_values)

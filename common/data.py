@@ -275,6 +275,8 @@ def load_folder(path, image_size):
     image's EXIF orientation, which decoding applies, and its size: images whose shorter
     side is below image_size are upscaled by the resize, and one more warning counts them.
     """
+    if not str(path).strip():  # "folder:" alone would be the working directory
+        raise UserError("--dataset=folder: needs the folder's path, as in --dataset=folder:/data/faces")
     root = pathlib.Path(path)
     if not root.is_dir():
         raise UserError(f"folder dataset: {root} is not a directory")

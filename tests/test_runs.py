@@ -74,6 +74,58 @@ def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
     assert not (tmp_path / "run" / "config.json").exists()
 
 
+@pytest.mark.parametrize("cut", ["empty", "a header alone, cut", "the last row cut", "the header cut"])
+def test_a_metrics_csv_cut_short_resumes_with_only_whole_rows_and_loses_nothing_silently(tmp_path, cut, capsys):
+    log = logs.ScalarLog(tmp_path, resume_step=0)
+    for step in (1, 2, 3):
+        log.scalars(step, {"loss/discriminator": step / 10, "loss/generator": -step / 10})
+    whole = (tmp_path / "metrics.csv").read_text()
+    header = whole.splitlines()[0]
+    text = {"empty": "", "a header alone, cut": header[:20], "the last row cut": whole[:-12],
+            "the header cut": header.rsplit(",", 1)[0] + whole[len(header):]}[cut]  # a column short
+    (tmp_path / "metrics.csv").write_text(text)
+    resumed = logs.ScalarLog(tmp_path, resume_step=3)
+    resumed.scalars(4, {"loss/discriminator": 0.4, "loss/generator": -0.4})
+    with open(tmp_path / "metrics.csv") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == ["step", "wall_time", "loss/discriminator", "loss/generator"]
+    kept = {"the last row cut": ["1", "2", "4"]}.get(cut, ["4"])
+    assert [row["step"] for row in rows] == kept and all(None not in row.values() for row in rows)
+    if cut == "the header cut":  # the old rows cannot be read against their header: kept as they were
+        assert (tmp_path / "metrics.csv.damaged").read_text() == text
+        assert capsys.readouterr().err.count("\n") == 1
+    else:
+        assert not (tmp_path / "metrics.csv.damaged").exists()
+
+
+def test_the_newest_whole_checkpoint_is_found_from_the_files_not_the_index(tmp_path):
+    # TensorFlow's `checkpoint` file names the newest save: with its files deleted, a run would
+    # start again from 0 (and TensorFlow print two errors); with the index gone, the same.
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for number in (9, 12, 15):
+        (folder / f"ckpt-{number}.index").write_bytes(b"")
+        (folder / f"ckpt-{number}.data-00000-of-00001").write_bytes(b"")
+    (folder / "checkpoint").write_text('model_checkpoint_path: "ckpt-15"\n')
+    assert rundir.latest_checkpoint(tmp_path) == str(folder / "ckpt-15")
+    for path in folder.glob("ckpt-15.*"):
+        path.unlink()
+    assert rundir.latest_checkpoint(tmp_path) == str(folder / "ckpt-12")
+    (folder / "checkpoint").unlink()
+    (folder / "ckpt-20.index").write_bytes(b"")  # a save whose two data shards are not both there
+    (folder / "ckpt-20.data-00000-of-00002").write_bytes(b"")
+    assert rundir.latest_checkpoint(tmp_path) == str(folder / "ckpt-12")
+    assert rundir.latest_checkpoint(tmp_path / "elsewhere") is None
+
+
+def test_folder_with_no_path_is_refused_not_read_as_the_working_directory():
+    from common import data
+
+    with pytest.raises(UserError, match="--dataset=folder: needs the folder's path"):
+        data.load_dataset("folder:")
+
+
 def test_metrics_csv_drops_rows_a_resumed_run_will_redo(tmp_path):
     log = logs.ScalarLog(tmp_path, resume_step=0)
     for step in (10, 20, 30):
@@ -201,6 +253,9 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     (["--train_steps=0"], "--train_steps=0: 0 is not a positive integer"),
     (["--image_size=48"], "--image_size=48: --image_size must be 28, 32 or 64"),
     (["--seed=-1"], "--seed=-1: -1 is not a non-negative integer"),
+    (["--learning_rate=nan"], "--learning_rate=nan: must be a finite number"),  # absl's float takes these
+    (["--gp_lambda=inf"], "--gp_lambda=inf: must be a finite number"),
+    (["--learning_rate=1e400"], "--learning_rate=inf: must be a finite number"),
 ])
 def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
     from absl import flags
