@@ -65,7 +65,12 @@ def stops_between_iterations():
     """
     global _stops_wait, _watching, _acknowledged, _stop_requested, _stop_signal
     _stops_wait, _acknowledged, _stop_requested, _stop_signal = True, False, False, signal.SIGINT
-    watcher = _SignalWatcher() if threading.current_thread() is threading.main_thread() else None
+    main_thread = threading.current_thread() is threading.main_thread()
+    # A caller that is not a command (a figure script's runs, a notebook) has Python's own
+    # handlers, which would raise at the first Ctrl-C: inside, the run's handler answers.
+    handlers = {number: signal.signal(number, _interrupt) for number in (signal.SIGINT, signal.SIGTERM)
+                if main_thread and signal.getsignal(number) is not _interrupt}
+    watcher = _SignalWatcher() if main_thread else None
     _watching = watcher is not None
     try:
         yield
@@ -73,6 +78,8 @@ def stops_between_iterations():
         _stops_wait = _watching = False
         if watcher:
             watcher.close()
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
 
 
 class _SignalWatcher:

@@ -160,10 +160,13 @@ def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signa
     assert f"resuming at generator iteration {saved}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
-def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, monkeypatch, signal_name):
+@pytest.mark.parametrize("signal_name, handlers_from", [("SIGINT", "python"), ("SIGTERM", "run_command")])
+def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, monkeypatch, signal_name,
+                                                                    handlers_from, capfd):
     # The signal lands where it does the most harm: after the second of iteration 3's five
     # critic updates. The checkpoint must hold 3 whole iterations (or 2), never 2 and a part.
+    # Under a command (the handlers cli.run_command installs), and where train() is called with
+    # Python's own handlers (a figure script's runs, a notebook): one signal is a stop, not two.
     from wgan_gp import train
 
     iteration, critic_updates = train.train_iteration, []
@@ -179,8 +182,9 @@ def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, mo
         return iteration(real_batches, critic_step, generator_step, n_critic)
 
     monkeypatch.setattr(train, "train_iteration", signalled_iteration)
-    handlers = {number: signal.signal(number, cli._interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:  # the handlers cli.run_command installs
+    own = {"python": signal.default_int_handler, "run_command": cli._interrupt}[handlers_from]
+    handlers = {number: signal.signal(number, own) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
         with pytest.raises(SystemExit) as exit_status:
             train_in_process("wgan_gp", tmp_path / "run", "--train_steps=10", "--checkpoint_every=100")
     finally:
@@ -188,6 +192,9 @@ def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, mo
             signal.signal(number, handler)
         cli._stop_requested, cli._stop_signal = False, signal.SIGINT  # as a new process has them
     assert exit_status.value.code == 128 + getattr(signal, signal_name)
+    output = capfd.readouterr()
+    assert "interrupted: saved a checkpoint at generator iteration 3" in output.out
+    assert "interrupted again" not in output.out + output.err
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "run" / "checkpoints")))
     step = int(reader.get_tensor("step" + ITERATIONS))
     assert step == 3 and int(reader.get_tensor(f"discriminator_optimizer/_iterations{ITERATIONS}")) == 5 * step
