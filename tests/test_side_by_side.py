@@ -183,3 +183,13 @@ def test_the_registry_lists_every_variant_directory_with_its_paper():
 def test_an_unknown_variant_is_named_with_the_choices():
     with pytest.raises(ValueError, match="unknown variant 'began'; choose one of dcgan, wgan"):
         variants.get("began")
+
+
+def test_the_readmes_diff_sizes_are_the_diffs_of_today():
+    # README.md's "diff -u PARENT/FILE CHILD/FILE  # ... (N lines)": N is changed_lines today.
+    import re
+
+    said = re.findall(r"^diff -u (\w+)/(\w+\.py) (\w+)/\2 .*\((\d+) lines\)$", (REPO / "README.md").read_text(), re.M)
+    assert len(said) >= 10
+    for parent, name, child, lines in said:
+        assert changed_lines(parent, child, name) == int(lines), f"{parent} -> {child} {name}"
