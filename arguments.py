@@ -8,7 +8,8 @@ A mistake is one line and exit status 2, with the closest name where one is near
     error: unknown option --trian_steps (did you mean --train_steps?)
     error: --variants: invalid choice 'wgangp' (did you mean wgan_gp?); choose from dcgan, wgan, ...
     error: --seconds: must be at least 0, not -1
-and a Ctrl-C that nothing else handles is one line and exit status 130 (end_interrupts_in_one_line).
+a Ctrl-C that nothing else handles is one line and exit status 130, and a path that cannot be read
+or written is one line (`error: PATH: reason`) and exit status 2 (end_in_one_line).
 
 It imports nothing of the repository and nothing heavy, so that a script's --help or a
 mistyped option answers at once; importing common/ imports TensorFlow. common/ takes
@@ -41,7 +42,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, formatter_class=formatter_class, allow_abbrev=allow_abbrev, **kwargs)
 
     def parse_args(self, args=None, namespace=None):
-        end_interrupts_in_one_line()
+        end_in_one_line()
         parsed, unknown = self.parse_known_args(args, namespace)
         if unknown:
             self.error(self.unknown_message(unknown))
@@ -96,9 +97,11 @@ seed = number(int, at_least=0)  # numpy's generators take no negative seed
 seconds = number(float, at_least=0)
 
 
-def end_interrupts_in_one_line():
+def end_in_one_line():
     """From now on, a Ctrl-C (KeyboardInterrupt) that reaches the top of the program ends it with one
-    line, its message or INTERRUPTED, and exit status 130, instead of a traceback.
+    line, its message or INTERRUPTED, and exit status 130, instead of a traceback; and so does an
+    OSError that names a path (a file that is not there, a folder that cannot be written), with
+    `error: PATH: reason` and exit status 2, as the commands say it (common/cli.py: run_command).
 
     common/ calls it before it imports TensorFlow, which takes the first seconds of every
     command; a Parser calls it when it parses. Other exceptions go to the hook that was there.
@@ -108,15 +111,20 @@ def end_interrupts_in_one_line():
     previous = sys.excepthook
 
     def hook(kind, error, trace):
-        if not issubclass(kind, KeyboardInterrupt):
+        if issubclass(kind, KeyboardInterrupt):
+            line, status = interruption_line(str(error) or INTERRUPTED), 130  # 128 + SIGINT, as shells report it
+        elif issubclass(kind, OSError) and error.filename is not None:
+            path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+            line, status = f"error: {path}: {error.strerror or error}\n", 2
+        else:
             return previous(kind, error, trace)
-        sys.stderr.write(interruption_line(str(error) or INTERRUPTED))
+        sys.stderr.write(line)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
                 pass
-        os._exit(130)  # 128 + SIGINT, as shells report it; nothing is left to finish
+        os._exit(status)  # nothing is left to finish
 
     hook.ends_interrupts = True
     sys.excepthook = hook

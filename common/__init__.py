@@ -10,5 +10,5 @@ first seconds of a command), ends in one line with exit status 130, not a traceb
 import arguments
 from common import startup
 
-arguments.end_interrupts_in_one_line()
+arguments.end_in_one_line()
 startup.import_tensorflow_quietly()

@@ -374,6 +374,20 @@ def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, 
     assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\ninterrupted: X is as it was\n"
 
 
+def test_a_path_error_that_nothing_handles_is_one_line_with_status_2(monkeypatch, capsys, tmp_path):
+    # A script's --json in a folder that is not there, a --csv that is not there, ...
+    import os
+
+    ended = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    try:
+        open(tmp_path / "no_such_folder" / "x.json", "w")
+    except OSError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    assert ended == [2]
+    assert capsys.readouterr().err == f"error: {tmp_path / 'no_such_folder' / 'x.json'}: No such file or directory\n"
+
+
 def test_another_dataset_is_refused_before_any_data_is_loaded(tmp_path, monkeypatch):
     # A download would come first otherwise (common.data.load_training_data).
     import collections
