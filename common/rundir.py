@@ -56,7 +56,7 @@ def check_logdir(config, defaults=None, retired_flags=None):
             if key not in RESUMABLE_KEYS and key not in retired | same and saved.get(key) != config.get(key)
         )
         if "data_source" in saved and "data_source" in config and data_identity(saved) != data_identity(config):
-            raise other_data(logdir, saved, data_identity(config))
+            raise other_data(logdir, saved, data_identity(config), config["dataset"])
         if saved.get("dataset", "").startswith("folder:") and saved.get("data_source") != config.get("data_source"):
             print(f"warning: the folder changed since the run began ({saved.get('data_source')}; now "
                   f"{config.get('data_source')}): the data order from here on is not the one it started with",
@@ -106,12 +106,18 @@ def check_recorded_data(config):
     recorded = data_identity(saved)
     wanted = recorded if (config["dataset"], recorded) == ("mnist", "mnist_5k") else config["dataset"]
     if wanted != recorded:
-        raise other_data(config["logdir"], saved, wanted)
+        raise other_data(config["logdir"], saved, wanted, config["dataset"])
 
 
-def other_data(logdir, saved, wanted):
-    """The UserError for resuming the run in `logdir`, `saved` its config.json, on the data named `wanted`."""
-    remedy = "use that folder" if saved.get("dataset", "").startswith("folder:") else "give it that data (--data_dir)"
+def other_data(logdir, saved, wanted, asked):
+    """The UserError for resuming the run in `logdir`, `saved` its config.json, on the data named
+    `wanted`, which --dataset=`asked` gives."""
+    if saved.get("dataset", "").startswith("folder:"):
+        remedy = "use that folder"
+    elif asked == saved.get("dataset"):  # the same name, other data: mnist offline gives mnist_5k
+        remedy = "give it that data (--data_dir)"
+    else:
+        remedy = f"resume it with --dataset={saved.get('dataset')}"
     return UserError(f"{logdir} holds a run trained on {data_identity(saved)}, and this one would train on "
                      f"{wanted}; {remedy} or choose a new --logdir")
 

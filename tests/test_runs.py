@@ -398,7 +398,7 @@ def test_another_dataset_is_refused_before_any_data_is_loaded(tmp_path, monkeypa
     monkeypatch.setattr(data, "load_mnist_5k", lambda: collections.namedtuple("Digits", "source")("bundled"))
     new_run(tmp_path, dataset="mnist", data_source="mnist (keras download)")
     with pytest.raises(UserError, match=r"run holds a run trained on mnist, and this one would train on cifar10; "
-                                        r"give it that data \(--data_dir\) or choose a new --logdir"):
+                                        r"resume it with --dataset=mnist or choose a new --logdir"):
         data.load_training_data(config(tmp_path, dataset="cifar10", data_dir=None))
     with pytest.raises(UserError, match="holds a wgan_gp run; resume it with wgan_gp/train.py"):
         data.load_training_data(config(tmp_path, dataset="cifar10", variant="dcgan"))

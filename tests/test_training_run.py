@@ -367,7 +367,8 @@ def test_a_run_refuses_a_real_change_of_data_and_resumes_from_a_moved_copy_of_it
     before = snapshot(logdir)
     with monkeypatch.context() as patch:
         patch.setattr(data, "_download", lambda name, fix, split: (_ for _ in ()).throw(cli.UserError("offline")))
-        with pytest.raises(cli.UserError, match="trained on mnist, and this one would train on mnist_5k"):
+        with pytest.raises(cli.UserError, match=r"trained on mnist, and this one would train on mnist_5k; "
+                                                r"give it that data \(--data_dir\)"):
             train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=3")  # no --data_dir: the fallback
     assert snapshot(logdir) == before
     capsys.readouterr()
