@@ -70,6 +70,9 @@ def main():
     parser.add_argument("--before_move", action="store_true", help="--before is older than sngan/ and wgan_r1/")
     parser.add_argument("--only", nargs="+", choices=list(CASES), help="these cases only")
     args = parser.parse_args()
+    for flag, checkout in (("--before", args.before), ("--after", args.after)):
+        if not (pathlib.Path(checkout) / "variants.py").is_file() and not (pathlib.Path(checkout) / "dcgan").is_dir():
+            parser.error(f"{flag}: {checkout} is not a checkout of this repository")
     different = 0
     with tempfile.TemporaryDirectory() as scratch:
         for index, (name, after) in enumerate(CASES.items()):
