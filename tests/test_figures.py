@@ -195,6 +195,7 @@ def test_training_curves_check_each_claim_from_the_numbers():
 
 def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figures(tmp_path):
     result = run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
+    assert "Warning" not in result.stderr, result.stderr[-2000:]  # (no rank correlation of one point)
     numbers = json.loads((tmp_path / "training_curves_quick.json").read_text())
     assert (tmp_path / "loss_vs_quality_quick.png").stat().st_size > 0
     assert (tmp_path / "quality_vs_time_quick.png").stat().st_size > 0
@@ -203,6 +204,7 @@ def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figu
     for name in settings:
         assert numbers[name]["iterations"] == 4 and numbers[name]["training_seconds"] > 0  # --quick's train_steps
         assert 0 < numbers[name]["classifier_fd_last_eval"] < 1000
+        assert numbers[name]["spearman_minus_loss_vs_fd"] is None  # one evaluation: no correlation to give
     # The penalty run with RMSProp was trained with RMSProp at WGAN's step size.
     config = json.loads((tmp_path / "runs" / "quick" / "gradient_penalty_rmsprop" / "config.json").read_text())
     assert (config["optimizer"], config["learning_rate"], config["batch_size"]) == ("rmsprop", 5e-5, 16)
