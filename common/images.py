@@ -7,8 +7,9 @@ import numpy as np
 
 
 def to_uint8(images):
-    """float images in [-1, 1] -> uint8 in 0..255 (values outside the range are clipped)."""
-    images = np.asarray(images, np.float32)
+    """float images in [-1, 1] -> uint8 in 0..255 (values outside the range are clipped; NaN,
+    from a generator that blew up, is drawn as 0: mid-grey, 128)."""
+    images = np.nan_to_num(np.asarray(images, np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
     return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
