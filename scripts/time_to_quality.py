@@ -69,7 +69,10 @@ def run(variant, target, args):
         with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL) as process:
             while process.poll() is None and not reached(read_rows(logdir), target):
                 time.sleep(2)
+            ended = process.poll()
             process.terminate()  # the run is a measurement: nothing in it is kept
+        if ended:  # it stopped by itself: a flag it refused, say, whose line it has printed
+            sys.exit(ended)
     rows = read_rows(logdir)
     found = reached(rows, target)
     curve = curves(rows) if rows else None

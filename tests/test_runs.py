@@ -330,6 +330,37 @@ def run_script(path, argv, monkeypatch, capsys):
     return exit_status.value.code, capsys.readouterr().err
 
 
+def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypatch):
+    # `-- --bogus_flag` reaches every train.py, which refuses it (one line, status 2): the
+    # script ends there with that status, instead of timing the next variant and exiting 0.
+    spec = importlib.util.spec_from_file_location("time_to_quality", REPO / "scripts" / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    started = []
+
+    class RefusedRun:  # what train.py does with a flag it does not have
+        def __init__(self, command, **kwargs):
+            started.append(command)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def poll(self):
+            return 2
+
+        def terminate(self):
+            pass
+
+    monkeypatch.setattr(module.subprocess, "Popen", RefusedRun)
+    monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--", "--bogus_flag"])
+    with pytest.raises(SystemExit) as exit_status:
+        module.main()
+    assert exit_status.value.code == 2 and len(started) == 1 and started[0][-1] == "--bogus_flag"
+
+
 @pytest.mark.parametrize("path", argparse_scripts(), ids=lambda path: str(path.relative_to(REPO)))
 def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, capsys):
     # As the absl commands do (common/cli.py): no usage block, exit status 2, the closest name.
