@@ -13,7 +13,7 @@ or written is one line (`error: PATH: reason`) and exit status 2 (end_in_one_lin
 
 It imports nothing of the repository and nothing heavy, so that a script's --help or a
 mistyped option answers at once; importing common/ imports TensorFlow. common/ takes
-did_you_mean and the Ctrl-C ending from here, so that the commands and the scripts share them.
+did_you_mean, os_error_message and the Ctrl-C ending from here, so that the commands and the scripts share them.
 """
 import argparse
 import difflib
@@ -114,8 +114,7 @@ def end_in_one_line():
         if issubclass(kind, KeyboardInterrupt):
             line, status = interruption_line(str(error) or INTERRUPTED), 130  # 128 + SIGINT, as shells report it
         elif issubclass(kind, OSError) and error.filename is not None:
-            path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
-            line, status = f"error: {path}: {error.strerror or error}\n", 2
+            line, status = f"error: {os_error_message(error)}\n", 2
         else:
             return previous(kind, error, trace)
         sys.stderr.write(line)
@@ -128,6 +127,14 @@ def end_in_one_line():
 
     hook.ends_interrupts = True
     sys.excepthook = hook
+
+
+def os_error_message(error):
+    """An OSError as one line that names the path: "/data/run: Permission denied"."""
+    if error.filename is None:
+        return error.strerror or str(error)
+    path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+    return f"{path}: {error.strerror or error}"
 
 
 def interruption_line(text):

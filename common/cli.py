@@ -20,7 +20,8 @@ import types
 
 from absl import app, flags, logging
 
-from arguments import INTERRUPTED, did_you_mean, interruption_line  # (did_you_mean: common/data.py's too)
+from arguments import INTERRUPTED, did_you_mean, interruption_line, os_error_message  # (common/data.py and
+# figures/toolkit.py take did_you_mean and os_error_message from here)
 
 
 class UserError(Exception):
@@ -179,14 +180,6 @@ def run_command(main):
             raise
 
     app.run(guarded, flags_parser=_parse_flags)
-
-
-def os_error_message(error):
-    """An OSError as one line that names the path: "/data/run: Permission denied"."""
-    if error.filename is None:
-        return error.strerror or str(error)
-    path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
-    return f"{path}: {error.strerror or error}"
 
 
 def _parse_flags(argv):
