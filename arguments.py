@@ -43,9 +43,21 @@ class Parser(argparse.ArgumentParser):
 
     def parse_args(self, args=None, namespace=None):
         end_in_one_line()
-        parsed, unknown = self.parse_known_args(args, namespace)
+        # A mistyped option is said before a missing required one: it may be that one, misspelt.
+        required = [action for action in self._actions if action.required]
+        for action in required:
+            action.required = False
+        try:
+            parsed, unknown = self.parse_known_args(args, namespace)
+        finally:
+            for action in required:
+                action.required = True
         if unknown:
             self.error(self.unknown_message(unknown))
+        missing = [action for action in required if getattr(parsed, action.dest) is None]
+        if missing:
+            names = ", ".join("/".join(action.option_strings) or action.dest for action in missing)
+            self.error(f"the following arguments are required: {names}")
         return parsed
 
     def unknown_message(self, unknown):
