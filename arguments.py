@@ -58,6 +58,12 @@ class Parser(argparse.ArgumentParser):
         if missing:
             names = ", ".join("/".join(action.option_strings) or action.dest for action in missing)
             self.error(f"the following arguments are required: {names}")
+        for action in self._actions:  # a list option's value twice would run (and average) it twice
+            values = getattr(parsed, action.dest, None)
+            if action.option_strings and action.nargs in ("+", "*") and isinstance(values, list):
+                twice = next((value for index, value in enumerate(values) if value in values[:index]), None)
+                if twice is not None:
+                    self.error(f"{action.option_strings[0]}: {twice!r} is given twice")
         return parsed
 
     def unknown_message(self, unknown):

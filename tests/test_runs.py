@@ -386,6 +386,9 @@ def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, caps
     ("toy/compare.py", ["--study=varaints"], "--study: invalid choice 'varaints' (did you mean variants?); "
                                              "choose from beta1, dcgan, options, variants"),
     ("toy/compare.py", [], "the following arguments are required: --study"),
+    ("benchmarks/benchmark.py", ["--variants", "wgan", "wgan_gp", "wgan"], "--variants: 'wgan' is given twice"),
+    ("benchmarks/benchmark.py", ["--sizes", "28", "28"], "--sizes: 28 is given twice"),
+    ("scripts/precision_quality.py", ["--seeds", "0", "1", "0"], "--seeds: 0 is given twice"),
     ("toy/compare.py", ["--stdy=variants"], "unknown option --stdy (did you mean --study?)"),
     ("scripts/same_numbers.py", ["--befor=."], "unknown option --befor (did you mean --before?)"),
     ("scripts/precision_quality.py", ["--seeds", "0", "-1"], "--seeds: must be at least 0, not -1"),
