@@ -193,12 +193,9 @@ def score_and_write(inputs, num_samples, seed, inception_weights):
             images, labels = inputs["images"], inputs["labels"]
         results = evaluator.score(images, labels)
         print(f"{source}: {len(images)} samples, {dataset_name}; {evaluator.describe()}")
-        if evaluator.num_samples < wanted:
-            print(f"note: {dataset_name} has only {evaluator.num_samples} real images for the real floor, "
-                  f"fewer than the {wanted} asked for: " + (
-                      f"the floor uses {evaluator.num_samples}, and so do the samples" if "generator" in inputs else
-                      f"the floor uses {evaluator.num_samples} while the {wanted} samples are scored whole, so "
-                      "the two are not at the same count"))
+        note = evaluator.shortfall(samples_whole="generator" not in inputs)
+        if note:
+            print(note)
         print(quality.table(results, evaluator.floor))
     except KeyboardInterrupt:  # cli.run_command prints the message and exits with 130
         raise KeyboardInterrupt(f"interrupted: {output} was not written") from None

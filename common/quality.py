@@ -78,7 +78,7 @@ class Evaluator:
     def __init__(self, dataset_name, data_dir=None, num_samples=DEFAULT_NUM_SAMPLES, seed=0,
                  inception_weights="imagenet", image_size=64, cache_dir=classifier.CACHE_DIR):
         rng = np.random.default_rng(seed)
-        self.seed = seed
+        self.seed, self.dataset_name = seed, dataset_name
         if dataset_name in DIGIT_DATASETS:
             self.kind = "classifier"
             splits = classifier.training_and_heldout(dataset_name, data_dir)  # loaded once, used twice
@@ -98,7 +98,8 @@ class Evaluator:
             else:
                 train_images = training.images
                 reference = data.load_dataset(dataset_name, data_dir, split="test").images
-        self.num_samples = min(num_samples, len(train_images))
+        self.num_samples = min(num_samples, len(train_images))  # fewer when the data has fewer
+        self.asked = num_samples
         self.reference_size = len(reference)
         self._reference_features, _ = self.extractor.embed(reference)
         # KID's kernel (<x, y> / D + 1)^3 is made for features with <x, y> / D of order 1, as
@@ -132,6 +133,20 @@ class Evaluator:
         if labels is not None:
             results["label_accuracy"] = float(np.mean(np.argmax(probabilities, axis=1) == labels))
         return results
+
+    def shortfall(self, samples_whole=False):
+        """A note when the dataset has fewer real training images than were asked for (else None).
+
+        The floor then uses them all; generated samples are drawn at that count too, unless the
+        samples are a file scored whole (samples_whole), which leaves the two at other counts.
+        """
+        if self.num_samples >= self.asked:
+            return None
+        counts = (f"the floor uses {self.num_samples} while the {self.asked} samples are scored whole, so the two "
+                  "are not at the same count" if samples_whole else
+                  f"the floor uses {self.num_samples}, and so do the samples")
+        return (f"note: {self.dataset_name} has only {self.num_samples} real images for the real floor, fewer than "
+                f"the {self.asked} asked for: {counts}")
 
     def describe(self):
         extractor = "InceptionV3 (ImageNet)" if self.kind == "inception" else (

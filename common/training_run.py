@@ -104,6 +104,9 @@ class TrainingRun:
             self.log = self.open_logs()
         if self.evaluator:
             print(f"evaluating every {config['eval_every']} iterations: {self.evaluator.describe()}")
+            note = self.evaluator.shortfall()  # --eval_samples over what the data holds
+            if note:
+                print(note)
         self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
 
     def record(self):

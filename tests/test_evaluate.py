@@ -371,6 +371,16 @@ def test_a_samples_file_larger_than_the_real_data_says_the_floor_is_capped(evalu
     assert "note: mnist_5k has only 4000 real images for the real floor, fewer than the 4010" in out
 
 
+def test_more_evaluation_samples_than_real_training_images_are_said_and_scored_at_their_count(cache, evaluator):
+    # In training (--eval_samples) as in the evaluate command: the note, and samples at the floor's count.
+    capped = quality.Evaluator("mnist_5k", num_samples=4500, cache_dir=cache / "gan-reference")
+    assert capped.num_samples == 4000 and capped.asked == 4500
+    assert capped.shortfall() == ("note: mnist_5k has only 4000 real images for the real floor, fewer than the "
+                                     "4500 asked for: the floor uses 4000, and so do the samples")
+    assert "are not at the same count" in capped.shortfall(samples_whole=True)
+    assert evaluator.num_samples == 1000 and evaluator.shortfall() is None
+
+
 def test_an_interrupted_evaluation_says_its_metrics_were_not_written(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):  # Ctrl-C while the evaluator loads
         raise KeyboardInterrupt
