@@ -10,7 +10,8 @@ its training images.
 The number: for each walk, the largest pixel distance between neighbouring images
 divided by the mean one (1: every step changes the image equally; a jump gives a large
 ratio), averaged over the walks.
-Writes docs/figures/latent_walks.png and .json (--output_dir to change).
+Writes latent_walks.png and .json into LOGDIR/figures, beside the run they show (the
+repository's copy: --output_dir=docs/figures).
 """
 import pathlib
 import sys
@@ -27,7 +28,7 @@ def main():
     parser = arguments.Parser(description=__doc__)
     parser.add_argument("--logdir", default="runs/readme/dcgan", help="a run directory with a checkpoint")
     parser.add_argument("--seed", type=arguments.seed, default=0)
-    parser.add_argument("--output_dir", default=str(toolkit.FIGURES))
+    parser.add_argument("--output_dir", help="default: LOGDIR/figures")
     parser.add_argument("--name", default="latent_walks", help="file name of the PNG and JSON")
     args = parser.parse_args()
 
@@ -56,7 +57,7 @@ def main():
         "worst_walk": round(float(ratios.max()), 3),
         "mean_step_pixel_distance": round(float(step_distances.mean()), 3),
     }
-    output_dir = pathlib.Path(args.output_dir)
+    output_dir = pathlib.Path(args.output_dir or pathlib.Path(args.logdir) / "figures")
     images.save_png(images.grid(samples, columns=STEPS), output_dir / f"{args.name}.png")
     print(f"wrote {output_dir / (args.name + '.png')}")
     toolkit.write_claims(args.name, claims, output_dir)

@@ -12,7 +12,9 @@ import pathlib
 import numpy as np
 import pytest
 
-from tests.helpers import run_in_process, run_python, trained_run
+from tests.helpers import REPO, run_in_process, run_python, snapshot, trained_run
+
+FIGURES = REPO / "docs" / "figures"
 
 
 def run_figure(script, tmp_path, *args, in_process=False):
@@ -126,9 +128,18 @@ def test_one_dimensional_gan_moves_onto_the_data_and_d_flattens(tmp_path):
 @pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
 def test_latent_walks_from_a_run(tmp_path, conditional):
     logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2", *["--conditional"] * conditional)
-    # The command as a user types it once; the conditional walk runs it in this process.
-    run_figure("latent_walks", tmp_path, f"--logdir={logdir}", in_process=conditional)
-    numbers = claims(tmp_path, "latent_walks")
+    # The command as a user types it once; the conditional walk runs it in this process, without
+    # --output_dir: the figure goes into the run it shows, never over the repository's docs/figures.
+    if conditional:
+        before = snapshot(FIGURES)
+        result = run_in_process(["figures/latent_walks.py", f"--logdir={logdir}"])
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert snapshot(FIGURES) == before
+        output = logdir / "figures"
+    else:
+        run_figure("latent_walks", tmp_path, f"--logdir={logdir}")
+        output = tmp_path
+    numbers = claims(output, "latent_walks")
     assert numbers["checkpoint"].endswith("ckpt-2")
     # Linear steps through a continuous G: the images move along each walk (a generator that
     # ignored z would give 0 here), and no step is far larger than the others.
