@@ -28,11 +28,12 @@ from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, parse, run_pyth
 
 @pytest.fixture(scope="module")
 def conditional_runs(tmp_path_factory):
-    """Each paper's variant trained for 2 generator iterations with --conditional."""
+    """Each paper's variant trained for 2 generator iterations with --conditional, and an
+    unconditional run (the flags of other tests' runs: trained once for all of them)."""
     root = tmp_path_factory.mktemp("conditional")
     for variant in ("dcgan", "wgan", "wgan_gp"):
-        trained_run(variant, root / variant, "--conditional", "--train_steps=2")
-    trained_run("wgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
+        trained_run(variant, root / variant, "--train_steps=2", "--conditional")
+    trained_run("dcgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
     return root
 
 
