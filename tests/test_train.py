@@ -22,7 +22,8 @@ from PIL import Image
 from commands import generate
 from common import cli
 from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, own_stderr_lines, parse,
-                           run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module)
+                           run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module,
+                           trained_run)
 
 COMMON_TAGS = {"loss/discriminator", "loss/generator", "discriminator/real", "discriminator/fake", "perf/steps_per_sec"}
 PENALTY_TAGS = {"wasserstein_estimate", "gradient_penalty", "gradient_norm"}
@@ -139,9 +140,9 @@ def test_a_finished_run_says_so_and_changes_nothing(trained, tmp_path, capsys):
 
 
 def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
-    # In this process, against the run the command made in its own: the same seed, the same numbers.
-    logdir = tmp_path / "again"
-    train_in_process(IN_A_PROCESS, logdir, "--train_steps=4")
+    # Trained in the tests' process (the run other tests share), against the run the command
+    # made in a process of its own: the same seed, the same numbers.
+    logdir = trained_run(IN_A_PROCESS, tmp_path / "again", "--train_steps=4")
 
     def losses(folder):
         return [(row["loss/discriminator"], row["loss/generator"], row["discriminator/real"])
