@@ -268,7 +268,9 @@ def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path, capsys):
     for key in ("conditional", "optimizer"):
         del config[key]
     (logdir / "config.json").write_text(json.dumps(config))
-    train_in_process("wgan_gp", logdir, "--train_steps=5")
+    # The settings are checked and the checkpoint restored before any training: a start with
+    # nothing to train resumes through all that reads the old config.json.
+    train_in_process("wgan_gp", logdir, "--train_steps=4")
     assert "resuming at generator iteration 4" in capsys.readouterr().out
     with pytest.raises(cli.UserError, match="optimizer: 'adam' -> 'rmsprop'"):
         train_in_process("wgan_gp", logdir, "--train_steps=6", "--optimizer=rmsprop")
