@@ -28,11 +28,17 @@ from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, parse, run_pyth
 
 @pytest.fixture(scope="module")
 def conditional_runs(tmp_path_factory):
-    """Each paper's variant trained for 2 generator iterations with --conditional, and an
-    unconditional run (the flags of other tests' runs: trained once for all of them)."""
+    """Each paper's variant trained for 2 generator iterations with --conditional: dcgan and
+    wgan on mnist_5k, wgan_gp on a TFDS set; and an unconditional run (the flags of other
+    tests' runs: trained once for all of them)."""
+    import tensorflow_datasets as tfds
+
     root = tmp_path_factory.mktemp("conditional")
-    for variant in ("dcgan", "wgan", "wgan_gp"):
+    for variant in ("dcgan", "wgan"):
         trained_run(variant, root / variant, "--train_steps=2", "--conditional")
+    with tfds.testing.mock_data(num_examples=16):  # offline: random images with the set's shapes and labels
+        trained_run("wgan_gp", root / "wgan_gp", "--dataset=tfds:mnist", "--image_size=28", "--conditional",
+                    "--train_steps=2")
     trained_run("dcgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
     return root
 
@@ -413,13 +419,8 @@ def test_a_run_that_fell_back_to_mnist_5k_keeps_it_when_the_network_is_back(tmp_
     assert "resuming at generator iteration 4" in capsys.readouterr().out
 
 
-def test_a_conditional_run_trains_on_a_tfds_set(tmp_path):
-    import tensorflow_datasets as tfds
-
-    logdir = tmp_path / "run"
-    with tfds.testing.mock_data(num_examples=16):  # offline: random images with the set's shapes and labels
-        train_in_process("wgan_gp", logdir, "--dataset=tfds:mnist", "--image_size=28", "--conditional",
-                         "--train_steps=2")
+def test_a_conditional_run_trains_on_a_tfds_set(conditional_runs):
+    logdir = conditional_runs / "wgan_gp"  # trained on tfds:mnist
     config = json.loads((logdir / "config.json").read_text())
     assert config["data_source"].startswith("tfds:mnist") and config["num_classes"] == 10
     assert config["image_shape"] == [28, 28, 1] and [row["step"] for row in metrics_rows(logdir)] == ["1", "2"]
