@@ -22,7 +22,8 @@ from PIL import Image
 from commands import generate
 from common import cli
 from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, own_stderr_lines, parse,
-                           run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module)
+                           run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module,
+                           trained_run)
 
 COMMON_TAGS = {"loss/discriminator", "loss/generator", "discriminator/real", "discriminator/fake", "perf/steps_per_sec"}
 PENALTY_TAGS = {"wasserstein_estimate", "gradient_penalty", "gradient_norm"}
@@ -139,9 +140,9 @@ def test_a_finished_run_says_so_and_changes_nothing(trained, tmp_path, capsys):
 
 
 def test_the_same_seed_gives_the_same_run_on_cpu(trained, tmp_path):
-    # In this process, against the run the command made in its own: the same seed, the same numbers.
-    logdir = tmp_path / "again"
-    train_in_process(IN_A_PROCESS, logdir, "--train_steps=4")
+    # Trained in the tests' process (the run other tests share), against the run the command
+    # made in a process of its own: the same seed, the same numbers.
+    logdir = trained_run(IN_A_PROCESS, tmp_path / "again", "--train_steps=4")
 
     def losses(folder):
         return [(row["loss/discriminator"], row["loss/generator"], row["discriminator/real"])
@@ -267,7 +268,9 @@ def test_a_run_made_before_a_flag_existed_resumes(trained, tmp_path, capsys):
     for key in ("conditional", "optimizer"):
         del config[key]
     (logdir / "config.json").write_text(json.dumps(config))
-    train_in_process("wgan_gp", logdir, "--train_steps=5")
+    # The settings are checked and the checkpoint restored before any training: a start with
+    # nothing to train resumes through all that reads the old config.json.
+    train_in_process("wgan_gp", logdir, "--train_steps=4")
     assert "resuming at generator iteration 4" in capsys.readouterr().out
     with pytest.raises(cli.UserError, match="optimizer: 'adam' -> 'rmsprop'"):
         train_in_process("wgan_gp", logdir, "--train_steps=6", "--optimizer=rmsprop")

@@ -28,11 +28,18 @@ from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, parse, run_pyth
 
 @pytest.fixture(scope="module")
 def conditional_runs(tmp_path_factory):
-    """Each paper's variant trained for 2 generator iterations with --conditional."""
+    """Each paper's variant trained for 2 generator iterations with --conditional: dcgan and
+    wgan on mnist_5k, wgan_gp on a TFDS set; and an unconditional run (the flags of other
+    tests' runs: trained once for all of them)."""
+    import tensorflow_datasets as tfds
+
     root = tmp_path_factory.mktemp("conditional")
-    for variant in ("dcgan", "wgan", "wgan_gp"):
-        trained_run(variant, root / variant, "--conditional", "--train_steps=2")
-    trained_run("wgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
+    for variant in ("dcgan", "wgan"):
+        trained_run(variant, root / variant, "--train_steps=2", "--conditional")
+    with tfds.testing.mock_data(num_examples=16):  # offline: random images with the set's shapes and labels
+        trained_run("wgan_gp", root / "wgan_gp", "--dataset=tfds:mnist", "--image_size=28", "--conditional",
+                    "--train_steps=2")
+    trained_run("dcgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
     return root
 
 
@@ -404,20 +411,16 @@ def test_a_run_that_fell_back_to_mnist_5k_keeps_it_when_the_network_is_back(tmp_
     assert "resuming at generator iteration 2" in capsys.readouterr().out
     assert json.loads((logdir / "config.json").read_text())["data_source"] == recorded  # still mnist_5k
     assert rundir.data_identity(json.loads((logdir / "config.json").read_text())) == "mnist_5k"  # scored on it
-    # The truthful name resumes it too, and the run says what it trains on under either name.
+    # The truthful name resumes it too, and the run says what it trains on under either name
+    # (which the settings' check before any training decides: the last start has nothing to train).
     train_in_process("dcgan", logdir, "--dataset=mnist_5k", "--train_steps=4")
     assert "resuming at generator iteration 3" in capsys.readouterr().out
-    train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=5")
+    train_in_process("dcgan", logdir, "--dataset=mnist", "--train_steps=4")
     assert "resuming at generator iteration 4" in capsys.readouterr().out
 
 
-def test_a_conditional_run_trains_on_a_tfds_set(tmp_path):
-    import tensorflow_datasets as tfds
-
-    logdir = tmp_path / "run"
-    with tfds.testing.mock_data(num_examples=16):  # offline: random images with the set's shapes and labels
-        train_in_process("wgan_gp", logdir, "--dataset=tfds:mnist", "--image_size=28", "--conditional",
-                         "--train_steps=2")
+def test_a_conditional_run_trains_on_a_tfds_set(conditional_runs):
+    logdir = conditional_runs / "wgan_gp"  # trained on tfds:mnist
     config = json.loads((logdir / "config.json").read_text())
     assert config["data_source"].startswith("tfds:mnist") and config["num_classes"] == 10
     assert config["image_shape"] == [28, 28, 1] and [row["step"] for row in metrics_rows(logdir)] == ["1", "2"]
@@ -425,6 +428,14 @@ def test_a_conditional_run_trains_on_a_tfds_set(tmp_path):
 
 def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_trains_on(tmp_path, monkeypatch):
     from common import data
+
+    # The uninterrupted run: 4 iterations of 5 critic updates, a batch each (its checkpoint
+    # counts them); its batches are the first 20 of the run's data order (seed 0, the default).
+    trained_run("wgan_gp", tmp_path / "straight", "--train_steps=4")
+    reader = tf.train.load_checkpoint(str(tmp_path / "straight" / "checkpoints" / "ckpt-4"))
+    assert int(reader.get_tensor("data_position" + ITERATIONS)) == 20
+    order = data.make_batches(data.load_dataset("mnist_5k"), 8, 0)
+    straight = [float(tf.reduce_sum(next(order)[0])) for _ in range(20)]
 
     seen = []
     draw = data.Batches.__next__
@@ -434,12 +445,10 @@ def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_trains_on(tmp_
         seen.append(float(tf.reduce_sum(images)))
         return images, labels
 
+    trained_run("wgan_gp", tmp_path / "resumed", "--train_steps=2")  # stopped after 2 iterations
     monkeypatch.setattr(data.Batches, "__next__", recorded)
-    train_in_process("wgan_gp", tmp_path / "straight", "--train_steps=4")
-    straight, seen[:] = list(seen), []
-    train_in_process("wgan_gp", tmp_path / "resumed", "--train_steps=2")
     train_in_process("wgan_gp", tmp_path / "resumed", "--train_steps=4")
-    assert len(straight) == 20 and seen == straight
+    assert seen == straight[10:]  # the resumed iterations 3 and 4: the batches after the first 10
     # The same weights, data and random numbers (z, eps: the checkpoint keeps the generator's
     # state): iterations 3 and 4 log the numbers the uninterrupted run logged.
     def losses(name):
@@ -456,8 +465,9 @@ def test_a_run_on_a_cached_folder_decodes_it_once_and_resumes_from_the_cache(tmp
         Image.fromarray(np.full((30, 40, 3), 25 * index, np.uint8)).save(tmp_path / "images" / f"{index}.png")
     logdir, argv = tmp_path / "run", [f"--dataset=folder:{tmp_path / 'images'}", "--image_size=28",
                                       f"--cache_dir={tmp_path / 'cache'}"]
-    train_in_process("dcgan", logdir, *argv, "--train_steps=2")
+    train_in_process("dcgan", logdir, *argv, "--train_steps=2")  # trains on the cache it builds
     assert "caching 10 images (28x28)" in capsys.readouterr().err
-    train_in_process("dcgan", logdir, *argv, "--train_steps=3")
+    # A start finds the cache (or builds it) before any training: one with nothing to train shows which.
+    train_in_process("dcgan", logdir, *argv, "--train_steps=2")
     output = capsys.readouterr()
     assert "resuming at generator iteration 2" in output.out and "caching" not in output.err
