@@ -26,20 +26,27 @@ from tests.helpers import ITERATIONS, N_CRITIC, VARIANTS, metrics_rows, train_in
 )
 def test_switches_train_with_finite_losses(variant, switches, tmp_path):
     logdir = tmp_path / "run"
-    train_in_process(variant, logdir, "--train_steps=3", *switches.split())
+    # Two iterations with a checkpoint after each; three for DCGAN in float16, whose first two
+    # critic updates overflow Keras' first loss scale (2^15) and are skipped (the third applies).
+    iterations = 3 if (variant, switches) == ("dcgan", "--mixed_precision=float16") else 2
+    train_in_process(variant, logdir, f"--train_steps={iterations}", "--checkpoint_every=1", *switches.split())
     rows = metrics_rows(logdir)
-    assert len(rows) == 3 and all(np.isfinite(float(value)) for row in rows for value in row.values())
+    assert len(rows) == iterations and all(np.isfinite(float(value)) for row in rows for value in row.values())
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logdir / "checkpoints")))
     kernels = [name for name in reader.get_variable_to_dtype_map() if name.startswith("generator/")]
     assert kernels and all(reader.get_variable_to_dtype_map()[name] == tf.float32 for name in kernels)
     if "--mixed_precision=float16" in switches:
-        assert_float16_updates_were_applied(variant, logdir)
+        assert_float16_updates_were_applied(variant, logdir, iterations)
 
 
-def assert_float16_updates_were_applied(variant, logdir):
-    """Finite losses are not enough: a loss scale that overflows skips every update and halves."""
-    before, after = (tf.train.load_checkpoint(str(logdir / "checkpoints" / f"ckpt-{step}")) for step in (2, 3))
-    updates = {"generator_optimizer": 3, "discriminator_optimizer": 3 * N_CRITIC[variant]}
+def assert_float16_updates_were_applied(variant, logdir, iterations):
+    """Finite losses are not enough: a loss scale that overflows skips every update and halves.
+
+    Reads the checkpoints of the last two of `iterations` generator iterations.
+    """
+    before, after = (tf.train.load_checkpoint(str(logdir / "checkpoints" / f"ckpt-{step}"))
+                     for step in (iterations - 1, iterations))
+    updates = {"generator_optimizer": iterations, "discriminator_optimizer": iterations * N_CRITIC[variant]}
     for name, count in updates.items():
         applied = after.get_tensor(f"{name}/inner_optimizer/_iterations{ITERATIONS}")
         scale = after.get_tensor(f"{name}/dynamic_scale{ITERATIONS}")
