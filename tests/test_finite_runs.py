@@ -111,14 +111,15 @@ def start_loss_scales(run, optimizers, scale):
     run._loss_scales = [scale] * 2  # what check_finite compares the next scales with
 
 
-OVERFLOWING_SCALE = 2.0**24
+OVERFLOWING_SCALE = 2.0**25
 
 
 class OverflowingRun(training_run.TrainingRun):
-    """A float16 run whose loss scales start at 2^24: the critic's penalty gradient overflows.
+    """A float16 run whose loss scales start at 2^25: the critic's penalty gradient overflows.
 
-    Here (wgan_gp, seed 0) the first generator iteration's 5 critic updates all overflow
-    and are skipped (its logged critic loss is NaN); the second one's apply from 2^18 on.
+    Here (wgan_gp, seed 0) the first generator iteration's 5 critic updates all overflow and
+    are skipped (its logged critic loss is NaN, from 2^20 up); in the second the scale comes
+    down to 2^18 and its last updates apply.
     """
 
     def __init__(self, config, *models_and_strategy, **kept):
