@@ -226,11 +226,14 @@ def test_a_papers_run_trains_two_steps_at_a_tiny_batch(name, tmp_path):
     rng = np.random.default_rng(0)
     for index in range(8):
         Image.fromarray(rng.integers(0, 256, (size + 8, size, 3), dtype=np.uint8)).save(folder / f"{index}.png")
-    # The same run, two iterations at batch 2 on the generated folder (and without the WGAN
-    # code's 100-update bursts, which would make this 200 critic updates). Batch 2: a 64x64
-    # critic update costs about a CPU-second per image.
+    # The same run, two iterations at batch 2 on the generated folder, with one critic update per
+    # iteration (and without the WGAN code's 100-update bursts, which would make this 200 critic
+    # updates). Batch 2 and one update: a 64x64 critic update costs about a CPU-second per image,
+    # and what this checks is that the flagfile's networks, losses and optimizers train; the
+    # flagfile's n_critic is checked against its source above, and n_critic updates per
+    # iteration in tests/test_steps.py.
     tiny = [f"--dataset=folder:{folder}", f"--image_size={size}", "--batch_size=2", "--train_steps=2",
-            "--eval_every=0", "--log_every=1", f"--logdir={tmp_path / 'run'}"]
+            "--n_critic=1", "--eval_every=0", "--log_every=1", f"--logdir={tmp_path / 'run'}"]
     if variant == "wgan":
         tiny.append("--noofficial_critic_schedule")
     config = parse(variant, [flagfile, *tiny])

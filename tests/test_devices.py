@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 import variants
 from common import cli, devices
@@ -108,7 +109,7 @@ def free_port():
 
 
 @pytest.mark.parametrize("roles", [("chief", "worker"), ("worker", "worker")], ids=["chief+worker", "workers"])
-def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
+def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, tmp_path_factory, roles):
     # With a `chief` task, the chief writes and worker 0 must not (TensorFlow's rule).
     cluster = {}
     for role in roles:
@@ -117,14 +118,25 @@ def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
     logdir = tmp_path / "run"
     # One critic update per iteration: what is checked here is who writes, not the schedule
     # (the replica tests above check the updates); each update is a round of collectives.
-    command = [sys.executable, "wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4",
-               "--n_critic=1", f"--logdir={logdir}"]
+    command = ["wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4", "--n_critic=1",
+               f"--logdir={logdir}"]
+    # The chief and its worker run the command as a user types it. The two workers first read
+    # a folder through their input pipelines, in the same processes (tests/worker_shares.py).
+    shares = tmp_path_factory.mktemp("shares")
+    starts = [[sys.executable, *command]] * 2
+    if roles == ("worker", "worker"):
+        folder = shares / "images"
+        folder.mkdir()
+        for index in range(12):
+            Image.fromarray(np.full((8, 8, 3), 20 * index, np.uint8)).save(folder / f"{index:02d}.png")
+        starts = [[sys.executable, "tests/worker_shares.py", str(folder), "6", str(shares / f"{index}.json"),
+                   *command] for index in range(2)]
     processes = [
-        subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
+        subprocess.Popen(start, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
             **os.environ, "CUDA_VISIBLE_DEVICES": "", "TMPDIR": str(tmp_path),
             "TF_CONFIG": json.dumps({"cluster": cluster, "task": task}),
         })
-        for task in tasks
+        for start, task in zip(starts, tasks)
     ]
     outputs = [process.communicate(timeout=300) for process in processes]
     assert [p.returncode for p in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
@@ -134,6 +146,19 @@ def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, roles):
         assert [int(row["step"]) for row in csv.DictReader(f)] == [1, 2, 3, 4]
     assert len(list((logdir / "samples").iterdir())) == 4  # steps 1, 2 and 4 and latest.png, written once each
     assert [path.name for path in tmp_path.iterdir()] == ["run"]  # the other's scratch folder is gone
+    if roles == ("worker", "worker"):
+        assert_disjoint_shares_that_cover_the_folder([json.loads((shares / f"{index}.json").read_text())
+                                                      for index in range(2)])
+
+
+def assert_disjoint_shares_that_cover_the_folder(reports):
+    """Two workers' reports (tests/worker_shares.py) on a folder of 12 images, 6 global batches of 2."""
+    assert [report["replicas"] for report in reports] == [2, 2]
+    shares = [report["seen"] for report in reports]
+    # Six global batches of two: one image per worker each time, an epoch of each worker's share.
+    assert [len(share) for share in shares] == [6, 6] and all(len(set(share)) == 6 for share in shares)
+    assert not set(shares[0]) & set(shares[1])
+    assert sorted(shares[0] + shares[1]) == list(range(12))
 
 
 class FakeResolver:
@@ -183,33 +208,6 @@ def test_no_two_seed_and_worker_pairs_share_a_stream():
     assert devices.worker_seed(0, 1) != devices.worker_seed(1, 0)
     assert devices.worker_seed(5, 3) == devices.worker_seed(5, 3)  # a pair always gets its own seed
     assert all(0 <= seed < 2**32 for seed in seeds)  # what NumPy's global seed accepts
-
-
-def test_two_workers_on_localhost_read_disjoint_shares_of_a_folder_that_cover_it(tmp_path):
-    from PIL import Image
-
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for index in range(12):
-        Image.fromarray(np.full((8, 8, 3), 20 * index, np.uint8)).save(folder / f"{index:02d}.png")
-    cluster = {"worker": [f"localhost:{free_port()}", f"localhost:{free_port()}"]}
-    processes = [
-        subprocess.Popen([sys.executable, "tests/worker_shares.py", str(folder), "6"], cwd=REPO,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={
-                             **os.environ, "CUDA_VISIBLE_DEVICES": "",
-                             "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-                         })
-        for index in range(2)
-    ]
-    outputs = [process.communicate(timeout=300) for process in processes]
-    assert [p.returncode for p in processes] == [0, 0], outputs[0][1][-2000:] + outputs[1][1][-2000:]
-    reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
-    assert [report["replicas"] for report in reports] == [2, 2]
-    shares = [report["seen"] for report in reports]
-    # Six global batches of two: one image per worker each time, an epoch of each worker's share.
-    assert [len(share) for share in shares] == [6, 6] and all(len(set(share)) == 6 for share in shares)
-    assert not set(shares[0]) & set(shares[1])
-    assert sorted(shares[0] + shares[1]) == list(range(12))
 
 
 def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_once(monkeypatch, capsys):
