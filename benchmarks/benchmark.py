@@ -265,8 +265,9 @@ def measure(variant, size, seconds, jit_compile, mixed_precision, profile_iterat
 def worker(args):
     import common  # noqa: F401  (quiets TensorFlow's start-up logging)
 
-    # --seconds 0 (does the command work?) times one chain of products, not the best of five.
-    peak, overhead = matmul_peak(trials=5 if args.seconds > 0 else 1), dispatch_overhead()
+    # --seconds 0 (does the command work?) times one product, not the best of five chains of ten.
+    timed = args.seconds > 0
+    peak, overhead = matmul_peak(repeats=10 if timed else 1, trials=5 if timed else 1), dispatch_overhead()
     for size in args.sizes:
         row = measure(args.variants[0], size, args.seconds, args.jit_compile, args.mixed_precision,
                       args.profile_iterations if args.profile else 0, args.batch_size)
