@@ -106,7 +106,8 @@ def test_label_accuracy_checks_each_sample_against_its_requested_class(evaluator
     assert "label_accuracy" not in evaluator.score(images[:20])  # whatever the count: no labels given
     correct = evaluator.score(images, labels)["label_accuracy"]
     assert correct == pytest.approx(evaluator.extractor.heldout_accuracy, abs=1e-6)
-    assert evaluator.score(images, (labels + 1) % 10)["label_accuracy"] < 0.05
+    # Every fifth held-out digit, all ten classes: the classifier names the shifted class for ~1% of them.
+    assert evaluator.score(images[::5], (labels[::5] + 1) % 10)["label_accuracy"] < 0.05
     assert evaluator.floor["label_accuracy"] > 0.95  # real training digits, true labels
 
 
