@@ -103,10 +103,11 @@ def test_label_accuracy_checks_each_sample_against_its_requested_class(evaluator
     # Held-out digits with their true labels: the classifier's held-out accuracy. The same
     # digits with every label moved to the next class: a generator that ignores its label.
     _, _, images, labels = classifier.training_and_heldout("mnist_5k")
-    assert "label_accuracy" not in evaluator.score(images)
+    assert "label_accuracy" not in evaluator.score(images[:20])  # whatever the count: no labels given
     correct = evaluator.score(images, labels)["label_accuracy"]
     assert correct == pytest.approx(evaluator.extractor.heldout_accuracy, abs=1e-6)
-    assert evaluator.score(images, (labels + 1) % 10)["label_accuracy"] < 0.05
+    # Every fifth held-out digit, all ten classes: the classifier names the shifted class for ~1% of them.
+    assert evaluator.score(images[::5], (labels[::5] + 1) % 10)["label_accuracy"] < 0.05
     assert evaluator.floor["label_accuracy"] > 0.95  # real training digits, true labels
 
 
@@ -174,18 +175,19 @@ def test_train_with_eval_every_then_the_evaluate_command(evaluator, tmp_path):
 def test_a_folder_is_evaluated_on_a_bounded_random_subset(tmp_path, monkeypatch, random_inception):
     # The reference and the floor's images are decoded from a random subset of the files:
     # memory depends on FOLDER_REFERENCE and num_samples, never on the folder's size.
+    # A few images each: every one goes through InceptionV3 at 299x299 (~0.3 CPU-s).
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    for index in range(12):
+    for index in range(8):
         Image.fromarray(rng.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(tmp_path / f"{index}.png")
-    monkeypatch.setattr(quality, "FOLDER_REFERENCE", 6)
+    monkeypatch.setattr(quality, "FOLDER_REFERENCE", 3)
     built = []
     monkeypatch.setattr(quality, "InceptionEmbedding", lambda weights: built.append(weights) or random_inception)
-    evaluator = quality.Evaluator(f"folder:{tmp_path}", num_samples=4, inception_weights=None, image_size=32)
-    assert built == [None] and evaluator.reference_size == 6 and evaluator.num_samples == 4
+    evaluator = quality.Evaluator(f"folder:{tmp_path}", num_samples=2, inception_weights=None, image_size=32)
+    assert built == [None] and evaluator.reference_size == 3 and evaluator.num_samples == 2
     assert set(evaluator.floor) == {"fid", "kid", "inception_score"}
-    scores = evaluator.score(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8))
+    scores = evaluator.score(rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8))
     assert scores["fid"] > 0
 
 
@@ -371,10 +373,14 @@ def test_a_samples_file_larger_than_the_real_data_says_the_floor_is_capped(evalu
     assert "note: mnist_5k has only 4000 real images for the real floor, fewer than the 4010" in out
 
 
-def test_more_evaluation_samples_than_real_training_images_are_said_and_scored_at_their_count(cache, evaluator):
+def test_more_evaluation_samples_than_real_training_images_are_said_and_scored_at_their_count(
+        cache, evaluator, monkeypatch):
     # In training (--eval_samples) as in the evaluate command: the note, and samples at the floor's count.
+    # What is checked is the count the floor is scored at, not its metrics (the test above scores them).
+    scored = []
+    monkeypatch.setattr(quality.Evaluator, "score", lambda self, images, labels=None: scored.append(len(images)))
     capped = quality.Evaluator("mnist_5k", num_samples=4500, cache_dir=cache / "gan-reference")
-    assert capped.num_samples == 4000 and capped.asked == 4500
+    assert capped.num_samples == 4000 and capped.asked == 4500 and scored == [4000]
     assert capped.shortfall() == ("note: mnist_5k has only 4000 real images for the real floor, fewer than the "
                                      "4500 asked for: the floor uses 4000, and so do the samples")
     assert "are not at the same count" in capped.shortfall(samples_whole=True)
