@@ -22,6 +22,16 @@ def last_logged_step(logdir):
         return max((int(row["step"]) for row in csv.DictReader(f) if (row.get("step") or "").isdigit()), default=None)
 
 
+def has_evaluations(logdir):
+    """Whether metrics.csv in `logdir` holds a value in an eval/ column (the run has evaluated)."""
+    path = pathlib.Path(logdir) / METRICS_FILE
+    if not path.is_file():
+        return False
+    with open(path, newline="") as f:
+        return any(value for row in csv.DictReader(f) for key, value in row.items()
+                   if isinstance(key, str) and key.startswith("eval/"))
+
+
 class ScalarLog:
     """Writes the same scalars to TensorBoard and to metrics.csv."""
 

@@ -17,11 +17,12 @@ from common.cli import UserError, normalized_dataset
 
 CONFIG_FILE = "config.json"
 # Flags that may change when a run is resumed: they say how long and how often,
-# not what is trained (eval_samples only until the run evaluates: check_logdir).
+# not what is trained (eval_samples only until the run evaluates: training_run.py).
 RESUMABLE_KEYS = (
     "train_steps", "sample_every", "checkpoint_every", "log_every", "eval_every", "eval_samples",
     "inception_weights", "logdir", "data_dir", "strategy", "jit_compile", "cache_dir", "export",
     "data_source",  # where the data was read from; what it is, is data_identity's
+    "evaluations_scored",  # how many images its evaluations scored (training_run.py checks it)
 )
 
 
@@ -61,19 +62,12 @@ def check_logdir(config, defaults=None, retired_flags=None):
             print(f"warning: the folder changed since the run began ({saved.get('data_source')}; now "
                   f"{config.get('data_source')}): the data order from here on is not the one it started with",
                   file=sys.stderr)
-        # FD and KID depend on how many images are scored, so a run that evaluates keeps its count.
-        recount = (saved.get("eval_every") and config.get("eval_every")
-                   and saved.get("eval_samples", config.get("eval_samples")) != config.get("eval_samples"))
-        if recount:
-            changed.append("eval_samples")
         if changed:
             details = ", ".join(
                 f"{key}: {saved.get(key)!r} -> {config[key]!r}" if key in config
                 else f"{key}: {saved[key]!r} (not a flag of {config['variant']} now)"
                 for key in changed
             )
-            if recount:
-                details += f" (its evaluations score {saved['eval_samples']} images; other counts do not compare)"
             raise UserError(
                 f"{logdir} holds a run with other settings ({details}); "
                 "resume it with its own flags or choose a new --logdir"

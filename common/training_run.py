@@ -89,13 +89,18 @@ class TrainingRun:
         self.generator = generator
         self.optimizers = (generator_optimizer, discriminator_optimizer)
         self._non_finite_readings, self._loss_scales = 0, []  # check_finite's memory of the last readings
+        self.evaluator, self.evaluations_scored = None, None  # (record() reads them)
         resuming = self.check_resume(variant)
         self.open_checkpoint(generator, discriminator, strategy, real_batches, random_generator)
         self.num_classes = facts.num_classes
         self.fixed_inputs = fixed_inputs(config["seed"], generator, self.num_classes)
-        self.log = self.evaluator = None
+        self.log = None
+        if self.chief and resuming:
+            self.evaluations_scored = (rundir.recorded_run(config) or {}).get("evaluations_scored")
         if self.chief and config["eval_every"] and self.start < config["train_steps"]:
             self.evaluator = self.make_evaluator(strategy)  # before anything is written
+            self.check_evaluation_count(self.evaluator.num_samples)
+            self.evaluations_scored = self.evaluator.num_samples
         self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
         if not self.chief:
             return
@@ -110,8 +115,23 @@ class TrainingRun:
         self._tick = (time.perf_counter(), self.start)  # the clock starts after set-up
 
     def record(self):
-        """What config.json holds: the flags, then the run's facts."""
-        return {**self.config, **self.facts.recorded()}
+        """What config.json holds: the flags, then the run's facts (with the images each
+        evaluation scores, once the run has evaluated or will)."""
+        scored = {"evaluations_scored": self.evaluations_scored} if self.evaluations_scored else {}
+        return {**self.config, **self.facts.recorded(), **scored}
+
+    def check_evaluation_count(self, scored):
+        """Raises UserError when the run's logged evaluations scored another number of images
+        than `scored` (--eval_samples, capped at the real training images): FD and KID depend
+        on that number, so one run's curve keeps one. A run recorded before the count was
+        (no evaluations_scored in its config.json) is not checked."""
+        before = self.evaluations_scored
+        if before is None or before == scored or not logs.has_evaluations(self.logdir):
+            return
+        raise cli.UserError(
+            f"{self.logdir}'s evaluations scored {before} images each, and --eval_samples="
+            f"{self.config['eval_samples']} would score {scored}: FD and KID of other counts do not compare on one "
+            f"curve; resume with --eval_samples={before}, or choose a new --logdir")
 
     def check_resume(self, variant):
         """Whether the run directory holds a run to resume; the chief also checks that its

@@ -69,17 +69,6 @@ def test_resume_with_other_settings_is_refused_and_changes_nothing(tmp_path):
     assert (tmp_path / "run" / "config.json").read_bytes() == before
 
 
-def test_the_evaluation_sample_count_stays_once_a_run_evaluates(tmp_path):
-    # FD and KID depend on how many images are scored: one run's curve keeps one count.
-    new_run(tmp_path, eval_every=0, eval_samples=5000)
-    assert rundir.check_logdir(config(tmp_path, eval_every=100, eval_samples=500)) is True
-    rundir.write_json(tmp_path / "run" / "config.json", config(tmp_path, eval_every=100, eval_samples=500))
-    with pytest.raises(UserError, match=r"eval_samples: 500 -> 5000 \(its evaluations score 500 images"):
-        rundir.check_logdir(config(tmp_path, eval_every=100, eval_samples=5000))
-    assert rundir.check_logdir(config(tmp_path, eval_every=200, eval_samples=500)) is True
-    assert rundir.check_logdir(config(tmp_path, eval_every=0, eval_samples=5000)) is True  # no more evaluations
-
-
 def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "thesis.tex").write_text("precious")

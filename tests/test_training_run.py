@@ -4,6 +4,7 @@ and the data a resumed run trains on (tests/test_finite_runs.py: the switches an
 Each test calls what `python VARIANT/train.py FLAGS` runs after parsing its flags (the
 signal tests start the command itself: a signal needs a process of its own).
 """
+import functools
 import json
 import os
 import re
@@ -333,6 +334,40 @@ def test_in_training_evaluation_is_float32_under_mixed_precision_and_the_clock_s
     layers = [layer for layer in built[0].extractor.model.layers if layer.weights]
     assert layers and {layer.compute_dtype for layer in layers} == {"float32"}
     assert clock_starts[0] >= built[0].built_at
+
+
+def test_a_run_keeps_the_image_count_its_evaluations_scored(tmp_path):
+    # FD and KID depend on how many images are scored, so one run's curve keeps one count:
+    # across a resume without evaluation too, and counted after the data's cap (mnist_5k: 4000).
+    import types
+
+    run = types.SimpleNamespace(logdir=tmp_path, config={"eval_samples": 4500}, evaluations_scored=4000,
+                                evaluator=None, facts=types.SimpleNamespace(recorded=lambda: {}))
+    check = functools.partial(training_run.TrainingRun.check_evaluation_count, run)
+    check(500)  # no evaluation logged yet: the count may still change
+    (tmp_path / "metrics.csv").write_text("step,wall_time,loss/generator,eval/classifier_fd\n1,0.5,-0.1,\n"
+                                          "2,1.0,-1.3,403.8\n3,1.5,-2.0,\n")
+    check(4000)  # --eval_samples=4500 on mnist_5k: the same 4000 images as before
+    with pytest.raises(cli.UserError, match=r"evaluations scored 4000 images each, and --eval_samples=4500 would "
+                                            r"score 500: .* resume with --eval_samples=4000"):
+        check(500)
+    # A start without evaluation keeps the count in config.json; a run recorded before it is not checked.
+    assert training_run.TrainingRun.record(run)["evaluations_scored"] == 4000
+    run.evaluations_scored = None
+    check(500)
+    assert "evaluations_scored" not in training_run.TrainingRun.record(run)
+
+
+def test_a_resume_without_evaluation_does_not_free_the_evaluation_count(tmp_path, capsys):
+    logdir = tmp_path / "run"
+    train_in_process("dcgan", logdir, "--train_steps=1", "--eval_every=1", "--eval_samples=50")
+    train_in_process("dcgan", logdir, "--train_steps=2", "--eval_every=0", "--eval_samples=60")
+    assert json.loads((logdir / "config.json").read_text())["evaluations_scored"] == 50
+    before = snapshot(logdir)
+    with pytest.raises(cli.UserError, match="evaluations scored 50 images each, and --eval_samples=60 would score 60"):
+        train_in_process("dcgan", logdir, "--train_steps=3", "--eval_every=1", "--eval_samples=60")
+    assert snapshot(logdir) == before
+    assert "real floor: 50 training images" in capsys.readouterr().out
 
 
 def test_offline_evaluation_of_colour_images_stops_before_anything_is_written(tmp_path, monkeypatch):
