@@ -52,12 +52,16 @@ class Parser(argparse.ArgumentParser):
         finally:
             for action in required:
                 action.required = True
-        if unknown:
-            self.error(self.unknown_message(unknown))
+        unknown = [argument for argument in unknown if argument != "--"]  # the end of the options, not one
+        options = [argument for argument in unknown if argument.startswith("-")]
+        if options:
+            self.error(self.unknown_message(options))
         missing = [action for action in required if getattr(parsed, action.dest) is None]
-        if missing:
+        if missing:  # (before a stray value, which may be the missing option's, its name forgotten)
             names = ", ".join("/".join(action.option_strings) or action.dest for action in missing)
             self.error(f"the following arguments are required: {names}")
+        if unknown:
+            self.error(self.unknown_message(unknown))
         for action in self._actions:  # a list option's value twice would run (and average) it twice
             values = getattr(parsed, action.dest, None)
             if action.option_strings and action.nargs in ("+", "*") and isinstance(values, list):
