@@ -40,8 +40,8 @@ def main():
 
     try:
         generator, checkpoint, num_classes = variants.load_generator(args.logdir)
-    except UserError as error:
-        sys.exit(f"error: {error}")
+    except UserError as error:  # no run there, or no checkpoint yet: one line, exit status 2
+        parser.error(str(error))
     rng = np.random.default_rng(args.seed)
     ends = rng.standard_normal((2, ROWS, sampling.latent_dim(generator)))
     weights = np.linspace(0.0, 1.0, STEPS)[None, :, None]

@@ -147,6 +147,14 @@ def test_latent_walks_from_a_run(tmp_path, conditional):
     assert 1.0 < numbers["largest_over_mean_step"] < 3.0
 
 
+def test_latent_walks_of_no_run_is_one_line_and_exit_status_2(tmp_path):
+    (tmp_path / "file").write_text("not a run")
+    for logdir in (tmp_path / "missing", tmp_path / "file"):
+        result = run_in_process(["figures/latent_walks.py", f"--logdir={logdir}"])
+        assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
+        assert result.stderr.startswith(f"error: {logdir} is not a run directory"), result.stderr
+
+
 def test_training_curves_median_filter_and_rank_correlation():
     from figures import training_curves
 
