@@ -370,7 +370,8 @@ def test_a_samples_file_larger_than_the_real_data_says_the_floor_is_capped(evalu
     report = evaluate.score_and_write(inputs, quality.DEFAULT_NUM_SAMPLES, 0, "imagenet")
     assert report["num_samples"] == 4010 and report["real_floor_size"] == 4000  # mnist_5k's training digits
     out = capsys.readouterr().out
-    assert "note: mnist_5k has only 4000 real images for the real floor, fewer than the 4010" in out
+    assert ("note: mnist_5k has only 4000 real training images for the real floor, fewer than the file's 4010 "
+            "samples: the floor uses 4000 while the samples are scored whole") in out
 
 
 def test_more_evaluation_samples_than_real_training_images_are_said_and_scored_at_their_count(
@@ -381,8 +382,8 @@ def test_more_evaluation_samples_than_real_training_images_are_said_and_scored_a
     monkeypatch.setattr(quality.Evaluator, "score", lambda self, images, labels=None: scored.append(len(images)))
     capped = quality.Evaluator("mnist_5k", num_samples=4500, cache_dir=cache / "gan-reference")
     assert capped.num_samples == 4000 and capped.asked == 4500 and scored == [4000]
-    assert capped.shortfall() == ("note: mnist_5k has only 4000 real images for the real floor, fewer than the "
-                                     "4500 asked for: the floor uses 4000, and so do the samples")
+    assert capped.shortfall() == ("note: mnist_5k has only 4000 real training images for the real floor, fewer than "
+                                  "the 4500 asked for: the floor uses 4000, and so do the samples")
     assert "are not at the same count" in capped.shortfall(samples_whole=True)
     assert evaluator.num_samples == 1000 and evaluator.shortfall() is None
 
