@@ -52,16 +52,18 @@ class Parser(argparse.ArgumentParser):
         finally:
             for action in required:
                 action.required = True
-        unknown = [argument for argument in unknown if argument != "--"]  # the end of the options, not one
-        options = [argument for argument in unknown if argument.startswith("-")]
+        # '--' ends the options: what follows it is a value, whatever its spelling.
+        end = unknown.index("--") if "--" in unknown else len(unknown)
+        options = [argument for argument in unknown[:end] if argument.startswith("-")]
+        values = [argument for argument in unknown[:end] if not argument.startswith("-")] + unknown[end + 1:]
         if options:
             self.error(self.unknown_message(options))
         missing = [action for action in required if getattr(parsed, action.dest) is None]
         if missing:  # (before a stray value, which may be the missing option's, its name forgotten)
             names = ", ".join("/".join(action.option_strings) or action.dest for action in missing)
             self.error(f"the following arguments are required: {names}")
-        if unknown:
-            self.error(self.unknown_message(unknown))
+        if values:
+            self.error(f"unexpected argument {values[0]!r}")
         for action in self._actions:  # a list option's value twice would run (and average) it twice
             values = getattr(parsed, action.dest, None)
             if action.option_strings and action.nargs in ("+", "*") and isinstance(values, list):

@@ -392,6 +392,8 @@ def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, caps
     ("toy/compare.py", ["--stdy=variants"], "unknown option --stdy (did you mean --study?)"),
     ("toy/compare.py", ["variants"], "the following arguments are required: --study"),
     ("toy/compare.py", ["--study=variants", "--", "dcgan"], "unexpected argument 'dcgan'"),
+    ("toy/compare.py", ["--", "--study=variants"], "the following arguments are required: --study"),
+    ("scripts/same_numbers.py", ["--before=.", "--", "--only=dcgan"], "unexpected argument '--only=dcgan'"),
     ("scripts/same_numbers.py", ["--befor=."], "unknown option --befor (did you mean --before?)"),
     ("scripts/precision_quality.py", ["--seeds", "0", "-1"], "--seeds: must be at least 0, not -1"),
     ("scripts/time_to_quality.py", ["--eval_every=0"], "--eval_every: must be at least 1, not 0"),
