@@ -13,23 +13,29 @@ PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
 UNKNOWN_WIDTH = 1000  # columns of a terminal that does not say its size: the whole line, losses included
 
 
+def read_metrics(path):
+    """(header, rows as dicts) of a metrics.csv; None when there is no file or it is not text
+    (ScalarLog keeps such a file aside)."""
+    try:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            return reader.fieldnames, list(reader)
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
 def last_logged_step(logdir):
     """The last generator iteration that metrics.csv in `logdir` holds a row of, or None (no file, no row)."""
-    path = pathlib.Path(logdir) / METRICS_FILE
-    if not path.is_file():
-        return None
-    with open(path, newline="") as f:
-        return max((int(row["step"]) for row in csv.DictReader(f) if (row.get("step") or "").isdigit()), default=None)
+    _, rows = read_metrics(pathlib.Path(logdir) / METRICS_FILE) or (None, [])
+    return max((int(row["step"]) for row in rows if (row.get("step") or "").isdigit()), default=None)
 
 
 def has_evaluations(logdir):
     """Whether metrics.csv in `logdir` holds a value in an eval/ column (the run has evaluated)."""
-    path = pathlib.Path(logdir) / METRICS_FILE
-    if not path.is_file():
-        return False
-    with open(path, newline="") as f:
-        return any(value for row in csv.DictReader(f) for key, value in row.items()
-                   if isinstance(key, str) and key.startswith("eval/"))
+    _, rows = read_metrics(pathlib.Path(logdir) / METRICS_FILE) or (None, [])
+    return any(value for row in rows for key, value in row.items() if isinstance(key, str) and key.startswith("eval/"))
 
 
 class ScalarLog:
@@ -50,17 +56,16 @@ class ScalarLog:
         # short (a full disk, a kill) leaves a last row with fewer values than the header, which
         # goes too. A file with no row (empty, or a header alone, maybe cut) starts afresh; one
         # whose rows are longer than its header (a cut header) is kept aside, never overwritten.
-        with open(self._csv_path, newline="") as f:
-            reader = csv.DictReader(f)
-            self._fields, rows = reader.fieldnames, list(reader)
-        if not rows:
+        self._fields, rows = read_metrics(self._csv_path) or (None, None)
+        if rows == []:
             self._fields = None
             self._csv_path.unlink()
-        elif any(None in row for row in rows) or self._fields[:2] != ["step", "wall_time"]:
+        elif rows is None or any(None in row for row in rows) or self._fields[:2] != ["step", "wall_time"]:
             damaged = self._csv_path.with_name(self._csv_path.name + ".damaged")
             os.replace(self._csv_path, damaged)
             self._fields = None
-            print(f"warning: {self._csv_path}'s header is damaged; kept it as {damaged.name}, and the log starts "
+            what = " is not text" if rows is None else "'s header is damaged"
+            print(f"warning: {self._csv_path}{what}; kept it as {damaged.name}, and the log starts "
                   f"again at generator iteration {step + 1}", file=sys.stderr)
         else:
             self._rewrite(lambda row: None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step)

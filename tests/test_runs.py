@@ -78,7 +78,7 @@ def test_a_non_empty_folder_that_is_not_a_run_is_refused(tmp_path):
     assert not (tmp_path / "run" / "config.json").exists()
 
 
-@pytest.mark.parametrize("cut", ["empty", "a header alone, cut", "the last row cut", "the header cut"])
+@pytest.mark.parametrize("cut", ["empty", "a header alone, cut", "the last row cut", "the header cut", "not text"])
 def test_a_metrics_csv_cut_short_resumes_with_only_whole_rows_and_loses_nothing_silently(tmp_path, cut, capsys):
     log = logs.ScalarLog(tmp_path, resume_step=0)
     for step in (1, 2, 3):
@@ -86,8 +86,14 @@ def test_a_metrics_csv_cut_short_resumes_with_only_whole_rows_and_loses_nothing_
     whole = (tmp_path / "metrics.csv").read_text()
     header = whole.splitlines()[0]
     text = {"empty": "", "a header alone, cut": header[:20], "the last row cut": whole[:-12],
-            "the header cut": header.rsplit(",", 1)[0] + whole[len(header):]}[cut]  # a column short
-    (tmp_path / "metrics.csv").write_text(text)
+            "the header cut": header.rsplit(",", 1)[0] + whole[len(header):]}.get(cut)  # a column short
+    if cut == "not text":  # random bytes (a disk error, another program's file): no traceback
+        text = bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8))
+        assert logs.last_logged_step(tmp_path) == 3
+        (tmp_path / "metrics.csv").write_bytes(text)
+        assert logs.last_logged_step(tmp_path) is None and not logs.has_evaluations(tmp_path)
+    else:
+        (tmp_path / "metrics.csv").write_text(text)
     resumed = logs.ScalarLog(tmp_path, resume_step=3)
     resumed.scalars(4, {"loss/discriminator": 0.4, "loss/generator": -0.4})
     with open(tmp_path / "metrics.csv") as f:
@@ -96,8 +102,9 @@ def test_a_metrics_csv_cut_short_resumes_with_only_whole_rows_and_loses_nothing_
     assert reader.fieldnames == ["step", "wall_time", "loss/discriminator", "loss/generator"]
     kept = {"the last row cut": ["1", "2", "4"]}.get(cut, ["4"])
     assert [row["step"] for row in rows] == kept and all(None not in row.values() for row in rows)
-    if cut == "the header cut":  # the old rows cannot be read against their header: kept as they were
-        assert (tmp_path / "metrics.csv.damaged").read_text() == text
+    if cut in ("the header cut", "not text"):  # rows that cannot be read: kept as they were
+        damaged = tmp_path / "metrics.csv.damaged"
+        assert (damaged.read_bytes() if cut == "not text" else damaged.read_text()) == text
         assert capsys.readouterr().err.count("\n") == 1
     else:
         assert not (tmp_path / "metrics.csv.damaged").exists()
