@@ -96,7 +96,7 @@ class TrainingRun:
         self.fixed_inputs = fixed_inputs(config["seed"], generator, self.num_classes)
         self.log = None
         if self.chief and resuming:
-            self.evaluations_scored = (rundir.recorded_run(config) or {}).get("evaluations_scored")
+            self.evaluations_scored = self.recorded_evaluation_count()
         if self.chief and config["eval_every"] and self.start < config["train_steps"]:
             self.evaluator = self.make_evaluator(strategy)  # before anything is written
             self.check_evaluation_count(self.evaluator.num_samples)
@@ -119,6 +119,16 @@ class TrainingRun:
         evaluation scores, once the run has evaluated or will)."""
         scored = {"evaluations_scored": self.evaluations_scored} if self.evaluations_scored else {}
         return {**self.config, **self.facts.recorded(), **scored}
+
+    def recorded_evaluation_count(self):
+        """config.json's evaluations_scored: a count of images, or None (not recorded).
+        Raises UserError for anything else (a hand edit, say)."""
+        count = (rundir.recorded_run(self.config) or {}).get("evaluations_scored")
+        if count is None or (type(count) is int and count > 0):
+            return count
+        raise cli.UserError(
+            f"{self.logdir / rundir.CONFIG_FILE}: evaluations_scored is {count!r}, not a number of images; write "
+            "back the number its evaluations scored (the count --eval_samples gave), or remove the key")
 
     def check_evaluation_count(self, scored):
         """Raises UserError when the run's logged evaluations scored another number of images

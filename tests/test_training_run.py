@@ -356,6 +356,15 @@ def test_a_run_keeps_the_image_count_its_evaluations_scored(tmp_path):
     run.evaluations_scored = None
     check(500)
     assert "evaluations_scored" not in training_run.TrainingRun.record(run)
+    # A hand-edited count that is not one is said as such, not compared.
+    run.config = {"variant": "wgan_gp", "logdir": str(tmp_path), "eval_samples": 50}
+    for written in ("50", 0, -5, 50.0, True):
+        rundir.write_json(tmp_path / "config.json", {**run.config, "evaluations_scored": written})
+        with pytest.raises(cli.UserError, match=rf"config.json: evaluations_scored is {re.escape(repr(written))}, "
+                                                "not a number of images"):
+            training_run.TrainingRun.recorded_evaluation_count(run)
+    rundir.write_json(tmp_path / "config.json", {**run.config, "evaluations_scored": 50})
+    assert training_run.TrainingRun.recorded_evaluation_count(run) == 50
 
 
 def test_a_resume_without_evaluation_does_not_free_the_evaluation_count(tmp_path, capsys):
