@@ -19,6 +19,8 @@ import argparse
 import difflib
 import math
 import os
+import signal
+import subprocess
 import sys
 
 SUPPRESS = argparse.SUPPRESS  # help= of an option --help leaves out (and no "did you mean" names)
@@ -119,6 +121,42 @@ def number(kind, *, at_least=None, above=None):
 count = number(int, at_least=1)  # iterations, batch sizes, runs, ...
 seed = number(int, at_least=0)  # numpy's generators take no negative seed
 seconds = number(float, at_least=0)
+
+
+def children_end_with_this_process():
+    """From now on, SIGTERM ends this script with exit status 143 by raising SystemExit, so that
+    the processes it started end too (run_child asks its child to stop; a Popen block must
+    terminate its own) instead of running on alone. Ctrl-C reaches them already: a terminal
+    signals the whole process group."""
+    def terminated(signal_number, frame):
+        raise SystemExit(128 + signal_number)
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
+def run_child(command, *, check=False, capture_output=False, **popen_arguments):
+    """subprocess.run(command, ...), except for how the child ends should this script stop first:
+    after children_end_with_this_process(), a SIGTERM (or an error) asks the child to stop with a
+    SIGTERM of its own (a train.py saves a checkpoint) and waits for it, where subprocess.run would
+    kill it; after Ctrl-C, which the child has had too, the child is left to stop by itself.
+    Returns the subprocess.CompletedProcess; check=True raises CalledProcessError as run does."""
+    if capture_output:
+        popen_arguments.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with subprocess.Popen(command, **popen_arguments) as process:
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException as stopped:
+            if not isinstance(stopped, KeyboardInterrupt):
+                process.terminate()
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    if check:
+        done.check_returncode()
+    return done
 
 
 def end_in_one_line():

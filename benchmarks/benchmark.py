@@ -36,7 +36,6 @@ import collections
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import time
 
@@ -321,6 +320,7 @@ def main():
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--worker", action="store_true", help=arguments.SUPPRESS)
     args = parser.parse_args()
+    arguments.children_end_with_this_process()  # a SIGTERM stops the children this script starts
     if args.worker:
         return worker(args)
 
@@ -338,7 +338,7 @@ def main():
         command += ["--batch_size", str(args.batch_size)] if args.batch_size else []
         command += ["--profile", "--profile_iterations", str(args.profile_iterations)] if args.profile else []
         command += [] if args.textbook else ["--no_textbook"]
-        result = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
+        result = arguments.run_child(command, capture_output=True, text=True, cwd=REPO)
         if result.returncode != 0:
             sys.exit(f"{variant} failed:\n{result.stderr[-2000:]}")
         for line in result.stdout.splitlines():

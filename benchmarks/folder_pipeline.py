@@ -19,7 +19,6 @@ they are counted in the peak once read).
 import json
 import pathlib
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -78,6 +77,7 @@ def main():
     parser.add_argument("--measure", help=arguments.SUPPRESS)  # a folder, measured in this process
     parser.add_argument("--cache_dir", help=arguments.SUPPRESS)  # with --measure
     args = parser.parse_args()
+    arguments.children_end_with_this_process()  # a SIGTERM stops the children this script starts
     if args.measure:
         print(json.dumps(measure(args.measure, args.seconds, args.cache_dir)))
         return
@@ -92,8 +92,8 @@ def main():
             cache = pathlib.Path(scratch) / f"cache-{count}"
             for pipeline, extra in [("streamed", []), ("cache, first start", [f"--cache_dir={cache}"]),
                                     ("cache, later start", [f"--cache_dir={cache}"])]:
-                done = subprocess.run([sys.executable, __file__, f"--measure={folder}", f"--seconds={args.seconds}",
-                                       *extra], capture_output=True, text=True)
+                done = arguments.run_child([sys.executable, __file__, f"--measure={folder}",
+                                            f"--seconds={args.seconds}", *extra], capture_output=True, text=True)
                 if done.returncode != 0:
                     sys.exit(f"error: measuring {count} images failed:\n{done.stderr[-2000:]}")
                 rows.append({"pipeline": pipeline, **json.loads(done.stdout.strip().splitlines()[-1])})

@@ -30,14 +30,14 @@ def run(variant, precision, seed, steps, runs):
     logdir = runs / f"{variant}-{precision}-seed{seed}"
     trained = logdir / "trained"
     if not trained.is_file():
-        subprocess.run([sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={steps}",
-                        f"--seed={seed}", f"--mixed_precision={PRECISIONS[precision]}", f"--logdir={logdir}",
-                        f"--checkpoint_every={steps}", f"--sample_every={steps}", "--log_every=50"],
-                       cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        arguments.run_child([sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={steps}",
+                             f"--seed={seed}", f"--mixed_precision={PRECISIONS[precision]}", f"--logdir={logdir}",
+                             f"--checkpoint_every={steps}", f"--sample_every={steps}", "--log_every=50"],
+                            cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         trained.touch()  # a run killed part-way has no marker; train.py resumes it from its checkpoint
     if not (logdir / "metrics.json").is_file():
-        subprocess.run([sys.executable, "-m", "commands.evaluate", f"--logdir={logdir}"], cwd=REPO, check=True,
-                       stdout=subprocess.DEVNULL)
+        arguments.run_child([sys.executable, "-m", "commands.evaluate", f"--logdir={logdir}"], cwd=REPO,
+                            check=True, stdout=subprocess.DEVNULL)
     samples = json.loads((logdir / "metrics.json").read_text())["samples"]
     return {"variant": variant, "precision": precision, "seed": seed, "train_steps": steps,
             "classifier_fd": samples["classifier_fd"], "classifier_score": samples["classifier_score"]}
@@ -68,6 +68,7 @@ def main():
     parser.add_argument("--runs", default="runs/precision_quality")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
+    arguments.children_end_with_this_process()  # a SIGTERM stops the children this script starts
     runs = pathlib.Path(args.runs).resolve()
     rows = []
     for seed in args.seeds:  # seed-major: a stopped study still has whole comparisons

@@ -12,7 +12,6 @@ compares against a checkout from before wgan_gp/'s options moved into sngan/ and
 """
 import csv
 import pathlib
-import subprocess
 import sys
 import tempfile
 
@@ -54,8 +53,8 @@ SETTINGS = ["--dataset=mnist_5k", "--batch_size=8", "--train_steps=20", "--log_e
 def logged(repository, command, logdir):
     """Trains `command` ("VARIANT FLAGS...") in `repository`; returns its metrics.csv rows."""
     variant, *flags = command.split()
-    done = subprocess.run([sys.executable, f"{variant}/train.py", *SETTINGS, *flags, f"--logdir={logdir}"],
-                          cwd=repository, capture_output=True, text=True)
+    done = arguments.run_child([sys.executable, f"{variant}/train.py", *SETTINGS, *flags, f"--logdir={logdir}"],
+                               cwd=repository, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"error: {command} failed in {repository}:\n{done.stderr[-2000:]}")
     with open(pathlib.Path(logdir) / "metrics.csv", newline="") as f:
@@ -70,6 +69,7 @@ def main():
     parser.add_argument("--before_move", action="store_true", help="--before is older than sngan/ and wgan_r1/")
     parser.add_argument("--only", nargs="+", choices=list(CASES), help="these cases only")
     args = parser.parse_args()
+    arguments.children_end_with_this_process()  # a SIGTERM stops the children this script starts
     for flag, checkout in (("--before", args.before), ("--after", args.after)):
         if not (pathlib.Path(checkout) / "variants.py").is_file() and not (pathlib.Path(checkout) / "dcgan").is_dir():
             parser.error(f"{flag}: {checkout} is not a checkout of this repository")

@@ -67,10 +67,12 @@ def run(variant, target, args):
     if not finished:
         shutil.rmtree(logdir, ignore_errors=True)  # a part-timed run is timed again from the start
         with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL) as process:
-            while process.poll() is None and not reached(read_rows(logdir), target):
-                time.sleep(2)
-            ended = process.poll()
-            process.terminate()  # the run is a measurement: nothing in it is kept
+            try:
+                while process.poll() is None and not reached(read_rows(logdir), target):
+                    time.sleep(2)
+                ended = process.poll()
+            finally:  # reached, or this script stopped: the run is a measurement, nothing in it is kept
+                process.terminate()
         if ended:  # it stopped by itself: a flag it refused, say, whose line it has printed
             sys.exit(ended)
     rows = read_rows(logdir)
@@ -104,6 +106,7 @@ def main():
     if args.eval_every % LOG_EVERY:
         parser.error(f"--eval_every must be a multiple of {LOG_EVERY}, the logging cadence whose rates time the run")
     args.checkout = args.checkout.resolve()
+    arguments.children_end_with_this_process()  # a SIGTERM stops the training child too
     rows = []
     for variant in args.variants:
         rows.append(run(variant, args.target_fd or TARGETS[variant], args))

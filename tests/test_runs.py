@@ -368,6 +368,72 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
     assert exit_status.value.code == 2 and len(started) == 1 and started[0][-1] == "--bogus_flag"
 
 
+CHILD = """import pathlib, signal, sys, time
+folder = pathlib.Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: (folder.joinpath("stopped").write_text("saved"), sys.exit(0)))
+folder.joinpath("ready").touch()
+time.sleep(60)
+"""
+
+
+def terminate_this_process_when_ready(folder):
+    """SIGTERM to this process (as `kill PID` does to a script), once the child has said it is ready."""
+    import os
+    import signal
+    import threading
+    import time
+
+    def send():
+        while not (folder / "ready").exists():
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+def test_a_terminated_script_asks_its_child_to_stop_and_waits_for_it(tmp_path):
+    # scripts/precision_quality.py trains its runs in children: a `kill` of the script used to
+    # leave them training on alone; now each is asked to stop (a train.py saves a checkpoint).
+    import signal
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        arguments.children_end_with_this_process()
+        terminate_this_process_when_ready(tmp_path)
+        with pytest.raises(SystemExit) as exit_status:
+            arguments.run_child([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert exit_status.value.code == 143
+    assert (tmp_path / "stopped").read_text() == "saved"
+
+
+def test_a_terminated_time_to_quality_stops_its_training_run(tmp_path, monkeypatch):
+    import signal
+    import subprocess
+
+    spec = importlib.util.spec_from_file_location("time_to_quality", REPO / "scripts" / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    children, popen = [], subprocess.Popen
+
+    def child(command, **kwargs):  # a train.py that trains for a minute
+        children.append(popen([sys.executable, "-c", CHILD, str(tmp_path)], **kwargs))
+        return children[-1]
+
+    monkeypatch.setattr(module.subprocess, "Popen", child)
+    monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path / 'runs'}", "--variants", "dcgan"])
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        terminate_this_process_when_ready(tmp_path)
+        with pytest.raises(SystemExit) as exit_status:
+            module.main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert exit_status.value.code == 143 and children[0].poll() is not None
+    assert (tmp_path / "stopped").read_text() == "saved"
+
+
 @pytest.mark.parametrize("path", argparse_scripts(), ids=lambda path: str(path.relative_to(REPO)))
 def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, capsys):
     # As the absl commands do (common/cli.py): no usage block, exit status 2, the closest name.
