@@ -11,10 +11,12 @@ the run at the first evaluation whose classifier FD is at or under the variant's
 at --max_steps. Training time is each logged interval's iterations over its own measured
 rate (perf/steps_per_sec), summed: evaluations and start-up are not counted, tracing and
 the first steps are. Run nothing else meanwhile, or the times are not comparable.
-A run that reached its target (or --max_steps) is not run again.
+A run that reached its target (or --max_steps) is not run again with the same command and
+checkout (each has its own folder under --runs, VARIANT-DIGEST).
 Prints one JSON line per run and a table, and writes the rows as JSON (--json).
 """
 import csv
+import hashlib
 import json
 import pathlib
 import shutil
@@ -58,10 +60,13 @@ def read_rows(logdir):
 
 def run(variant, target, args):
     """Trains until the target (or --max_steps) and returns the run's row."""
-    logdir = pathlib.Path(args.runs).resolve() / variant
-    command = [sys.executable, f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={args.max_steps}",
-               f"--eval_every={args.eval_every}", f"--log_every={LOG_EVERY}", f"--seed={args.seed}", f"--logdir={logdir}",
-               f"--sample_every={args.max_steps}", f"--checkpoint_every={args.max_steps}", *args.train_flags]
+    settings = [f"{variant}/train.py", "--dataset=mnist_5k", f"--train_steps={args.max_steps}",
+                f"--eval_every={args.eval_every}", f"--log_every={LOG_EVERY}", f"--seed={args.seed}",
+                f"--sample_every={args.max_steps}", f"--checkpoint_every={args.max_steps}", *args.train_flags]
+    # One folder per command and checkout: a run made with other flags is never reported as this one.
+    digest = hashlib.sha256("\0".join([str(args.checkout), *settings]).encode()).hexdigest()[:10]
+    logdir = pathlib.Path(args.runs).resolve() / f"{variant}-{digest}"
+    command = [sys.executable, *settings, f"--logdir={logdir}"]
     rows = read_rows(logdir)
     finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
     if not finished:

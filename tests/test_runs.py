@@ -365,7 +365,15 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
     monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--", "--bogus_flag"])
     with pytest.raises(SystemExit) as exit_status:
         module.main()
-    assert exit_status.value.code == 2 and len(started) == 1 and started[0][-1] == "--bogus_flag"
+    assert exit_status.value.code == 2 and len(started) == 1 and started[0][-2] == "--bogus_flag"
+    # Each command has its own run folder: a finished run of other flags (or another seed) is
+    # never reported as this command's.
+    for flags in (["--", "--bogus_flag"], ["--seed=1", "--", "--bogus_flag"], ["--", "--conditional"], []):
+        monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--variants=dcgan", *flags])
+        with pytest.raises(SystemExit):
+            module.main()
+    logdirs = [command[-1] for command in started]
+    assert logdirs[0] == logdirs[1] and len(set(logdirs[1:])) == 4 and all("--logdir=" in d for d in logdirs)
 
 
 CHILD = """import pathlib, signal, sys, time
