@@ -125,9 +125,7 @@ seconds = number(float, at_least=0)
 
 def children_end_with_this_process():
     """From now on, SIGTERM ends this script with exit status 143 by raising SystemExit, so that
-    the processes it started end too (run_child asks its child to stop; a Popen block must
-    terminate its own) instead of running on alone. Ctrl-C reaches them already: a terminal
-    signals the whole process group."""
+    the processes it started (run_child) are told to stop too, instead of running on alone."""
     def terminated(signal_number, frame):
         raise SystemExit(128 + signal_number)
 
@@ -135,23 +133,27 @@ def children_end_with_this_process():
 
 
 def run_child(command, *, check=False, capture_output=False, **popen_arguments):
-    """subprocess.run(command, ...), except for how the child ends should this script stop first:
-    after children_end_with_this_process(), a SIGTERM (or an error) asks the child to stop with a
-    SIGTERM of its own (a train.py saves a checkpoint) and waits for it, where subprocess.run would
-    kill it; after Ctrl-C, which the child has had too, the child is left to stop by itself.
-    Returns the subprocess.CompletedProcess; check=True raises CalledProcessError as run does."""
+    """subprocess.run(command, ...), except for how the child ends should this script stop first.
+
+    The child runs in a process group of its own, so that a signal to this script's group (Ctrl-C
+    at a terminal, `timeout`, `kill -TERM -PGID`) reaches it once, from here: a Ctrl-C passes it
+    a SIGINT, a SIGTERM (after children_end_with_this_process()) or an error a SIGTERM, and the
+    child is waited for (a train.py saves a checkpoint); a second Ctrl-C passes on too (a
+    train.py then stops at once). subprocess.run would kill it, or leave it to a second signal.
+    Returns the subprocess.CompletedProcess; check=True raises CalledProcessError as run does.
+    """
     if capture_output:
         popen_arguments.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with subprocess.Popen(command, **popen_arguments) as process:
+    with subprocess.Popen(command, process_group=0, **popen_arguments) as process:
         try:
             stdout, stderr = process.communicate()
         except BaseException as stopped:
-            if not isinstance(stopped, KeyboardInterrupt):
-                process.terminate()
+            process.send_signal(signal.SIGINT if isinstance(stopped, KeyboardInterrupt) else signal.SIGTERM)
             try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                process.wait()
+            except KeyboardInterrupt:  # Ctrl-C again: the child is told again
+                process.send_signal(signal.SIGINT)
+                process.wait()
             raise
     done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     if check:

@@ -71,13 +71,15 @@ def run(variant, target, args):
     finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
     if not finished:
         shutil.rmtree(logdir, ignore_errors=True)  # a part-timed run is timed again from the start
-        with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL) as process:
+        # Its own process group: a signal to this script's group reaches the run once, from here.
+        with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL, process_group=0) as process:
             try:
                 while process.poll() is None and not reached(read_rows(logdir), target):
                     time.sleep(2)
                 ended = process.poll()
             finally:  # reached, or this script stopped: the run is a measurement, nothing in it is kept
                 process.terminate()
+                process.wait()
         if ended:  # it stopped by itself: a flag it refused, say, whose line it has printed
             sys.exit(ended)
     rows = read_rows(logdir)
@@ -111,7 +113,7 @@ def main():
     if args.eval_every % LOG_EVERY:
         parser.error(f"--eval_every must be a multiple of {LOG_EVERY}, the logging cadence whose rates time the run")
     args.checkout = args.checkout.resolve()
-    arguments.children_end_with_this_process()  # a SIGTERM stops the training child too
+    arguments.children_end_with_this_process()  # a SIGTERM stops the training run too
     rows = []
     for variant in args.variants:
         rows.append(run(variant, args.target_fd or TARGETS[variant], args))

@@ -361,6 +361,9 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
         def terminate(self):
             pass
 
+        def wait(self):
+            return 2
+
     monkeypatch.setattr(module.subprocess, "Popen", RefusedRun)
     monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--", "--bogus_flag"])
     with pytest.raises(SystemExit) as exit_status:
@@ -376,12 +379,22 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
     assert logdirs[0] == logdirs[1] and len(set(logdirs[1:])) == 4 and all("--logdir=" in d for d in logdirs)
 
 
-CHILD = """import pathlib, signal, sys, time
+CHILD = """import os, pathlib, signal, sys, time
 folder = pathlib.Path(sys.argv[1])
 signal.signal(signal.SIGTERM, lambda *_: (folder.joinpath("stopped").write_text("saved"), sys.exit(0)))
+folder.joinpath("group").write_text(str(os.getpgid(0)))
 folder.joinpath("ready").touch()
 time.sleep(60)
 """
+
+
+def assert_told_once_from_a_group_of_its_own(folder):
+    """The child saved on a SIGTERM, and ran in a process group of its own: a signal to this
+    process's group (Ctrl-C at a terminal, `timeout`) reaches it only as passed on, once."""
+    import os
+
+    assert (folder / "stopped").read_text() == "saved"
+    assert int((folder / "group").read_text()) != os.getpgid(0)
 
 
 def terminate_this_process_when_ready(folder):
@@ -413,7 +426,7 @@ def test_a_terminated_script_asks_its_child_to_stop_and_waits_for_it(tmp_path):
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert exit_status.value.code == 143
-    assert (tmp_path / "stopped").read_text() == "saved"
+    assert_told_once_from_a_group_of_its_own(tmp_path)
 
 
 def test_a_terminated_time_to_quality_stops_its_training_run(tmp_path, monkeypatch):
@@ -439,7 +452,7 @@ def test_a_terminated_time_to_quality_stops_its_training_run(tmp_path, monkeypat
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert exit_status.value.code == 143 and children[0].poll() is not None
-    assert (tmp_path / "stopped").read_text() == "saved"
+    assert_told_once_from_a_group_of_its_own(tmp_path)
 
 
 @pytest.mark.parametrize("path", argparse_scripts(), ids=lambda path: str(path.relative_to(REPO)))
