@@ -12,7 +12,8 @@ at --max_steps. Training time is each logged interval's iterations over its own 
 rate (perf/steps_per_sec), summed: evaluations and start-up are not counted, tracing and
 the first steps are. Run nothing else meanwhile, or the times are not comparable.
 A run that reached its target (or --max_steps) is not run again with the same command and
-checkout (each has its own folder under --runs, VARIANT-DIGEST).
+checkout folder (each has its own folder under --runs, VARIANT-DIGEST; the digest knows the
+folder's path, not its commit: after checking out another commit there, use another --runs).
 Prints one JSON line per run and a table, and writes the rows as JSON (--json).
 """
 import csv
@@ -50,12 +51,17 @@ def reached(rows, target):
 
 
 def read_rows(logdir):
-    """The run's logged rows so far (a line still being written is left out)."""
-    path = logdir / "metrics.csv"
-    if not path.is_file():
+    """The run's logged rows so far (a line still being written is left out); none from a file
+    that is not a train.py metrics.csv (not text, or without its columns): that run is timed again."""
+    try:
+        with open(logdir / "metrics.csv", newline="") as f:
+            reader = csv.DictReader(f)
+            rows = [row for row in reader if None not in row.values()]
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError, csv.Error):
         return []
-    with open(path, newline="") as f:
-        return [row for row in csv.DictReader(f) if None not in row.values()]
+    if not {"step", "perf/steps_per_sec"} <= set(reader.fieldnames or ()):
+        return []
+    return [row for row in rows if row["step"].isdigit()]
 
 
 def run(variant, target, args):

@@ -2,6 +2,7 @@
 import csv
 import importlib.util
 import json
+import pathlib
 import re
 import sys
 import warnings
@@ -377,6 +378,48 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
             module.main()
     logdirs = [command[-1] for command in started]
     assert logdirs[0] == logdirs[1] and len(set(logdirs[1:])) == 4 and all("--logdir=" in d for d in logdirs)
+
+
+@pytest.mark.parametrize("junk", ["not text", "a step that is no number", "no rate column"])
+def test_time_to_quality_times_again_a_run_whose_metrics_csv_it_cannot_read(tmp_path, monkeypatch, junk):
+    # Its own run folder with a metrics.csv that is not train.py's: the run is timed again, where
+    # the script ended in a UnicodeDecodeError, ValueError or KeyError.
+    spec = importlib.util.spec_from_file_location("time_to_quality", REPO / "scripts" / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    started = []
+
+    class Run:  # stands for train.py: records its command, and ends at once having logged nothing
+        def __init__(self, command, **kwargs):
+            started.append(command)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def poll(self):
+            return 0
+
+        def terminate(self):
+            pass
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(module.subprocess, "Popen", Run)
+    monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--variants=dcgan",
+                                      "--max_steps=10"])
+    module.main()  # once, to learn the run's folder
+    logdir = pathlib.Path(started[-1][-1].split("=", 1)[1])
+    logdir.mkdir()
+    text = {"not text": bytes(range(256)) * 8,
+            "a step that is no number": b"step,wall_time,perf/steps_per_sec\nabc,1.0,2.0\n",
+            "no rate column": b"step,wall_time\n10,1.0\n20,2.0\n"}[junk]
+    (logdir / "metrics.csv").write_bytes(text)
+    module.main()
+    assert len(started) == 2 and not logdir.exists()  # timed again from the start (the stand-in made nothing)
 
 
 CHILD = """import os, pathlib, signal, sys, time
