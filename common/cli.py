@@ -108,7 +108,8 @@ class _SignalWatcher:
                 stops += 1
                 if stops == 1:
                     _acknowledge_stop()
-                else:
+                    continue
+                with _acknowledge_lock:  # after the first stop's line, which the handler may be writing
                     os.write(sys.stderr.fileno(), interruption_line(
                         "interrupted again: stopped at once, nothing saved; the latest checkpoint on disk is the "
                         "one to resume from").encode())
@@ -124,14 +125,14 @@ class _SignalWatcher:
 def _acknowledge_stop():
     """Says once, whichever of the watcher and the handler comes first, that the run will stop."""
     global _acknowledged
-    with _acknowledge_lock:
+    with _acknowledge_lock:  # held while writing: a second signal's line and exit come after this line
         if _acknowledged:
             return
         _acknowledged = True
-    # os.write: print could land inside another print to the same stream, and fail there. On a
-    # terminal the line starts a line of its own, not glued to the progress line or the echoed ^C.
-    os.write(sys.stderr.fileno(), interruption_line(
-        "stopping when this iteration is done, with a checkpoint (again: stop at once, without one)").encode())
+        # os.write: print could land inside another print to the same stream, and fail there. On a
+        # terminal the line starts a line of its own, not glued to the progress line or the echoed ^C.
+        os.write(sys.stderr.fileno(), interruption_line(
+            "stopping when this iteration is done, with a checkpoint (again: stop at once, without one)").encode())
 
 
 def _interrupt(signum, frame):
