@@ -338,15 +338,15 @@ def run_script(path, argv, monkeypatch, capsys):
     return exit_status.value.code, capsys.readouterr().err
 
 
-def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypatch):
-    # `-- --bogus_flag` reaches every train.py, which refuses it (one line, status 2): the
-    # script ends there with that status, instead of timing the next variant and exiting 0.
+def time_to_quality_with_a_stand_in_train(monkeypatch, status):
+    """scripts/time_to_quality.py as a module, whose train.py runs are stand-ins that end at once
+    with `status`, having logged nothing; returns (module, the commands they were started with)."""
     spec = importlib.util.spec_from_file_location("time_to_quality", REPO / "scripts" / "time_to_quality.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     started = []
 
-    class RefusedRun:  # what train.py does with a flag it does not have
+    class StandIn:
         def __init__(self, command, **kwargs):
             started.append(command)
 
@@ -357,15 +357,22 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
             return False
 
         def poll(self):
-            return 2
+            return status
 
         def terminate(self):
             pass
 
         def wait(self):
-            return 2
+            return status
 
-    monkeypatch.setattr(module.subprocess, "Popen", RefusedRun)
+    monkeypatch.setattr(module.subprocess, "Popen", StandIn)
+    return module, started
+
+
+def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypatch):
+    # `-- --bogus_flag` reaches every train.py, which refuses it (one line, status 2): the
+    # script ends there with that status, instead of timing the next variant and exiting 0.
+    module, started = time_to_quality_with_a_stand_in_train(monkeypatch, 2)
     monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--", "--bogus_flag"])
     with pytest.raises(SystemExit) as exit_status:
         module.main()
@@ -384,31 +391,7 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
 def test_time_to_quality_times_again_a_run_whose_metrics_csv_it_cannot_read(tmp_path, monkeypatch, junk):
     # Its own run folder with a metrics.csv that is not train.py's: the run is timed again, where
     # the script ended in a UnicodeDecodeError, ValueError or KeyError.
-    spec = importlib.util.spec_from_file_location("time_to_quality", REPO / "scripts" / "time_to_quality.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    started = []
-
-    class Run:  # stands for train.py: records its command, and ends at once having logged nothing
-        def __init__(self, command, **kwargs):
-            started.append(command)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def poll(self):
-            return 0
-
-        def terminate(self):
-            pass
-
-        def wait(self):
-            return 0
-
-    monkeypatch.setattr(module.subprocess, "Popen", Run)
+    module, started = time_to_quality_with_a_stand_in_train(monkeypatch, 0)
     monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--variants=dcgan",
                                       "--max_steps=10"])
     module.main()  # once, to learn the run's folder
