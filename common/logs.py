@@ -20,9 +20,7 @@ def read_metrics(path):
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             return reader.fieldnames, list(reader)
-    except FileNotFoundError:
-        return None
-    except (UnicodeDecodeError, csv.Error):
+    except (FileNotFoundError, UnicodeDecodeError, csv.Error):
         return None
 
 
@@ -68,12 +66,11 @@ class ScalarLog:
             print(f"warning: {self._csv_path}{what}; kept it as {damaged.name}, and the log starts "
                   f"again at generator iteration {step + 1}", file=sys.stderr)
         else:
-            self._rewrite(lambda row: None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step)
+            self._rewrite([row for row in rows
+                           if None not in row.values() and row["step"].isdigit() and int(row["step"]) <= step])
 
-    def _rewrite(self, keep):
-        """Rewrites metrics.csv with the current columns, keeping the rows for which keep(row)."""
-        with open(self._csv_path, newline="") as f:
-            rows = [row for row in csv.DictReader(f) if keep(row)]
+    def _rewrite(self, rows):
+        """Rewrites metrics.csv with the current columns and these rows (dicts), atomically."""
         partial = self._csv_path.with_name(self._csv_path.name + ".partial")
         with open(partial, "w", newline="") as f:
             writer = csv.DictWriter(f, self._fields)
@@ -92,7 +89,7 @@ class ScalarLog:
                 csv.DictWriter(f, self._fields).writeheader()
         elif not set(values) <= set(self._fields):  # new columns (the first evaluation): widen the file
             self._fields = self._fields + sorted(set(values) - set(self._fields))
-            self._rewrite(lambda row: True)
+            self._rewrite(read_metrics(self._csv_path)[1])
         with open(self._csv_path, "a", newline="") as f:
             row = {"step": step, "wall_time": f"{time.time():.3f}", **values}
             csv.DictWriter(f, self._fields, extrasaction="ignore").writerow(row)
