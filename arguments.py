@@ -67,9 +67,9 @@ class Parser(argparse.ArgumentParser):
         if values:
             self.error(f"unexpected argument {values[0]!r}")
         for action in self._actions:  # a list option's value twice would run (and average) it twice
-            values = getattr(parsed, action.dest, None)
-            if action.option_strings and action.nargs in ("+", "*") and isinstance(values, list):
-                twice = next((value for index, value in enumerate(values) if value in values[:index]), None)
+            given = getattr(parsed, action.dest, None)
+            if action.option_strings and action.nargs in ("+", "*") and isinstance(given, list):
+                twice = next((value for index, value in enumerate(given) if value in given[:index]), None)
                 if twice is not None:
                     self.error(f"{action.option_strings[0]}: {twice!r} is given twice")
         return parsed

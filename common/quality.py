@@ -142,12 +142,11 @@ class Evaluator:
         """
         if self.num_samples >= self.asked:
             return None
+        note = f"note: {self.dataset_name} has only {self.num_samples} real training images for the real floor"
         if samples_whole:
-            return (f"note: {self.dataset_name} has only {self.num_samples} real training images for the real floor, "
-                    f"fewer than the file's {self.asked} samples: the floor uses {self.num_samples} while the "
-                    "samples are scored whole, so the two are not at the same count")
-        return (f"note: {self.dataset_name} has only {self.num_samples} real training images for the real floor, "
-                f"fewer than the {self.asked} asked for: the floor uses {self.num_samples}, and so do the samples")
+            return (f"{note}, fewer than the file's {self.asked} samples: the floor uses {self.num_samples} while "
+                    "the samples are scored whole, so the two are not at the same count")
+        return f"{note}, fewer than the {self.asked} asked for: the floor uses {self.num_samples}, and so do the samples"
 
     def describe(self):
         extractor = "InceptionV3 (ImageNet)" if self.kind == "inception" else (
