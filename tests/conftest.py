@@ -7,6 +7,8 @@ MirroredStrategy over both.
 import os
 import tempfile
 
+import pytest
+
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the tests pin CPU numerics
 # One fresh cache for the session (the digit classifier trains once, ~20 s), shared by both
 # test workers (they inherit the controller's environment) and the commands the tests start,
@@ -14,18 +16,24 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the tests pin CPU numerics
 os.environ.setdefault("GAN_TESTS_CACHE", tempfile.mkdtemp(prefix="gan-tests-cache-"))
 os.environ["XDG_CACHE_HOME"] = os.environ["GAN_TESTS_CACHE"]
 
-import common  # noqa: E402,F401  (quiets TensorFlow's start-up logging)
-import tensorflow as tf  # noqa: E402
 
-_cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+def pytest_configure(config):
+    """Two logical CPU devices in every process that runs tests. pytest-xdist's controller
+    (-n 2) only hands tests to its workers, and skips TensorFlow's start (~3 CPU-s)."""
+    is_controller = not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+    if is_controller:
+        return
+    import common  # noqa: F401  (quiets TensorFlow's start-up logging)
+    import tensorflow as tf
 
-import keras  # noqa: E402
-import pytest  # noqa: E402
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
 @pytest.fixture(autouse=True)
 def float32_after_each_test():
     """A run with --mixed_precision sets Keras' global policy; the next test starts from float32."""
     yield
+    import keras
+
     keras.mixed_precision.set_global_policy("float32")
