@@ -143,6 +143,45 @@ def recorded_data_source(logdir):
         return None  # check_logdir reports an unreadable config.json
 
 
+class RunLock:
+    """This process's claim on a run directory while it trains the run: an exclusive flock on
+    the directory itself, which the system drops when the process ends, however it ends
+    (a kill included), so no stale lock outlives a run.
+
+    Two processes that train one run at once would interleave its checkpoints and logs, so
+    the second is refused (UserError, one line). Where the file system cannot lock (some
+    network file systems), the run goes on unlocked.
+    """
+
+    def __init__(self, logdir):
+        import fcntl
+
+        self._fd = None
+        try:
+            fd = os.open(logdir, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return  # not a directory (yet): the checks that follow say what is wrong
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(f"{logdir} is in use: another process is training this run; let it finish or stop it "
+                            "(Ctrl-C), then run this command again, or choose another --logdir") from None
+        except OSError:
+            os.close(fd)
+            return
+        self._fd = fd
+
+    @property
+    def held(self):
+        return self._fd is not None
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+
 def write_json(path, value):
     """Writes JSON so that the file is replaced whole or not at all."""
     path = pathlib.Path(path)

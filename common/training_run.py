@@ -85,6 +85,20 @@ class TrainingRun:
         # Only the chief writes logs, samples and config. Every worker takes part in
         # saving a checkpoint (a collective operation); the others write to a scratch folder.
         self.chief = devices.is_chief(strategy)
+        # One process trains a run at a time: the chief holds the directory until the run ends
+        # (a new run's from when open_logs makes it).
+        self._lock = rundir.RunLock(self.logdir) if self.chief else None
+        try:
+            self._set_up(generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
+                         variant, real_batches, random_generator)
+        except BaseException:
+            self._release_lock()
+            raise
+
+    def _set_up(self, generator, discriminator, generator_optimizer, discriminator_optimizer, strategy, variant,
+                real_batches, random_generator):
+        """Restores the run, or starts it, and says so (the phases below, in order)."""
+        config, facts = self.config, self.facts
         self.make_generator = variant.make_generator  # for --export
         self.generator = generator
         self.optimizers = (generator_optimizer, discriminator_optimizer)
@@ -216,6 +230,8 @@ class TrainingRun:
     def open_logs(self):
         """Writes config.json and opens the scalar log (the chief, when there is training to do)."""
         self.logdir.mkdir(parents=True, exist_ok=True)
+        if not self._lock.held:  # a new run: its directory exists from now on
+            self._lock = rundir.RunLock(self.logdir)
         rundir.write_json(self.logdir / rundir.CONFIG_FILE, self.record())
         return logs.ScalarLog(self.logdir, self.start)
 
@@ -442,6 +458,17 @@ class TrainingRun:
         return self
 
     def __exit__(self, kind, error, trace):
+        try:
+            return self._finish(kind)
+        finally:
+            self._release_lock()
+
+    def _release_lock(self):
+        if self._lock:
+            self._lock.release()
+
+    def _finish(self, kind):
+        """What a run does as it ends: says it is done, or saves a checkpoint where it stopped; --export."""
         self._stops.__exit__(None, None, None)
         self.progress.close()
         if self._scratch:

@@ -211,6 +211,54 @@ def test_a_signal_between_two_critic_updates_saves_whole_iterations(tmp_path, mo
     assert int(reader.get_tensor(f"generator_optimizer/_iterations{ITERATIONS}")) == step
 
 
+HOLD_A_RUN_DIRECTORY = """
+import fcntl, os, sys, time
+descriptor = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(descriptor, fcntl.LOCK_EX)  # the claim common.rundir.RunLock takes for a training process
+print("holding", flush=True)
+time.sleep(600)
+"""
+
+
+def test_one_process_trains_a_run_at_a_time_and_a_killed_one_leaves_no_claim(tmp_path, capsys):
+    logdir = trained_run("wgan_gp", tmp_path / "run", "--train_steps=2")
+    before = snapshot(logdir)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN_DIRECTORY, logdir], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(cli.UserError, match=r"is in use: another process is training this run") as error:
+            train_in_process("wgan_gp", logdir, "--train_steps=4")
+        assert "\n" not in str(error.value)
+        assert snapshot(logdir) == before  # refused before it touched the directory
+    finally:
+        holder.kill()  # SIGKILL: no clean-up runs in the holder
+        holder.wait()
+    capsys.readouterr()
+    train_in_process("wgan_gp", logdir, "--train_steps=2")  # the claim ended with its process
+    assert "already trained for 2 generator iterations" in capsys.readouterr().out
+    # This process's own claim ends with the run: the same command goes on again.
+    train_in_process("wgan_gp", logdir, "--train_steps=2")
+
+
+def test_two_new_runs_started_into_one_folder_at_once_leave_one_run(tmp_path, monkeypatch):
+    logdir = tmp_path / "new"
+    check_logdir, others = rundir.check_logdir, []
+
+    def another_run_starts_meanwhile(*args, **kwargs):  # it makes the folder and claims it first
+        checked = check_logdir(*args, **kwargs)
+        logdir.mkdir()
+        others.append(rundir.RunLock(logdir))
+        return checked
+
+    monkeypatch.setattr(rundir, "check_logdir", another_run_starts_meanwhile)
+    try:
+        with pytest.raises(cli.UserError, match=r"is in use"):
+            train_in_process("dcgan", logdir, "--train_steps=1")
+    finally:
+        others[0].release()
+    assert list(logdir.iterdir()) == []  # the refused run wrote nothing into the other's folder
+
+
 def test_a_second_signal_stops_at_once_and_saves_nothing(tmp_path):
     # Two signals of different kinds (two of one kind can arrive as one): the first asks for a
     # stop after the iteration, the second abandons it; with no checkpoint due, none is written.
