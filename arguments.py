@@ -132,6 +132,34 @@ def children_end_with_this_process():
     signal.signal(signal.SIGTERM, terminated)
 
 
+def child_options():
+    """subprocess.Popen's arguments for a child that must not outlive this script.
+
+    The child gets a process group of its own (run_child says why), and on Linux the system
+    sends it SIGTERM when this script ends, however it ends: a `kill -9` or the out-of-memory
+    killer, which no handler here can see, would otherwise leave a training run going on alone
+    (prctl's PR_SET_PDEATHSIG; a train.py saves a checkpoint on SIGTERM). Elsewhere, the group
+    only.
+    """
+    options = {"process_group": 0}
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+    except (OSError, AttributeError):
+        prctl = None
+    if prctl is not None:
+        parent = os.getpid()
+
+        def end_with_parent():  # in the child, before it runs its program
+            prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG (linux/prctl.h)
+            if os.getppid() != parent:  # this script ended before the child could ask
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        options["preexec_fn"] = end_with_parent
+    return options
+
+
 def run_child(command, *, check=False, capture_output=False, **popen_arguments):
     """subprocess.run(command, ...), except for how the child ends should this script stop first.
 
@@ -140,11 +168,12 @@ def run_child(command, *, check=False, capture_output=False, **popen_arguments):
     a SIGINT, a SIGTERM (after children_end_with_this_process()) or an error a SIGTERM, and the
     child is waited for (a train.py saves a checkpoint); a second Ctrl-C passes on too (a
     train.py then stops at once). subprocess.run would kill it, or leave it to a second signal.
+    Should this script be killed outright, the child is sent SIGTERM (child_options).
     Returns the subprocess.CompletedProcess; check=True raises CalledProcessError as run does.
     """
     if capture_output:
         popen_arguments.update(stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    with subprocess.Popen(command, process_group=0, **popen_arguments) as process:
+    with subprocess.Popen(command, **child_options(), **popen_arguments) as process:
         try:
             stdout, stderr = process.communicate()
         except BaseException as stopped:

@@ -77,8 +77,10 @@ def run(variant, target, args):
     finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
     if not finished:
         shutil.rmtree(logdir, ignore_errors=True)  # a part-timed run is timed again from the start
-        # Its own process group: a signal to this script's group reaches the run once, from here.
-        with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL, process_group=0) as process:
+        # Its own process group: a signal to this script's group reaches the run once, from here;
+        # and it ends with this script, should this script be killed outright.
+        with subprocess.Popen(command, cwd=args.checkout, stdout=subprocess.DEVNULL,
+                              **arguments.child_options()) as process:
             try:
                 while process.poll() is None and not reached(read_rows(logdir), target):
                     time.sleep(2)

@@ -455,6 +455,27 @@ def test_a_terminated_script_asks_its_child_to_stop_and_waits_for_it(tmp_path):
     assert_told_once_from_a_group_of_its_own(tmp_path)
 
 
+def test_a_script_killed_outright_still_stops_its_child(tmp_path):
+    # A `kill -9` (or the out-of-memory killer) of a script that trains in a child used to leave
+    # the child training on alone, in a run folder the next start would claim again.
+    import subprocess
+    import time
+
+    script = "import sys, arguments; arguments.run_child([sys.executable, '-c', sys.argv[1], sys.argv[2]])"
+    parent = subprocess.Popen([sys.executable, "-c", script, CHILD, str(tmp_path)], cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        parent.kill()  # SIGKILL: nothing in the script runs
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "stopped").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert (tmp_path / "stopped").read_text() == "saved"  # told with SIGTERM, as a train.py saves on
+
+
 def test_a_terminated_time_to_quality_stops_its_training_run(tmp_path, monkeypatch):
     import signal
     import subprocess
