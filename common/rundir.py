@@ -170,11 +170,24 @@ class RunLock:
         except OSError:
             os.close(fd)
             return
-        self._fd = fd
+        self._fd, self.path = fd, logdir
 
     @property
     def held(self):
         return self._fd is not None
+
+    def replaced(self):
+        """True once the path no longer names the directory this lock holds (deleted, or
+        deleted and made again by another process): what the run would write there next
+        would land in someone else's run."""
+        if self._fd is None:
+            return False
+        try:
+            now = os.stat(self.path)
+        except OSError:
+            return True
+        held = os.fstat(self._fd)
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
 
     def release(self):
         if self._fd is not None:

@@ -43,6 +43,10 @@ class NonFiniteError(cli.UserError):
     """A loss, a gradient norm or a weight became NaN or infinite: one line, no checkpoint."""
 
 
+class RunDirectoryLost(cli.UserError):
+    """The run directory was deleted or replaced while the run trained: one line, nothing written."""
+
+
 class Due(NamedTuple):
     """What the end of one generator iteration does (TrainingRun.due)."""
 
@@ -118,6 +122,8 @@ class TrainingRun:
         self.progress = logs.Progress(self.start, config["train_steps"], config["log_every"])
         if not self.chief:
             return
+        if self.start < config["train_steps"] and not self._lock.held:
+            self.claim_new_run()
         self.print_banner(generator, discriminator, strategy, resuming)
         if self.start < config["train_steps"]:  # a finished run is left exactly as it was
             self.log = self.open_logs()
@@ -227,11 +233,18 @@ class TrainingRun:
         state = f"resuming at generator iteration {self.start}" if resuming else "new run"
         print(f"run directory: {self.logdir} ({state})")
 
+    def claim_new_run(self):
+        """Makes a new run's directory and holds it (rundir.RunLock). Another process may have
+        made a run there since this one found none: that run is left alone (UserError)."""
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self._lock = rundir.RunLock(self.logdir)
+        if (self.logdir / rundir.CONFIG_FILE).exists() or rundir.latest_checkpoint(self.logdir):
+            raise cli.UserError(f"another process started a run in {self.logdir} while this one was starting; run this "
+                                "command again to resume it, or choose another --logdir")
+
     def open_logs(self):
         """Writes config.json and opens the scalar log (the chief, when there is training to do)."""
         self.logdir.mkdir(parents=True, exist_ok=True)
-        if not self._lock.held:  # a new run: its directory exists from now on
-            self._lock = rundir.RunLock(self.logdir)
         rundir.write_json(self.logdir / rundir.CONFIG_FILE, self.record())
         return logs.ScalarLog(self.logdir, self.start)
 
@@ -303,6 +316,9 @@ class TrainingRun:
         """
         self.iterations_done.assign(iteration)
         due = self.due(iteration)
+        if self.chief and any(due) and self._lock.replaced():
+            raise RunDirectoryLost(f"{self.logdir} was deleted or replaced while this run trained; stopped at generator "
+                                   f"iteration {iteration} without writing there (nothing saved)")
         if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
             metrics = self.check_finite(iteration, metrics, weights=due.checkpoint)
@@ -471,6 +487,8 @@ class TrainingRun:
         """What a run does as it ends: says it is done, or saves a checkpoint where it stopped; --export."""
         self._stops.__exit__(None, None, None)
         self.progress.close()
+        if self._lock and self._lock.replaced():  # its directory is gone: nothing of it is written
+            return False
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has

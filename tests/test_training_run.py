@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -240,23 +241,70 @@ def test_one_process_trains_a_run_at_a_time_and_a_killed_one_leaves_no_claim(tmp
     train_in_process("wgan_gp", logdir, "--train_steps=2")
 
 
-def test_two_new_runs_started_into_one_folder_at_once_leave_one_run(tmp_path, monkeypatch):
-    logdir = tmp_path / "new"
-    check_logdir, others = rundir.check_logdir, []
+@pytest.mark.parametrize("other_run", ["still starting", "trained and finished"])
+def test_a_run_made_in_the_folder_while_a_new_one_starts_is_left_alone(other_run, tmp_path, monkeypatch, capsys):
+    # Between finding no run in --logdir and making it, another process made one there: it either
+    # holds the folder still, or has trained and finished (a start that evaluates waits ~20 s for
+    # its classifier). Either way the late start is refused and the other run is left as it was.
+    logdir, others = tmp_path / "new", []
+    finished = trained_run("dcgan", tmp_path / "finished", "--train_steps=1") if other_run != "still starting" else None
+    check_logdir = rundir.check_logdir
+    capsys.readouterr()
 
-    def another_run_starts_meanwhile(*args, **kwargs):  # it makes the folder and claims it first
+    def another_run_is_made_meanwhile(*args, **kwargs):
         checked = check_logdir(*args, **kwargs)
-        logdir.mkdir()
-        others.append(rundir.RunLock(logdir))
+        if finished:
+            shutil.copytree(finished, logdir)  # (its modification times kept)
+        else:
+            logdir.mkdir()
+            others.append(rundir.RunLock(logdir))
         return checked
 
-    monkeypatch.setattr(rundir, "check_logdir", another_run_starts_meanwhile)
+    monkeypatch.setattr(rundir, "check_logdir", another_run_is_made_meanwhile)
+    message = r"is in use" if not finished else rf"another process started a run in {re.escape(str(logdir))} while"
     try:
-        with pytest.raises(cli.UserError, match=r"is in use"):
-            train_in_process("dcgan", logdir, "--train_steps=1")
+        with pytest.raises(cli.UserError, match=message):
+            train_in_process("dcgan", logdir, "--train_steps=3")
     finally:
-        others[0].release()
-    assert list(logdir.iterdir()) == []  # the refused run wrote nothing into the other's folder
+        for other in others:
+            other.release()
+    assert snapshot(logdir) == (snapshot(finished) if finished else {})
+    assert "run directory:" not in capsys.readouterr().out  # refused before its start-up lines
+
+
+class RunWhoseFolderIsReplaced(training_run.TrainingRun):
+    """A run whose directory another process deletes and makes anew after generator iteration 1."""
+
+    def end_iteration(self, iteration, metrics):
+        if iteration == 2:
+            shutil.rmtree(self.logdir)
+            self.logdir.mkdir()
+            (self.logdir / "the other run's file").write_text("kept")
+        return super().end_iteration(iteration, metrics)
+
+
+def test_a_run_whose_folder_is_replaced_stops_without_writing_into_the_new_one(tmp_path, monkeypatch):
+    logdir = tmp_path / "run"
+    monkeypatch.setattr(training_run, "TrainingRun", RunWhoseFolderIsReplaced)
+    with pytest.raises(training_run.RunDirectoryLost, match=r"was deleted or replaced while this run trained; stopped "
+                                                            r"at generator iteration 2 without writing there"):
+        train_in_process("dcgan", logdir, "--train_steps=3", "--checkpoint_every=1")
+    assert [path.name for path in logdir.iterdir()] == ["the other run's file"]
+
+
+def test_a_run_lock_says_when_its_folder_is_gone_or_another(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    lock = rundir.RunLock(folder)
+    try:
+        assert lock.held and not lock.replaced()
+        folder.rename(tmp_path / "moved")
+        assert lock.replaced()  # gone from its path
+        folder.mkdir()
+        assert lock.replaced()  # another folder at its path
+    finally:
+        lock.release()
+    assert not lock.held and not lock.replaced()
 
 
 def test_a_second_signal_stops_at_once_and_saves_nothing(tmp_path):
