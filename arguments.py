@@ -138,8 +138,8 @@ def child_options():
     The child gets a process group of its own (run_child says why), and on Linux the system
     sends it SIGTERM when this script ends, however it ends: a `kill -9` or the out-of-memory
     killer, which no handler here can see, would otherwise leave a training run going on alone
-    (prctl's PR_SET_PDEATHSIG; a train.py saves a checkpoint on SIGTERM). Elsewhere, the group
-    only.
+    (prctl's PR_SET_PDEATHSIG; a train.py saves a checkpoint on SIGTERM, unless its output went
+    to this script through a pipe, which ended with it). Elsewhere, the group only.
     """
     options = {"process_group": 0}
     try:
@@ -158,6 +158,26 @@ def child_options():
 
         options["preexec_fn"] = end_with_parent
     return options
+
+
+def directory_in_use(path):
+    """True while a process trains the run in `path`: it holds the directory as
+    common.rundir.RunLock holds it (this module stays free of TensorFlow, which common/ imports)."""
+    import fcntl
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # a file system that cannot lock: as RunLock, go on
+        return False
+    finally:
+        os.close(descriptor)  # (and with it any lock just taken)
+    return False
 
 
 def run_child(command, *, check=False, capture_output=False, **popen_arguments):
@@ -194,7 +214,9 @@ def end_in_one_line():
     """From now on, a Ctrl-C (KeyboardInterrupt) that reaches the top of the program ends it with one
     line, its message or INTERRUPTED, and exit status 130, instead of a traceback; and so does an
     OSError that names a path (a file that is not there, a folder that cannot be written), with
-    `error: PATH: reason` and exit status 2, as the commands say it (common/cli.py: run_command).
+    `error: PATH: reason` and exit status 2, as the commands say it (common/cli.py: run_command);
+    and a child that run_child(check=True) saw fail ends it with the child's exit status, after
+    the child's last line on stderr if it was captured (else the child has said it already).
 
     common/ calls it before it imports TensorFlow, which takes the first seconds of every
     command; a Parser calls it when it parses. Other exceptions go to the hook that was there.
@@ -208,6 +230,10 @@ def end_in_one_line():
             line, status = interruption_line(str(error) or INTERRUPTED), 130  # 128 + SIGINT, as shells report it
         elif issubclass(kind, OSError) and error.filename is not None:
             line, status = f"error: {os_error_message(error)}\n", 2
+        elif issubclass(kind, subprocess.CalledProcessError):  # run_child(check=True): the child's own line
+            said = error.stderr or ""
+            said = (said.decode(errors="replace") if isinstance(said, bytes) else said).strip().splitlines()
+            line, status = (said[-1] + "\n" if said else ""), error.returncode if 0 < error.returncode < 256 else 1
         else:
             return previous(kind, error, trace)
         sys.stderr.write(line)

@@ -59,9 +59,20 @@ def read_rows(logdir):
             rows = [row for row in reader if None not in row.values()]
     except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError, csv.Error):
         return []
-    if not {"step", "perf/steps_per_sec"} <= set(reader.fieldnames or ()):
+    if not set(COLUMNS) <= set(reader.fieldnames or ()):
         return []
-    return [row for row in rows if row["step"].isdigit()]
+    return [row for row in rows if row["step"].isdigit() and all(is_number(row[key]) for key in COLUMNS[1:])]
+
+
+COLUMNS = ("step", "perf/steps_per_sec", "loss/discriminator")  # what reached() reads of every row
+
+
+def is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def run(variant, target, args):
@@ -76,6 +87,10 @@ def run(variant, target, args):
     rows = read_rows(logdir)
     finished = reached(rows, target) or (rows and int(rows[-1]["step"]) >= args.max_steps)
     if not finished:
+        if arguments.directory_in_use(logdir):  # the same command, timing in another process
+            print(f"error: {logdir} is in use: another process is timing this command; let it finish or stop it",
+                  file=sys.stderr)
+            sys.exit(2)
         shutil.rmtree(logdir, ignore_errors=True)  # a part-timed run is timed again from the start
         # Its own process group: a signal to this script's group reaches the run once, from here;
         # and it ends with this script, should this script be killed outright.

@@ -387,7 +387,8 @@ def test_time_to_quality_stops_at_a_train_command_that_fails(tmp_path, monkeypat
     assert logdirs[0] == logdirs[1] and len(set(logdirs[1:])) == 4 and all("--logdir=" in d for d in logdirs)
 
 
-@pytest.mark.parametrize("junk", ["not text", "a step that is no number", "no rate column"])
+@pytest.mark.parametrize("junk", ["not text", "a step that is no number", "no rate column", "no loss column",
+                                  "a rate that is no number"])
 def test_time_to_quality_times_again_a_run_whose_metrics_csv_it_cannot_read(tmp_path, monkeypatch, junk):
     # Its own run folder with a metrics.csv that is not train.py's: the run is timed again, where
     # the script ended in a UnicodeDecodeError, ValueError or KeyError.
@@ -399,7 +400,9 @@ def test_time_to_quality_times_again_a_run_whose_metrics_csv_it_cannot_read(tmp_
     logdir.mkdir()
     text = {"not text": bytes(range(256)) * 8,
             "a step that is no number": b"step,wall_time,perf/steps_per_sec\nabc,1.0,2.0\n",
-            "no rate column": b"step,wall_time\n10,1.0\n20,2.0\n"}[junk]
+            "no rate column": b"step,wall_time\n10,1.0\n20,2.0\n",
+            "no loss column": b"step,wall_time,perf/steps_per_sec\n10,1.0,2.0\n",
+            "a rate that is no number": b"step,perf/steps_per_sec,loss/discriminator\n10,fast,2.0\n"}[junk]
     (logdir / "metrics.csv").write_bytes(text)
     module.main()
     assert len(started) == 2 and not logdir.exists()  # timed again from the start (the stand-in made nothing)
@@ -474,6 +477,43 @@ def test_a_script_killed_outright_still_stops_its_child(tmp_path):
     while not (tmp_path / "stopped").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert (tmp_path / "stopped").read_text() == "saved"  # told with SIGTERM, as a train.py saves on
+
+
+def test_time_to_quality_leaves_alone_a_run_that_another_process_is_timing(tmp_path, monkeypatch, capsys):
+    # It deletes a part-timed run to time it again from the start: not while another process
+    # (the same command, started twice) is training in it.
+    import fcntl
+    import os
+
+    module, started = time_to_quality_with_a_stand_in_train(monkeypatch, 0)
+    monkeypatch.setattr(sys, "argv", ["time_to_quality.py", f"--runs={tmp_path}", "--variants=dcgan"])
+    module.main()  # once, to learn the run's folder
+    logdir = pathlib.Path(started[-1][-1].split("=", 1)[1])
+    logdir.mkdir()
+    (logdir / "metrics.csv").write_text("step,wall_time,perf/steps_per_sec,loss/discriminator\n10,1.0,2.0,0.5\n")
+    held = os.open(logdir, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # as the other process's train.py holds it (common.rundir.RunLock)
+    capsys.readouterr()
+    try:
+        with pytest.raises(SystemExit) as exit_status:
+            module.main()
+    finally:
+        os.close(held)
+    assert exit_status.value.code == 2 and len(started) == 1
+    assert capsys.readouterr().err == (f"error: {logdir} is in use: another process is timing this command; let it "
+                                       "finish or stop it\n")
+    assert (logdir / "metrics.csv").is_file()  # left as it was
+
+
+def test_a_child_that_failed_under_run_child_check_ends_the_script_with_its_line_and_status(tmp_path):
+    import subprocess
+
+    child = "import sys; print('some output'); print('error: it is in use', file=sys.stderr); sys.exit(2)"
+    for capture in (False, True):  # the child said its line itself / the script says the captured line
+        script = (f"import sys, arguments; arguments.end_in_one_line(); "
+                  f"arguments.run_child([sys.executable, '-c', sys.argv[1]], check=True, capture_output={capture})")
+        done = subprocess.run([sys.executable, "-c", script, child], cwd=REPO, capture_output=True, text=True)
+        assert (done.returncode, done.stderr) == (2, "error: it is in use\n")
 
 
 def test_a_terminated_time_to_quality_stops_its_training_run(tmp_path, monkeypatch):
