@@ -35,6 +35,13 @@ from PIL import ExifTags, Image
 from common import image_cache, rundir
 from common.cli import UserError, did_you_mean
 
+# For every function a pipeline here runs (map, flat_map, reduce): traced as written. tf.data would
+# otherwise pass each through AutoGraph, which rewrites Python control flow (these branch with
+# tf.cond and tf.where, and need none), costs a fifth of a second at each process's first run,
+# and leaves its generated source in the temp folder of a process that ends without running
+# exit handlers, as the commands end (common/cli.py).
+as_written = tf.autograph.experimental.do_not_convert
+
 NAMES = ("mnist", "fashion_mnist", "cifar10", "mnist_5k", "folder:PATH", "tfds:NAME")
 MNIST_5K = pathlib.Path(__file__).resolve().parent / "assets" / "mnist_5k.npz"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -353,6 +360,7 @@ def folder_decoder(dataset):
         tf.lookup.KeyValueTensorInitializer(list(dataset.files), np.asarray(dataset.orientations, np.int32)),
         default_value=1)
 
+    @as_written
     def decode(path):
         path = tf.convert_to_tensor(path, tf.string)
         return decode_image(path, dataset.image_size, table.lookup(path))
@@ -408,7 +416,7 @@ def count_decodable(dataset, shard, shards, enough):
     """
     files = tf.data.Dataset.from_tensor_slices(list(dataset.files[shard::shards]))
     images = files.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-    return int(images.take(enough).reduce(0, lambda count, image: count + 1))
+    return int(images.take(enough).reduce(0, as_written(lambda count, image: count + 1)))
 
 
 def check_decodable(dataset, batch_size, shards=1, shard=0):
@@ -498,6 +506,7 @@ def tfds_examples(dataset, split=None, seed=None, context=None):
         split=split or dataset.split, shuffle_files=seed is not None, read_config=read_config)
     size, labelled = dataset.image_size, dataset.num_classes > 0
 
+    @as_written
     def pair(example):
         label = tf.cast(example["label"], tf.int32) if labelled else tf.constant(0, tf.int32)
         return crop_and_resize(example["image"], size), label
@@ -657,6 +666,7 @@ def epoch_order(count, batch_size, seed, stream=0, start=0):
     per_epoch = count // batch_size * batch_size
     start_epoch, first = divmod(start * batch_size, per_epoch)
 
+    @as_written
     def epoch(number):
         epoch_seed = tf.stack([tf.constant(seed, tf.int64), number * MAX_INPUT_PIPELINES + stream])
         permutation = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), epoch_seed)
@@ -672,7 +682,8 @@ def worker_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
     from its batch `start` on (0: the first; a resumed run passes the batches it has used)."""
     check_batch_size(dataset, batch_size, shards, shard)
     pairs = dataset.pipeline(batch_size, seed, shards, shard, start)  # uint8 images, int32 labels
-    pairs = pairs.map(lambda images, labels: (scale_images(images), labels), num_parallel_calls=tf.data.AUTOTUNE)
+    pairs = pairs.map(as_written(lambda images, labels: (scale_images(images), labels)),
+                      num_parallel_calls=tf.data.AUTOTUNE)
     return pairs.prefetch(tf.data.AUTOTUNE)
 
 
@@ -683,7 +694,7 @@ def memory_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
     labels = np.zeros(len(images), np.int32) if dataset.labels is None else dataset.labels[shard::shards]
     labels = tf.constant(np.asarray(labels, np.int32))
     order = epoch_order(len(images), batch_size, seed, shard, start)
-    return order.map(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices)))
+    return order.map(as_written(lambda indices: (tf.gather(images, indices), tf.gather(labels, indices))))
 
 
 def folder_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
@@ -698,9 +709,10 @@ def folder_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
         return image_cache.read_batches(cached, epoch_order(cached.count, batch_size, seed, shard, start))
     # Indices first, files second: the skipped files of a resumed run are never opened.
     files = tf.constant(list(dataset.files[shard::shards]))
-    paths = epoch_order(len(files), batch_size, seed, shard, start).unbatch().map(lambda index: files[index])
+    indices = epoch_order(len(files), batch_size, seed, shard, start).unbatch()
+    paths = indices.map(as_written(lambda index: files[index]))
     images = paths.map(folder_decoder(dataset), num_parallel_calls=tf.data.AUTOTUNE)
-    pairs = images.ignore_errors().map(lambda image: (image, tf.constant(0, tf.int32)))
+    pairs = images.ignore_errors().map(as_written(lambda image: (image, tf.constant(0, tf.int32))))
     return pairs.batch(batch_size, drop_remainder=True)
 
 
@@ -730,7 +742,7 @@ def tfds_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
                         "pipeline reads")
     start_epoch, skipped = divmod(start, per_epoch)
 
-    @tf.autograph.experimental.do_not_convert
+    @as_written
     def epoch(number):
         # The epoch's seed is the whole seed of its two shuffles: without this, a global seed
         # (keras.utils.set_random_seed) would be mixed in, and tf.data cannot mix it with a tensor.
@@ -740,6 +752,7 @@ def tfds_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
         whole_batches = examples(epoch_seed).shuffle(TFDS_SHUFFLE_BUFFER, seed=epoch_seed).take(per_epoch * batch_size)
         return whole_batches.skip(skip)
 
+    @as_written
     def pair(example):
         image = crop_and_resize(image_feature.decode_example(example["image"]), size)
         label = tf.cast(example["label"], tf.int32) if labelled else tf.constant(0, tf.int32)

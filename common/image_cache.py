@@ -188,6 +188,7 @@ def read_batches(cached, index_batches):
         images = np.frombuffer(b"".join(chunks), np.uint8).reshape(len(indices), *shape)
         return images[np.argsort(order)]
 
+    @tf.autograph.experimental.do_not_convert  # (as common/data.py's pipelines: traced as written)
     def read(indices):
         batch = tf.numpy_function(gather, [indices], tf.uint8, stateful=False)
         batch_size = indices.shape[0]

@@ -21,13 +21,13 @@ def run_python(args, timeout=300, cwd=REPO, env=None):
     )
 
 
-def run_python_timed(args, marker, timeout=300):
-    """run_python(args), and the seconds from the stdout line that starts with `marker` to the
-    exit (None without that line). stderr goes to a file, so that neither pipe fills."""
+def run_python_timed(args, marker, timeout=300, env=None):
+    """run_python(args, env=env), and the seconds from the stdout line that starts with `marker`
+    to the exit (None without that line). stderr goes to a file, so that neither pipe fills."""
     import tempfile
     import time
 
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONUNBUFFERED": "1", **(env or {})}
     with tempfile.TemporaryFile("w+") as stderr:
         process = subprocess.Popen([sys.executable, *map(str, args)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                    stderr=stderr, text=True)

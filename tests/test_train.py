@@ -48,9 +48,13 @@ def trained(tmp_path_factory):
             assert result.returncode == 0, result.stderr[-3000:]
             results[variant] = (logdir, result)
             continue
-        result, done_to_exit = run_python_timed(command, "done:")
+        scratch = root / "temp"  # its temp folder (TMPDIR)
+        scratch.mkdir()
+        result, done_to_exit = run_python_timed(command, "done:", env={"TMPDIR": str(scratch)})
         assert result.returncode == 0, result.stderr[-3000:]
         results[variant] = (logdir, result)
+        # Nothing left in the temp folder (AutoGraph left a file for each input-pipeline function).
+        assert list(scratch.iterdir()) == []
         # The process ends at once after saying it is done (it used to wait 1-22 s for tf.data's threads).
         assert done_to_exit < 1, f"{variant}: {done_to_exit:.1f} s from 'done:' to the exit"
     return results
