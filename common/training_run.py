@@ -193,7 +193,11 @@ class TrainingRun:
         cli.keep_until_exit(real_batches)  # its tf.data threads then end with the process, not with train()
         latest = rundir.latest_checkpoint(self.logdir)
         if latest:
-            self.restore(latest, models, extras)
+            try:
+                self.restore(latest, models, extras)
+            except cli.UserError:  # unreadable: damaged, or gone with a folder deleted meanwhile
+                self.raise_if_directory_lost()
+                raise
         elif self.chief:
             self.check_no_checkpoint_lost()
         self.start = int(self.iterations_done.numpy())
@@ -244,6 +248,7 @@ class TrainingRun:
 
     def open_logs(self):
         """Writes config.json and opens the scalar log (the chief, when there is training to do)."""
+        self.raise_if_directory_lost()  # (a resumed run's set-up may take minutes)
         self.logdir.mkdir(parents=True, exist_ok=True)
         rundir.write_json(self.logdir / rundir.CONFIG_FILE, self.record())
         return logs.ScalarLog(self.logdir, self.start)
@@ -315,18 +320,32 @@ class TrainingRun:
         that a checkpoint always holds whole iterations.
         """
         self.iterations_done.assign(iteration)
+        import tensorflow as tf
+
         due = self.due(iteration)
-        if self.chief and any(due) and self._lock.replaced():
-            raise RunDirectoryLost(f"{self.logdir} was deleted or replaced while this run trained; stopped at generator "
-                                   f"iteration {iteration} without writing there (nothing saved)")
+        if any(due):
+            self.raise_if_directory_lost(iteration)
         if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
             metrics = self.check_finite(iteration, metrics, weights=due.checkpoint)
-        if due.checkpoint:
-            self.manager.save(checkpoint_number=iteration)  # on every worker: saving is collective
-        if self.chief:
-            self.write_iteration(iteration, metrics, due)
+        try:
+            if due.checkpoint:
+                self.manager.save(checkpoint_number=iteration)  # on every worker: saving is collective
+            if self.chief:
+                self.write_iteration(iteration, metrics, due)
+        except (OSError, tf.errors.OpError):  # the folder went while a file was being written, say
+            self.raise_if_directory_lost(iteration)
+            raise
         self.stop_if_requested()
+
+    def raise_if_directory_lost(self, iteration=None):
+        """Raises RunDirectoryLost once the run's folder is no longer the one the chief holds
+        (deleted, or deleted and made again by another run): what this run wrote next would
+        land in the other. `iteration`: the generator iteration it stops at (None: at start)."""
+        if self._lock and self._lock.replaced():
+            when = "was starting" if iteration is None else f"trained; stopped at generator iteration {iteration}"
+            raise RunDirectoryLost(f"{self.logdir} was deleted or replaced while this run {when} without writing "
+                                   "there (nothing saved)") from None
 
     def due(self, iteration):
         """What is due at the end of generator iteration `iteration` (the Due schedule): every
@@ -351,6 +370,7 @@ class TrainingRun:
             self._tick = (now, iteration)
         if due.evaluate:
             values.update(self.evaluate(iteration))
+            self.raise_if_directory_lost(iteration)  # (an evaluation may take minutes)
         if values:
             self.log.scalars(iteration, values)
         self.progress.update(iteration, metrics)
@@ -487,8 +507,9 @@ class TrainingRun:
         """What a run does as it ends: says it is done, or saves a checkpoint where it stopped; --export."""
         self._stops.__exit__(None, None, None)
         self.progress.close()
-        if self._lock and self._lock.replaced():  # its directory is gone: nothing of it is written
+        if kind is not None and issubclass(kind, RunDirectoryLost):
             return False
+        self.raise_if_directory_lost(int(self.iterations_done.numpy()))  # a stop or the end: nothing is written
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
         if self.log is None:  # a worker, or a finished run: --export still exports what the run has

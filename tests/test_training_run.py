@@ -272,24 +272,59 @@ def test_a_run_made_in_the_folder_while_a_new_one_starts_is_left_alone(other_run
     assert "run directory:" not in capsys.readouterr().out  # refused before its start-up lines
 
 
-class RunWhoseFolderIsReplaced(training_run.TrainingRun):
-    """A run whose directory another process deletes and makes anew after generator iteration 1."""
+def run_whose_folder_goes(moment):
+    """A TrainingRun class whose folder another process deletes (and, but for a checkpoint
+    save, makes anew with a file of its own) at `moment`: "start" (a resume's set-up), "between
+    iterations" (after the first), "evaluation" (the first), "checkpoint save" (the first)."""
 
-    def end_iteration(self, iteration, metrics):
-        if iteration == 2:
-            shutil.rmtree(self.logdir)
-            self.logdir.mkdir()
-            (self.logdir / "the other run's file").write_text("kept")
-        return super().end_iteration(iteration, metrics)
+    def replace(logdir, again=True):
+        shutil.rmtree(logdir)
+        if again:
+            logdir.mkdir()
+            (logdir / "the other run's file").write_text("kept")
+
+    class Run(training_run.TrainingRun):
+        def print_banner(self, *args):
+            if moment == "start":
+                replace(self.logdir)
+            return super().print_banner(*args)
+
+        def end_iteration(self, iteration, metrics):
+            if moment == "between iterations" and iteration == 2:
+                replace(self.logdir)
+            if moment == "checkpoint save" and iteration == 1:
+                self.manager.save = self.save_into_a_folder_that_goes
+            return super().end_iteration(iteration, metrics)
+
+        def save_into_a_folder_that_goes(self, **kwargs):  # as TensorFlow fails when it goes mid-save
+            replace(self.logdir, again=False)
+            raise tf.errors.NotFoundError(None, None, f"{self.logdir}/checkpoints/ckpt-1_temp; No such file or directory")
+
+        def evaluate(self, iteration):
+            if moment == "evaluation":
+                replace(self.logdir)
+            return super().evaluate(iteration)
+
+    return Run
 
 
-def test_a_run_whose_folder_is_replaced_stops_without_writing_into_the_new_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("moment, stopped", [
+    ("start", "was starting"), ("between iterations", "trained; stopped at generator iteration 2"),
+    ("evaluation", "trained; stopped at generator iteration 1"),
+    ("checkpoint save", "trained; stopped at generator iteration 1")])
+def test_a_run_whose_folder_goes_stops_in_one_line_without_writing_into_a_new_one(moment, stopped, tmp_path,
+                                                                                   monkeypatch):
     logdir = tmp_path / "run"
-    monkeypatch.setattr(training_run, "TrainingRun", RunWhoseFolderIsReplaced)
-    with pytest.raises(training_run.RunDirectoryLost, match=r"was deleted or replaced while this run trained; stopped "
-                                                            r"at generator iteration 2 without writing there"):
-        train_in_process("dcgan", logdir, "--train_steps=3", "--checkpoint_every=1")
-    assert [path.name for path in logdir.iterdir()] == ["the other run's file"]
+    if moment == "start":  # a resume
+        trained_run("dcgan", logdir, "--train_steps=1")
+    evaluation = ["--eval_every=1", "--eval_samples=100"] if moment == "evaluation" else []
+    monkeypatch.setattr(training_run, "TrainingRun", run_whose_folder_goes(moment))
+    with pytest.raises(training_run.RunDirectoryLost) as error:
+        train_in_process("dcgan", logdir, "--train_steps=3", "--checkpoint_every=1", *evaluation)
+    assert str(error.value) == (f"{logdir} was deleted or replaced while this run {stopped} without writing there "
+                                "(nothing saved)")
+    kept = [] if moment == "checkpoint save" else ["the other run's file"]
+    assert sorted(path.name for path in logdir.iterdir()) == kept if logdir.exists() else kept == []
 
 
 def test_a_run_lock_says_when_its_folder_is_gone_or_another(tmp_path):
