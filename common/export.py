@@ -90,7 +90,7 @@ def serving_module(model, num_classes):
     module.generator = model
     noise_spec = tf.TensorSpec([None, latent_dim], tf.float32, name="noise")
     if num_classes:
-        @tf.function(input_signature=[noise_spec, tf.TensorSpec([None], tf.int32, name="labels")])
+        @tf.function(input_signature=[noise_spec, tf.TensorSpec([None], tf.int32, name="labels")], autograph=False)
         def serve(noise, labels):
             noise, labels = checked_noise(noise), tf.ensure_shape(labels, [None], name="labels_must_be_N")
             message = f"labels must be class numbers 0 to {num_classes - 1}"
@@ -103,7 +103,7 @@ def serving_module(model, num_classes):
             with tf.control_dependencies(checks):
                 return {"images": to_uint8(model([noise, labels], training=False))}
     else:
-        @tf.function(input_signature=[noise_spec])
+        @tf.function(input_signature=[noise_spec], autograph=False)
         def serve(noise):
             return {"images": to_uint8(model(checked_noise(noise), training=False))}
     module.serve = serve

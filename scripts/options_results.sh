@@ -12,9 +12,10 @@ mkdir -p "$runs" docs/figures
 while read -r name steps variant flags; do
   if [ -f "$runs/$name.metrics.txt" ]; then continue; fi  # done already: rerun by deleting it
   start=$(date +%s)
+  touch "$runs/$name.log"; logged=$(wc -c < "$runs/$name.log")  # a failed start says why: its error line
   python "$variant/train.py" --dataset=mnist_5k --train_steps="$steps" --logdir="$runs/$name" \
     --sample_every=250 --log_every=50 $flags >> "$runs/$name.log" 2>&1 \
-    || { status=$?; tail -n 1 "$runs/$name.log" >&2; exit "$status"; }  # (a refused start says why)
+    || { status=$?; tail -c +$((logged + 1)) "$runs/$name.log" | { grep '^error: ' || true; } | tail -n 1 >&2; exit "$status"; }
   echo "$name: $steps generator iterations in $(( $(date +%s) - start )) s" | tee -a "$runs/times.txt"
   python -m commands.evaluate --logdir="$runs/$name" | tee "$runs/$name.metrics.txt"
   cp "$runs/$name/samples/step_$(printf %07d "$steps").png" "docs/figures/${name}_mnist_5k.png"
