@@ -363,6 +363,11 @@ def config_from_flags(flag_values, module):
             dataset = "folder-" + (pathlib.Path(dataset[len("folder:"):]).resolve().name or "root")
         dataset = dataset.replace(":", "-").replace("/", "-")  # tfds:lsun/bedroom -> tfds-lsun-bedroom
         values["logdir"] = os.path.join("runs", f"{variant}-{dataset}")
+    if values.get("cache_dir"):
+        cache, logdir = (pathlib.Path(values[key]).expanduser().resolve() for key in ("cache_dir", "logdir"))
+        if cache.is_relative_to(logdir):  # the run directory holds its run's files only (rundir.check_logdir)
+            raise UserError(f"--cache_dir={values['cache_dir']} is inside --logdir={values['logdir']}; keep the "
+                            "cache outside the run (it serves every run on that folder)")
     return types.MappingProxyType({"variant": variant, **dict(sorted(values.items()))})
 
 

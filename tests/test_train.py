@@ -9,6 +9,7 @@ lifecycle's own tests are in test_training_run.py.
 import ast
 import json
 import logging
+import re
 import shutil
 import signal
 import sys
@@ -216,6 +217,18 @@ def bad_input_setting(trained, tmp_path):
     (tmp_path / "images").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.png")
     return logdir, {"empty": tmp_path / "empty", "broken": tmp_path / "broken", "images": tmp_path / "images"}
+
+
+def test_a_cache_folder_inside_the_run_directory_is_refused_before_anything_is_written(tmp_path):
+    # It would be built first, and the new run's folder then refused for holding no config.json.
+    images = tmp_path / "images"
+    images.mkdir()
+    for index in range(8):
+        Image.new("RGB", (32, 32), (index * 30, 0, 0)).save(images / f"{index}.png")
+    logdir = tmp_path / "run"
+    with pytest.raises(cli.UserError, match=rf"--cache_dir={re.escape(str(logdir))}/cache is inside --logdir="):
+        train_in_process("dcgan", logdir, f"--dataset=folder:{images}", "--image_size=32", f"--cache_dir={logdir}/cache")
+    assert not logdir.exists()
 
 
 @pytest.mark.parametrize("variant, argv, message", BAD_INPUTS, ids=[" ".join(case[1]) for case in BAD_INPUTS])
