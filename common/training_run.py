@@ -90,7 +90,7 @@ class TrainingRun:
         # saving a checkpoint (a collective operation); the others write to a scratch folder.
         self.chief = devices.is_chief(strategy)
         # One process trains a run at a time: the chief holds the directory until the run ends
-        # (a new run's from when open_logs makes it).
+        # (a new run's from when claim_new_run makes it).
         self._lock = rundir.RunLock(self.logdir) if self.chief else None
         try:
             self._set_up(generator, discriminator, generator_optimizer, discriminator_optimizer, strategy,
@@ -319,9 +319,9 @@ class TrainingRun:
         Ctrl-C or SIGTERM stops the run (cli.StopRequested; __exit__ saves the checkpoint), so
         that a checkpoint always holds whole iterations.
         """
-        self.iterations_done.assign(iteration)
         import tensorflow as tf
 
+        self.iterations_done.assign(iteration)
         due = self.due(iteration)
         if any(due):
             self.raise_if_directory_lost(iteration)
