@@ -10,10 +10,12 @@ import tempfile
 import pytest
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the tests pin CPU numerics
-# One fresh cache for the session (the digit classifier trains once, ~20 s), shared by both
-# test workers (they inherit the controller's environment) and the commands the tests start,
-# and never the user's own ~/.cache.
-os.environ.setdefault("GAN_TESTS_CACHE", tempfile.mkdtemp(prefix="gan-tests-cache-"))
+# One fresh cache for the session (the digit classifier trains once, ~20 s; the shared runs),
+# shared by both test workers (they inherit the controller's environment) and the commands the
+# tests start, and never the user's own ~/.cache. The process that made it removes it at the end.
+_MADE_CACHE = None
+if "GAN_TESTS_CACHE" not in os.environ:
+    _MADE_CACHE = os.environ["GAN_TESTS_CACHE"] = tempfile.mkdtemp(prefix="gan-tests-cache-")
 os.environ["XDG_CACHE_HOME"] = os.environ["GAN_TESTS_CACHE"]
 
 
@@ -28,6 +30,14 @@ def pytest_configure(config):
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+
+def pytest_unconfigure(config):
+    """The session's cache goes with the session (about 370 MB of runs and the classifier)."""
+    if _MADE_CACHE:
+        import shutil
+
+        shutil.rmtree(_MADE_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
