@@ -160,23 +160,35 @@ def child_options():
     return options
 
 
-def directory_in_use(path):
-    """True while a process trains the run in `path`: it holds the directory as
-    common.rundir.RunLock holds it (this module stays free of TensorFlow, which common/ imports)."""
+def hold_directory(path):
+    """A descriptor of directory `path` holding an exclusive flock on it (closing it lets go),
+    as a training process holds its run directory (common.rundir.RunLock); None where `path`
+    is not a directory or its file system cannot lock. Raises BlockingIOError while another
+    process holds it. (Here, free of TensorFlow, so that the scripts can ask too.)"""
     import fcntl
 
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        os.close(descriptor)
+        if isinstance(error, BlockingIOError):
+            raise
+        return None
+    return descriptor
+
+
+def directory_in_use(path):
+    """True while another process holds `path` (hold_directory): a train.py is training there."""
+    try:
+        descriptor = hold_directory(path)
     except BlockingIOError:
         return True
-    except OSError:  # a file system that cannot lock: as RunLock, go on
-        return False
-    finally:
-        os.close(descriptor)  # (and with it any lock just taken)
+    if descriptor is not None:
+        os.close(descriptor)
     return False
 
 

@@ -13,6 +13,7 @@ import os
 import pathlib
 import sys
 
+from arguments import hold_directory
 from common.cli import UserError, normalized_dataset
 
 CONFIG_FILE = "config.json"
@@ -154,23 +155,12 @@ class RunLock:
     """
 
     def __init__(self, logdir):
-        import fcntl
-
-        self._fd = None
         try:
-            fd = os.open(logdir, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
-            return  # not a directory (yet): the checks that follow say what is wrong
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self._fd = hold_directory(logdir)  # None: not a directory (yet), or no locks here
         except BlockingIOError:
-            os.close(fd)
             raise UserError(f"{logdir} is in use: another process is training this run; let it finish or stop it "
                             "(Ctrl-C), then run this command again, or choose another --logdir") from None
-        except OSError:
-            os.close(fd)
-            return
-        self._fd, self.path = fd, logdir
+        self.path = logdir
 
     @property
     def held(self):
