@@ -130,9 +130,12 @@ def load_elsewhere(tmp_path, logdirs):
 
 @pytest.fixture(scope="module")
 def loaded(request, plain_run, conditional_run, tmp_path_factory):
-    """LOADER's results for both runs: the plain one exported by the command as a user types it."""
-    result = run_python(["-m", "commands.export", f"--logdir={plain_run}"])
+    """LOADER's results for both runs: the plain one exported by the command as a user types it,
+    which leaves nothing in its temp folder (TMPDIR)."""
+    scratch = tmp_path_factory.mktemp("temp")
+    result = run_python(["-m", "commands.export", f"--logdir={plain_run}"], env={"TMPDIR": str(scratch)})
     assert result.returncode == 0, result.stderr[-3000:]
+    assert list(scratch.iterdir()) == []  # (AutoGraph's generated sources were left there)
     cases = {"command": plain_run, "conditional-at-training-end": conditional_run}
     return dict(zip(cases, load_elsewhere(tmp_path_factory.mktemp("elsewhere"), list(cases.values()))))
 
