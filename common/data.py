@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import ExifTags, Image
 
-from common import image_cache, rundir
+from common import devices, image_cache, rundir
 from common.cli import UserError, did_you_mean
 
 # For every function a pipeline here runs (map, flat_map, reduce): traced as written. tf.data would
@@ -152,14 +152,18 @@ def load_dataset(name, data_dir=None, image_size=64, split="train"):
 MNIST_5K_HELDOUT_PER_CLASS = 100
 
 
-def load_training_data(config):
+def load_training_data(config, strategy=None):
     """The images a run trains on: --dataset, except that a resumed run keeps the data it recorded.
 
     The one place that decides it, fresh or resumed. A run that fell back to mnist_5k while
     offline goes on with mnist_5k once mnist can be downloaded, instead of changing its data
     half-way; a folder is read from --cache_dir when given. (rundir.check_logdir then refuses
-    a resumed run whose data is not the data it recorded.)
+    a resumed run whose data is not the data it recorded.) Its chief process (strategy's; one
+    process without a strategy) first refuses a run that another process trains, before any
+    data is read (a folder's decoding, a download): UserError.
     """
+    if devices.is_chief(strategy):  # (the other workers train alongside the chief that holds it)
+        rundir.RunLock.refuse_if_held(config["logdir"])
     if config["dataset"] in DOWNLOADED:  # before a download of data the run would refuse (the
         rundir.check_recorded_data(config)  # other names' own errors, a missing folder say, come first)
     recorded = rundir.recorded_data_source(config["logdir"])

@@ -13,7 +13,7 @@ import os
 import pathlib
 import sys
 
-from arguments import hold_directory
+from arguments import directory_in_use, hold_directory
 from common.cli import UserError, normalized_dataset
 
 CONFIG_FILE = "config.json"
@@ -158,9 +158,15 @@ class RunLock:
         try:
             self._fd = hold_directory(logdir)  # None: not a directory (yet), or no locks here
         except BlockingIOError:
-            raise UserError(f"{logdir} is in use: another process is training this run; let it finish or stop it "
-                            "(Ctrl-C), then run this command again, or choose another --logdir") from None
+            raise _in_use(logdir) from None
         self.path = logdir
+
+    @staticmethod
+    def refuse_if_held(logdir):
+        """Raises UserError while another process holds `logdir`: a start asks before it reads
+        its data (a folder's decoding, a download), and the lock itself is taken later."""
+        if directory_in_use(logdir):
+            raise _in_use(logdir)
 
     @property
     def held(self):
@@ -183,6 +189,11 @@ class RunLock:
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
+
+
+def _in_use(logdir):
+    return UserError(f"{logdir} is in use: another process is training this run; let it finish or stop it "
+                     "(Ctrl-C), then run this command again, or choose another --logdir")
 
 
 def write_json(path, value):

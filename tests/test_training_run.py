@@ -20,7 +20,7 @@ import tensorflow as tf
 from PIL import Image
 
 from commands import generate
-from common import cli, quality, rundir, training_run
+from common import cli, data, quality, rundir, training_run
 from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, parse, run_python, snapshot, train_in_process,
                            trained_run)
 
@@ -221,13 +221,16 @@ time.sleep(600)
 """
 
 
-def test_one_process_trains_a_run_at_a_time_and_a_killed_one_leaves_no_claim(tmp_path, capsys):
+def test_one_process_trains_a_run_at_a_time_and_a_killed_one_leaves_no_claim(tmp_path, capsys, monkeypatch):
     logdir = trained_run("wgan_gp", tmp_path / "run", "--train_steps=2")
     before = snapshot(logdir)
     holder = subprocess.Popen([sys.executable, "-c", HOLD_A_RUN_DIRECTORY, logdir], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "holding\n"
-        with pytest.raises(cli.UserError, match=r"is in use: another process is training this run") as error:
+        with monkeypatch.context() as unread, pytest.raises(
+                cli.UserError, match=r"is in use: another process is training this run") as error:
+            # Refused before its data is read (a folder's decoding, a download and their lines).
+            unread.setattr(data, "load_dataset", lambda *args, **kwargs: pytest.fail("read the data"))
             train_in_process("wgan_gp", logdir, "--train_steps=4")
         assert "\n" not in str(error.value)
         assert snapshot(logdir) == before  # refused before it touched the directory

@@ -141,7 +141,7 @@ def train_iteration(real_batches, discriminator_step, generator_step, n_critic):
 
 def train(config):
     strategy = devices.make_strategy(config["strategy"])  # before any other TensorFlow work
-    dataset = data.load_training_data(config)  # on resume, the data the run recorded
+    dataset = data.load_training_data(config, strategy)  # on resume, the data the run recorded
     facts = data.run_facts(dataset, config["conditional"])  # what the run learns at start
     devices.seed_everything(config["seed"], strategy)  # each worker its own random numbers
     devices.set_precision(config["mixed_precision"])
