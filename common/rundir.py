@@ -139,9 +139,9 @@ def recorded_data_source(logdir):
     """The data_source of the run in `logdir`, or None where there is no run yet."""
     path = pathlib.Path(logdir) / CONFIG_FILE
     try:
-        return json.loads(path.read_text()).get("data_source") if path.is_file() else None
-    except (OSError, ValueError):
-        return None  # check_logdir reports an unreadable config.json
+        return parse_config(path).get("data_source") if path.is_file() else None
+    except UserError:
+        return None  # check_logdir reports a config.json that is unreadable or not a JSON object
 
 
 class RunLock:

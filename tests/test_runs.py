@@ -292,12 +292,14 @@ def test_an_unknown_dataset_gets_the_closest_name():
 
 
 @pytest.mark.parametrize("text, message", [('{"variant": "dcg', "is unreadable"), ("[]", "does not hold a run's settings"),
-                                           ("", "is unreadable")])
+                                           ("", "is unreadable"), ("null", "does not hold a run's settings")])
 def test_a_damaged_config_json_is_one_line(tmp_path, text, message):
     (tmp_path / rundir.CONFIG_FILE).write_text(text)
     with pytest.raises(UserError, match=message) as error:
         rundir.read_config(tmp_path)
     assert "\n" not in str(error.value) and str(tmp_path) in str(error.value)
+    # A train command reads the recorded data before it checks the run: no traceback there either.
+    assert rundir.recorded_data_source(tmp_path) is None
 
 
 def test_a_mistyped_flagfile_is_one_line_with_the_closest_file(tmp_path):
