@@ -248,6 +248,12 @@ def latest_checkpoint(logdir):
     deleted, a run resumes from the newest checkpoint still there, not from iteration 0, and
     TensorFlow prints no error. Whole: its .index and every data shard it names are there.
     """
+    whole = whole_checkpoints(logdir)
+    return whole[-1] if whole else None
+
+
+def whole_checkpoints(logdir):
+    """The paths of the whole checkpoints in logdir/checkpoints, oldest first (latest_checkpoint)."""
     folder = pathlib.Path(logdir) / "checkpoints"
     whole = []
     for index in folder.glob("ckpt-*.index"):
@@ -256,18 +262,37 @@ def latest_checkpoint(logdir):
         number = prefix.name[len("ckpt-"):]
         if number.isdigit() and shards and len(shards) == int(shards[0].name.rsplit("-of-", 1)[1]):
             whole.append((int(number), str(prefix)))
-    return max(whole)[1] if whole else None
+    return [path for _, path in sorted(whole)]
 
 
 def make_checkpoint(logdir, **objects):
     """A tf.train.Checkpoint of `objects` and a manager that keeps the newest 3 in logdir/checkpoints.
 
-    TensorFlow writes a checkpoint's data files first and then replaces the small
-    `checkpoint` index file in one rename, so a save that is killed half-way leaves
-    the previous checkpoint as the latest one.
+    TensorFlow writes a checkpoint's data files into ckpt-N_temp/ first, renames them, and then
+    replaces the small `checkpoint` index file in one rename, so a save that is killed half-way
+    leaves the previous checkpoint as the latest one, and a ckpt-N_temp/ folder, removed here
+    (the run's lock is held: no save is under way). An index file that TensorFlow cannot read
+    (empty after a full disk, say) is written again from the checkpoints themselves.
     """
+    import shutil
+
     import tensorflow as tf
 
+    folder = pathlib.Path(logdir) / "checkpoints"
+    for partial in folder.glob("ckpt-*_temp"):
+        shutil.rmtree(partial, ignore_errors=True)
+    index = folder / "checkpoint"
+    if index.is_file() and not index.read_bytes().startswith(b'model_checkpoint_path: "'):
+        saves = [pathlib.Path(path) for path in whole_checkpoints(logdir)]
+        if saves:  # TensorFlow's format, oldest first, with their times: the manager still removes them in turn
+            times = [save.with_suffix(".index").stat().st_mtime for save in saves]
+            partial = index.with_name(index.name + ".partial")
+            partial.write_text(f'model_checkpoint_path: "{saves[-1].name}"\n'
+                               + "".join(f'all_model_checkpoint_paths: "{save.name}"\n' for save in saves)
+                               + "".join(f"all_model_checkpoint_timestamps: {time}\n" for time in times))
+            os.replace(partial, index)
+        else:
+            index.unlink()
     checkpoint = tf.train.Checkpoint(**objects)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
     return checkpoint, manager

@@ -330,6 +330,24 @@ def test_a_run_whose_folder_goes_stops_in_one_line_without_writing_into_a_new_on
     assert sorted(path.name for path in logdir.iterdir()) == kept if logdir.exists() else kept == []
 
 
+def test_a_save_killed_half_way_and_an_emptied_index_file_resume_and_leave_no_debris(tmp_path, capsys):
+    # kill -9 during a save leaves TensorFlow's ckpt-N_temp/ folder; a full disk can leave its
+    # `checkpoint` index file empty, on which tf.train.CheckpointManager raises a ValueError.
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")  # ckpt-2
+    folder = logdir / "checkpoints"
+    (folder / "ckpt-3_temp").mkdir()
+    (folder / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001.tempstate123").write_bytes(b"\0" * 1000)
+    (folder / "checkpoint").write_text("")
+    capsys.readouterr()
+    train_in_process("dcgan", logdir, "--train_steps=3", "--checkpoint_every=1")
+    output = capsys.readouterr()
+    assert "resuming at generator iteration 2" in output.out and output.err == ""
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "checkpoint", *(f"ckpt-{number}.{part}" for number in (2, 3) for part in ("data-00000-of-00001", "index"))]
+    assert tf.train.get_checkpoint_state(str(folder)).all_model_checkpoint_paths == [
+        str(folder / f"ckpt-{number}") for number in (2, 3)]  # the oldest still go first
+
+
 def test_a_run_lock_says_when_its_folder_is_gone_or_another(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
