@@ -265,6 +265,8 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     (["--train_steps=0"], "--train_steps=0: 0 is not a positive integer"),
     (["--image_size=48"], "--image_size=48: --image_size must be 28, 32 or 64"),
     (["--seed=-1"], "--seed=-1: -1 is not a non-negative integer"),
+    (["--seed=18446744073709551616"], "--seed=18446744073709551616: must be below 2**63 (the data order's seed "
+                                      "is a tf.int64)"),
     (["--learning_rate=nan"], "--learning_rate=nan: must be a finite number"),  # absl's float takes these
     (["--gp_lambda=inf"], "--gp_lambda=inf: must be a finite number"),
     (["--learning_rate=1e400"], "--learning_rate=inf: must be a finite number"),
