@@ -171,6 +171,9 @@ def run_command(main):
         except OSError as error:  # a path that cannot be read or written: a folder that is a file, no permission, ...
             print(f"error: {os_error_message(error)}", file=sys.stderr)
             sys.exit(2)
+        except MemoryError as error:  # a number with zeros too many: --num_samples=100000000000, say
+            print(f"error: out of memory{f' ({error})' if str(error) else ''}; ask for less", file=sys.stderr)
+            sys.exit(2)
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
             sys.stderr.write(interruption_line(str(interruption) or INTERRUPTED))

@@ -21,8 +21,8 @@ from PIL import Image
 
 from commands import generate
 from common import cli, data, quality, rundir, training_run
-from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, parse, run_python, snapshot, train_in_process,
-                           trained_run)
+from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, own_stderr_lines, parse, run_in_process, run_python,
+                           snapshot, train_in_process, trained_run)
 
 
 # ---- --conditional ---------------------------------------------------------------------------
@@ -103,6 +103,18 @@ def test_generate_refuses_a_label_it_cannot_honour(conditional_runs, tmp_path, w
     with pytest.raises(cli.UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
         generate.write_samples(logdir, 4, tmp_path / "x.npz", label=label)
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_generate_of_more_samples_than_memory_holds_is_one_line(tmp_path):
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")
+    output = tmp_path / "x.npz"
+    result = run_in_process(["-m", "commands.generate", f"--logdir={logdir}", "--num_samples=100000000000",
+                             f"--output={output}"])  # 93 TiB of noise: NumPy refuses it at once
+    assert result.returncode == 2
+    assert own_stderr_lines(result.stderr) == [
+        "error: out of memory (Unable to allocate 93.1 TiB for an array with shape (100000000000, 128) and data type "
+        "float64); ask for less"]
+    assert not output.exists()
 
 
 # ---- signals -----------------------------------------------------------------------------------
