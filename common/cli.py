@@ -23,6 +23,8 @@ from absl import app, flags, logging
 from arguments import INTERRUPTED, did_you_mean, interruption_line, os_error_message  # (common/data.py and
 # figures/toolkit.py take did_you_mean and os_error_message from here)
 
+FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing NumPy here
+
 
 class UserError(Exception):
     """A problem with the user's input: printed as one line, exit status 2."""
@@ -281,6 +283,9 @@ class FlagDefiner:
         def define_finite(name, *args, **kwargs):  # absl's float parser takes nan, inf and 1e400
             holder = define(name, *args, **kwargs)
             self.validator(name, lambda value: value is None or math.isfinite(value), "must be a finite number")
+            # The steps compute in float32, where a larger number is inf (with NumPy's overflow warning).
+            self.validator(name, lambda value: value is None or abs(value) <= FLOAT32_MAX,
+                           "must be at most 3.4e38 in size (float32's largest)")
             return holder
 
         return define_finite

@@ -270,6 +270,7 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     (["--learning_rate=nan"], "--learning_rate=nan: must be a finite number"),  # absl's float takes these
     (["--gp_lambda=inf"], "--gp_lambda=inf: must be a finite number"),
     (["--learning_rate=1e400"], "--learning_rate=inf: must be a finite number"),
+    (["--gp_lambda=1e39"], "--gp_lambda=1e+39: must be at most 3.4e38 in size (float32's largest)"),
 ])
 def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
     from absl import flags
