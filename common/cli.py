@@ -208,6 +208,8 @@ def flag_error_message(error, flag_values):
     if message.startswith("Unable to open flagfile: "):  # "...: [Errno 2] No such file or directory: 'PATH'"
         reason = message.removeprefix("Unable to open flagfile: ")
         path = pathlib.Path(reason.rsplit(": ", 1)[-1].strip("'\""))
+        if path.exists():  # a folder, say: the system's reason, not a near name (its own)
+            return f"--flagfile: cannot open {path}: {reason.split('] ', 1)[-1].rsplit(': ', 1)[0]}"
         siblings = [sibling.name for sibling in path.parent.glob("*")] if path.parent.is_dir() else []
         return f"--flagfile: cannot open {path}{did_you_mean(path.name, siblings)}"
     if message.startswith("flag --"):  # "flag --name=value: what is wrong"

@@ -317,6 +317,15 @@ def test_a_mistyped_flagfile_is_one_line_with_the_closest_file(tmp_path):
         f"--flagfile: cannot open {tmp_path / 'wgan_gp_cifar.cfg'} (did you mean wgan_gp_cifar10.cfg?)")
 
 
+def test_a_flagfile_that_is_a_folder_is_one_line_that_says_so(tmp_path):
+    from absl import flags
+
+    flag_values = flags.FlagValues()
+    with pytest.raises(flags.Error) as error:
+        flag_values(["prog", f"--flagfile={tmp_path}"])
+    assert cli.flag_error_message(error.value, flag_values) == f"--flagfile: cannot open {tmp_path}: Is a directory"
+
+
 def argparse_scripts():
     """Every script with an argparse command line (the commands' is absl's): figures/, benchmarks/,
     scripts/, toy/compare.py, docs.build."""
