@@ -132,6 +132,8 @@ def check_output(output):
     """Refuses an --output that cannot be written, before any work is done."""
     if output.is_dir():
         raise cli.UserError(f"--output={output} is a folder; give a file path such as {output / 'metrics.json'}")
+    if output.parent.exists() and not output.parent.is_dir():
+        raise cli.UserError(f"--output={output}: {output.parent} is a file, not a folder")
     if not output.parent.is_dir():
         raise cli.UserError(f"--output={output}: the folder {output.parent} does not exist")
 

@@ -323,6 +323,7 @@ def parsed(*argv):
     (["--samples=S.npz", "--dataset=mnist_5k", "--image_size=32"], "mnist_5k has a fixed size"),
     (["--samples=S.npz", "--dataset=mnist_5k", "--output=OUT"], "is a folder"),
     (["--samples=S.npz", "--dataset=mnist_5k", "--output=OUT/missing/m.json"], "does not exist"),
+    (["--samples=S.npz", "--dataset=mnist_5k", "--output=S.npz/m.json"], "S.npz is a file, not a folder"),
     (["--samples=S.npz", "--dataset=mnist_5k", "--inception_weights=OUT/none.h5"], "is not a file"),
     (["--samples=S.npz", "--dataset=no_such_set"], "unknown dataset"),
     (["--samples=S.npz", "--dataset=mnist_5k", "--num_samples=100"], "--num_samples applies to --logdir"),
