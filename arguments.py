@@ -118,6 +118,19 @@ def number(kind, *, at_least=None, above=None):
     return convert
 
 
+def output_file(text):
+    """An argparse type: a file the script writes when its work is done, checked before the work
+    starts, so that hours of runs do not end at a folder that is not there. Returns `text`."""
+    folder = os.path.dirname(text) or "."
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder")
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{folder} is a file, not a folder")
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"the folder {folder} does not exist")
+    return text
+
+
 count = number(int, at_least=1)  # iterations, batch sizes, runs, ...
 seed = number(int, at_least=0)  # numpy's generators take no negative seed
 seconds = number(float, at_least=0)

@@ -317,7 +317,7 @@ def main():
     parser.add_argument("--top", type=arguments.count, default=12, help="ops shown per profile")
     parser.add_argument("--no_textbook", dest="textbook", action="store_false",
                         help="skip the textbook WGAN-GP (baseline_wgan_gp.py) measured beside each wgan_gp row")
-    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--json", type=arguments.output_file, help="also write the rows to this file")
     parser.add_argument("--worker", action="store_true", help=arguments.SUPPRESS)
     args = parser.parse_args()
     arguments.children_end_with_this_process()  # a SIGTERM stops the children this script starts

@@ -73,7 +73,7 @@ def main():
                         help=f"images in each folder (at least a batch, {BATCH})")
     parser.add_argument("--seconds", type=arguments.number(float, above=0), default=15.0,
                         help="steady-state measurement per folder")
-    parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--json", type=arguments.output_file, help="also write the rows here")
     parser.add_argument("--measure", help=arguments.SUPPRESS)  # a folder, measured in this process
     parser.add_argument("--cache_dir", help=arguments.SUPPRESS)  # with --measure
     args = parser.parse_args()

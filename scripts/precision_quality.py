@@ -66,7 +66,7 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=arguments.seed, default=[0, 1, 2])
     parser.add_argument("--train_steps", type=arguments.count, default=200)
     parser.add_argument("--runs", default="runs/precision_quality")
-    parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--json", type=arguments.output_file, help="also write the rows here")
     args = parser.parse_args()
     arguments.children_end_with_this_process()  # a SIGTERM stops the children this script starts
     runs = pathlib.Path(args.runs).resolve()

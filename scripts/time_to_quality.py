@@ -130,7 +130,7 @@ def main():
     parser.add_argument("--seed", type=arguments.seed, default=0)
     parser.add_argument("--target_fd", type=arguments.number(float, above=0),
                         help="one target for every variant instead of TARGETS")
-    parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--json", type=arguments.output_file, help="also write the rows here")
     parser.add_argument("train_flags", nargs="*", help="after --: more flags for every train.py")
     args = parser.parse_args()
     if args.eval_every % LOG_EVERY:

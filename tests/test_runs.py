@@ -613,6 +613,14 @@ def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, caps
     ("scripts/time_to_quality.py", ["--target_fd=-5"], "--target_fd: must be more than 0, not -5"),
     ("figures/latent_walks.py", ["--seed=-3"], "--seed: must be at least 0, not -3"),
     ("figures/toy_training.py", ["--train_steps=0"], "--train_steps: must be at least 1, not 0"),
+    # A file written when the work is done (hours of it) is checked before the work.
+    ("scripts/precision_quality.py", ["--json=/no/such/folder/rows.json"],
+     "--json: the folder /no/such/folder does not exist"),
+    ("scripts/time_to_quality.py", [f"--json={REPO / 'README.md' / 'rows.json'}"],
+     f"--json: {REPO / 'README.md'} is a file, not a folder"),
+    ("benchmarks/benchmark.py", [f"--json={REPO / 'docs'}"], f"--json: {REPO / 'docs'} is a folder"),
+    ("benchmarks/folder_pipeline.py", ["--json=/no/such/folder/rows.json"],
+     "--json: the folder /no/such/folder does not exist"),
 ])
 def test_a_scripts_bad_number_or_choice_is_one_line(script, argv, message, monkeypatch, capsys):
     assert run_script(REPO / script, argv, monkeypatch, capsys) == (2, f"error: {message}\n")
