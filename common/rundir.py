@@ -219,7 +219,25 @@ def parse_config(path):
         raise UserError(f"{path} is unreadable ({error}); use another --logdir") from None
     if not isinstance(config, dict):
         raise UserError(f"{path} does not hold a run's settings (a JSON object); use another --logdir")
+    for key, recorded in RECORDED_VALUES.items():  # a hand edit, say
+        if key in config and not recorded(config[key]):
+            raise UserError(f"{path}: {key} is {config[key]!r}, which no run records; write back the run's own "
+                            "value, or use another --logdir")
     return config
+
+
+def _count(value, least=1):
+    return type(value) is int and value >= least
+
+
+# What the code reads from a saved config.json, beyond comparing it with the flags.
+RECORDED_VALUES = {
+    **{key: lambda value: isinstance(value, str) for key in ("variant", "dataset", "data_source")},
+    "data_dir": lambda value: value is None or isinstance(value, str),
+    **{key: _count for key in ("image_size", "checkpoint_every", "train_steps")},
+    "num_classes": lambda value: _count(value, least=0),
+    "image_shape": lambda value: isinstance(value, list) and len(value) == 3 and all(map(_count, value)),
+}
 
 
 def restore_checkpoint(checkpoint, path):

@@ -295,7 +295,10 @@ def test_an_unknown_dataset_gets_the_closest_name():
 
 
 @pytest.mark.parametrize("text, message", [('{"variant": "dcg', "is unreadable"), ("[]", "does not hold a run's settings"),
-                                           ("", "is unreadable"), ("null", "does not hold a run's settings")])
+                                           ("", "is unreadable"), ("null", "does not hold a run's settings"),
+                                           ('{"dataset": 5}', "dataset is 5, which no run records"),
+                                           ('{"checkpoint_every": "x"}', "checkpoint_every is 'x', which no run"),
+                                           ('{"image_shape": [5, 28, 28, 1]}', r"image_shape is \[5, 28, 28, 1\], ")])
 def test_a_damaged_config_json_is_one_line(tmp_path, text, message):
     (tmp_path / rundir.CONFIG_FILE).write_text(text)
     with pytest.raises(UserError, match=message) as error:
