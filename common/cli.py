@@ -191,10 +191,23 @@ def run_command(main):
 def _parse_flags(argv):
     """absl's flag parsing, with its errors in the commands' style: one line, exit status 2."""
     try:
-        return flags.FLAGS(argv)
+        argv = flags.FLAGS(argv)
     except flags.Error as error:
         print(f"error: {flag_error_message(error, flags.FLAGS)}", file=sys.stderr)
         sys.exit(2)
+    expand_home(flags.FLAGS)
+    return argv
+
+
+PATH_FLAGS = ("logdir", "data_dir", "cache_dir", "output", "samples", "inception_weights")
+
+
+def expand_home(flag_values):
+    """--logdir=~/runs/x means the home folder's runs/x, as it would at the start of a word: the
+    shell leaves a ~ after --logdir= as it is, and the run would go into a folder named ~."""
+    for name in PATH_FLAGS:
+        if name in flag_values and (flag_values[name].value or "").startswith("~"):
+            flag_values[name].value = os.path.expanduser(flag_values[name].value)
 
 
 def flag_error_message(error, flag_values):

@@ -117,6 +117,17 @@ def test_generate_of_more_samples_than_memory_holds_is_one_line(tmp_path):
     assert not output.exists()
 
 
+def test_a_path_flag_that_starts_with_a_tilde_means_the_home_folder(tmp_path):
+    # The shell leaves --logdir=~/x as it is (it expands ~ only at the start of a word): the
+    # commands expand it, instead of making a folder named ~ in the current one.
+    trained_run("dcgan", tmp_path / "home" / "run", "--train_steps=2")
+    (tmp_path / "elsewhere").mkdir()
+    result = run_in_process(["-m", "commands.generate", "--logdir=~/run", "--num_samples=2", "--output=~/s.npz"],
+                            cwd=tmp_path / "elsewhere", env={"HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "home" / "s.npz").is_file() and list((tmp_path / "elsewhere").iterdir()) == []
+
+
 # ---- signals -----------------------------------------------------------------------------------
 
 
