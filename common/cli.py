@@ -195,6 +195,8 @@ def _parse_flags(argv):
     except flags.Error as error:
         print(f"error: {flag_error_message(error, flags.FLAGS)}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as exit_request:  # absl's --help and the like, which exit with 1 once they have answered
+        sys.exit(0 if exit_request.code == 1 else exit_request.code)
     expand_home(flags.FLAGS)
     return argv
 

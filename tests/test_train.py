@@ -261,6 +261,13 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_status_2(argv, messa
     assert snapshot(logdir) == before
 
 
+def test_help_is_an_answer_with_exit_status_0():
+    # absl's --help, --helpshort and --helpfull exit with 1, which a shell takes for a failure.
+    for argv in (["dcgan/train.py", "--help"], ["-m", "commands.generate", "--helpshort"]):
+        result = run_in_process(argv)
+        assert result.returncode == 0 and "--logdir" in result.stdout and own_stderr_lines(result.stderr) == []
+
+
 def test_a_command_run_in_process_exits_as_a_process_would_and_leaves_this_one_as_it_was():
     # run_in_process (tests/helpers.py), which runs most of the commands these tests start.
     imported = train_module("wgan_gp")  # as the other tests import it: `-m` runs its code anew all the same
