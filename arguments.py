@@ -84,6 +84,11 @@ class Parser(argparse.ArgumentParser):
                    for option in action.option_strings]
         return f"unknown option {name}{did_you_mean(name, options) or ' (--help lists them)'}"
 
+    def _get_value(self, action, text):
+        # --output_dir=~/figures means the home folder's, as it would at the start of a word: the
+        # shell leaves a ~ after --output_dir= as it is, and the script would make a folder named ~.
+        return super()._get_value(action, os.path.expanduser(text) if text.startswith("~") else text)
+
     def _check_value(self, action, value):
         # argparse's check of choices=, with the closest choice named.
         if action.choices is not None and value not in action.choices:

@@ -629,6 +629,17 @@ def test_a_scripts_bad_number_or_choice_is_one_line(script, argv, message, monke
     assert run_script(REPO / script, argv, monkeypatch, capsys) == (2, f"error: {message}\n")
 
 
+def test_a_scripts_option_that_starts_with_a_tilde_means_the_home_folder(monkeypatch, tmp_path):
+    # The shell leaves --output_dir=~/figures as it is; the folder would be one named ~ here.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    parser = arguments.Parser()
+    parser.add_argument("--output_dir")
+    parser.add_argument("--runs", type=pathlib.Path)
+    parser.add_argument("--json", type=arguments.output_file)  # checked where it is: in the home folder
+    args = parser.parse_args(["--output_dir=~/figures", "--runs", "~", "--json=~/rows.json"])
+    assert (args.output_dir, args.runs, args.json) == (f"{tmp_path}/figures", tmp_path, f"{tmp_path}/rows.json")
+
+
 def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, capsys):
     # common/ sets this up before it imports TensorFlow (test_training_run.py: in a real process).
     import os
