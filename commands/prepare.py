@@ -7,6 +7,7 @@ Training never downloads a TFDS set (some are tens of gigabytes, and an offline 
 would spend minutes in retries); it reads what this command prepared, from the same
 --data_dir. Run it where there is internet, and copy the folder elsewhere if need be.
 """
+import logging
 import pathlib
 import sys
 
@@ -38,6 +39,9 @@ def prepare(dataset_name, data_dir=None):
     except tfds.core.registered.DatasetNotFoundError:
         raise cli.UserError(f"{dataset_name} is not a TFDS dataset; the TFDS catalog lists them") from None
     print(f"preparing {dataset_name} in {builder.data_dir} (downloads it; needs internet)", flush=True)
+    # Offline, urllib3 warns of every retry (some 40 lines over minutes) before the download fails,
+    # which the one line below then says.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         builder.download_and_prepare()
     except Exception as error:  # a failed download, a dataset that needs a manual download, ...

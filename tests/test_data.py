@@ -1,5 +1,6 @@
 """Datasets, the offline fallback, image folders and the input pipeline."""
 import gzip
+import logging
 import pathlib
 import pickle
 
@@ -319,12 +320,17 @@ def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(
         prepare.prepare("tfds:mnist", str(tmp_path))
     assert f"ready: train with --dataset=tfds:mnist --data_dir={tmp_path}" in capsys.readouterr().out
 
-    def offline(self, *args, **kwargs):
+    retries_said = []
+
+    def offline(self, *args, **kwargs):  # offline, urllib3 warns of each retry, minutes of them, before it gives up
+        retries_said.append(logging.getLogger("urllib3.connectionpool").isEnabledFor(logging.WARNING))
         raise ConnectionError("Max retries exceeded with url: /mnist.gz\n(and a long story)")
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    monkeypatch.setattr(logging.getLogger("urllib3"), "level", logging.NOTSET)  # put back afterwards
     with pytest.raises(UserError, match="^could not prepare tfds:mnist: Max retries exceeded with url: /mnist.gz$"):
         prepare.prepare("tfds:mnist", str(tmp_path))
+    assert retries_said == [False]  # one line in all
     with pytest.raises(UserError, match="must be tfds:NAME, not 'mnist'"):
         prepare.prepare("mnist")
 
