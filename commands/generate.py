@@ -24,13 +24,15 @@ from absl import flags  # noqa: E402
 FLAGS = flags.FLAGS
 
 
-def define_flags():
-    flags.DEFINE_string("logdir", None, "Run directory written by a train.py", required=True)
-    flags.DEFINE_integer("num_samples", 64, "How many images to generate", lower_bound=1)
-    flags.DEFINE_string("output", None, "Output .npz file (default: LOGDIR/samples.npz); its PNG grid goes beside it")
-    flags.DEFINE_integer("seed", 0, "Seed for the noise", lower_bound=0)
-    flags.DEFINE_integer("batch_size", 256, "Images generated per forward pass", lower_bound=1)
-    flags.DEFINE_integer("label", None, "Conditional runs only: generate this class (default: every class)", lower_bound=0)
+def define_flags(flag_values=FLAGS):
+    """The command's flags; defined only when it runs (tests pass a FlagValues of their own)."""
+    define = cli.FlagDefiner(flag_values, __name__)
+    define.string("logdir", None, "Run directory written by a train.py", required=True)
+    define.integer("num_samples", 64, "How many images to generate", lower_bound=1)
+    define.string("output", None, "Output .npz file (default: LOGDIR/samples.npz); its PNG grid goes beside it")
+    define.integer("seed", 0, "Seed for the noise", lower_bound=0)
+    define.integer("batch_size", 256, "Images generated per forward pass", lower_bound=1)
+    define.integer("label", None, "Conditional runs only: generate this class (default: every class)", lower_bound=0)
 
 
 def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, label=None):

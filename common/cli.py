@@ -294,6 +294,14 @@ class FlagDefiner:
         define = functools.partial(
             getattr(flags, f"DEFINE_{kind}"), flag_values=self.flag_values, module_name=self.module_name
         )
+        if kind == "integer":
+            def define_int64(name, *args, **kwargs):  # absl's integers have no size limit
+                holder = define(name, *args, **kwargs)
+                self.validator(name, lambda value: value is None or -2**63 <= value < 2**63,
+                               "must be below 2**63 in size (NumPy and TensorFlow count in int64)")
+                return holder
+
+            return define_int64
         if kind != "float":
             return define
 
@@ -328,7 +336,6 @@ def define_flags(flag_values, module_name):
     define.string("logdir", None, "Run directory; default runs/VARIANT-DATASET. An existing run is resumed")
     define.integer("seed", 0, "Seeds Python, NumPy and TensorFlow, the data order and the fixed sample noise",
                    lower_bound=0)  # (NumPy takes no negative seed)
-    define.validator("seed", lambda value: value < 2**63, "must be below 2**63 (the data order's seed is a tf.int64)")
     define.integer("log_every", 50, "Generator iterations between logged scalars", lower_bound=1)
     define.integer("sample_every", 500, "Generator iterations between sample grids (and grids at 1, 10, 50, "
                    "100, 200 and 500 iterations into every session; samples/latest.png is the newest)", lower_bound=1)

@@ -265,8 +265,8 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     (["--train_steps=0"], "--train_steps=0: 0 is not a positive integer"),
     (["--image_size=48"], "--image_size=48: --image_size must be 28, 32 or 64"),
     (["--seed=-1"], "--seed=-1: -1 is not a non-negative integer"),
-    (["--seed=18446744073709551616"], "--seed=18446744073709551616: must be below 2**63 (the data order's seed "
-                                      "is a tf.int64)"),
+    (["--seed=18446744073709551616"], "--seed=18446744073709551616: must be below 2**63 in size (NumPy and "
+                                      "TensorFlow count in int64)"),
     (["--learning_rate=nan"], "--learning_rate=nan: must be a finite number"),  # absl's float takes these
     (["--gp_lambda=inf"], "--gp_lambda=inf: must be a finite number"),
     (["--learning_rate=1e400"], "--learning_rate=inf: must be a finite number"),
@@ -282,6 +282,34 @@ def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
     with pytest.raises(flags.Error) as error:
         flag_values(["train.py", *argv])
     assert cli.flag_error_message(error.value, flag_values) == message
+
+
+@pytest.mark.parametrize("command", ["wgan_gp.train", "commands.generate", "commands.evaluate"])
+def test_every_integer_flag_past_int64_is_one_line(command):
+    # --num_samples=10**23 ended in NumPy's "Maximum allowed dimension exceeded" traceback, and
+    # --seed=2**64 in an OverflowError once training began.
+    import importlib
+
+    from absl import flags
+
+    define_flags = importlib.import_module(command).define_flags
+    defined = flags.FlagValues()
+    define_flags(defined)
+    integers = [name for name in defined if isinstance(defined[name].parser, flags.IntegerParser)]
+    assert {"seed", "num_samples"} & set(integers)
+    for name in integers:
+        for value in (2**63, -2**63 - 1):
+            flag_values = flags.FlagValues()
+            define_flags(flag_values)
+            with pytest.raises(flags.Error) as error:
+                flag_values(["command", "--logdir=run", f"--{name}={value}"])
+            message = cli.flag_error_message(error.value, flag_values)
+            assert message.startswith(f"--{name}={value}: ") and "\n" not in message
+            if value > 0 and name in ("seed", "num_samples", "batch_size", "train_steps"):  # (others: their own rule)
+                assert message.endswith(": must be below 2**63 in size (NumPy and TensorFlow count in int64)")
+                flag_values = flags.FlagValues()
+                define_flags(flag_values)
+                flag_values(["command", "--logdir=run", f"--{name}={2**63 - 1}"])  # int64's largest is one
 
 
 def test_an_unknown_dataset_gets_the_closest_name():

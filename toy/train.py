@@ -175,7 +175,8 @@ if __name__ == "__main__":
     train_module = variant_module(VARIANT)
     train_module.define_flags(flags.FLAGS)  # the variant's own flags, as its train.py has them
     flags.DEFINE_enum("variant", "wgan_gp", VARIANTS, "The variant whose steps train the toy nets")
-    flags.DEFINE_integer("num_samples", NUM_SAMPLES, "Generated (and real) points for the metrics", lower_bound=2)
+    cli.FlagDefiner(flags.FLAGS, __name__).integer("num_samples", NUM_SAMPLES, "Generated (and real) points for the "
+                                                   "metrics", lower_bound=2)
     for name, value in toy_defaults(VARIANT).items():
         flags.FLAGS.set_default(name, value)
     # What the two flags mean here, where the image trainer's help would mislead.
