@@ -19,6 +19,7 @@ import argparse
 import difflib
 import math
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -279,11 +280,26 @@ def end_in_one_line():
 
 
 def os_error_message(error):
-    """An OSError as one line that names the path: "/data/run: Permission denied"."""
+    """An OSError as one line that names the path: "/data/run: Permission denied", and where a
+    file stands where a folder is needed, that file: "/data/run: /data is a file, not a folder"."""
     if error.filename is None:
         return error.strerror or str(error)
     path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
+    if isinstance(error, (NotADirectoryError, FileExistsError)) and error.filename2 is None:
+        blocking = _file_in_the_way(os.fsdecode(error.filename))
+        if blocking is not None:  # (the system says "Not a directory" or "File exists")
+            said = f"{blocking} is a file, not a folder"
+            return said if blocking == os.fsdecode(error.filename) else f"{path}: {said}"
     return f"{path}: {error.strerror or error}"
+
+
+def _file_in_the_way(path):
+    """The first of `path` and its parents, from the nearest, that exists: if it is not a
+    folder, as a path; else None."""
+    for candidate in (path, *map(str, pathlib.PurePath(path).parents)):
+        if os.path.lexists(candidate):
+            return None if os.path.isdir(candidate) else candidate
+    return None
 
 
 def interruption_line(text):

@@ -374,4 +374,14 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
     target = blocker / "run" / "config.json"
     done = command_in_process(tmp_path, program, TARGET=str(target))
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines() == [f"error: {target}: Not a directory"]
+    assert done.stderr.strip().splitlines() == [f"error: {target}: {blocker} is a file, not a folder"]
+    # A folder asked for where that file is (generate's and export's --output): it said "File exists".
+    program = ("import os, pathlib; from common import cli\n"
+               "def main(argv):\n"
+               "    pathlib.Path(os.environ['TARGET']).mkdir(parents=True, exist_ok=True)\n"
+               "cli.run_command(main)\n")
+    for target in (blocker, blocker / "export"):
+        done = command_in_process(tmp_path, program, TARGET=str(target))
+        assert done.returncode == 2, done.stderr
+        said = f"{blocker} is a file, not a folder" if target == blocker else f"{target}: {blocker} is a file, not a folder"
+        assert done.stderr.strip().splitlines() == [f"error: {said}"]
