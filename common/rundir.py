@@ -11,6 +11,7 @@ A run directory (--logdir) holds
 import json
 import os
 import pathlib
+import re
 import sys
 
 from arguments import directory_in_use, hold_directory
@@ -289,8 +290,9 @@ def make_checkpoint(logdir, **objects):
     TensorFlow writes a checkpoint's data files into ckpt-N_temp/ first, renames them, and then
     replaces the small `checkpoint` index file in one rename, so a save that is killed half-way
     leaves the previous checkpoint as the latest one, and a ckpt-N_temp/ folder, removed here
-    (the run's lock is held: no save is under way). An index file that TensorFlow cannot read
-    (empty after a full disk, say) is written again from the checkpoints themselves.
+    (the run's lock is held: no save is under way). An index that does not name the whole
+    checkpoints there, newest last (cut short by a full disk, gone, naming a deleted save or only
+    the older ones), is written again from them: the manager would never remove those it does not list.
     """
     import shutil
 
@@ -300,17 +302,35 @@ def make_checkpoint(logdir, **objects):
     for partial in folder.glob("ckpt-*_temp"):
         shutil.rmtree(partial, ignore_errors=True)
     index = folder / "checkpoint"
-    if index.is_file() and not index.read_bytes().startswith(b'model_checkpoint_path: "'):
-        saves = [pathlib.Path(path) for path in whole_checkpoints(logdir)]
-        if saves:  # TensorFlow's format, oldest first, with their times: the manager still removes them in turn
-            times = [save.with_suffix(".index").stat().st_mtime for save in saves]
-            partial = index.with_name(index.name + ".partial")
-            partial.write_text(f'model_checkpoint_path: "{saves[-1].name}"\n'
-                               + "".join(f'all_model_checkpoint_paths: "{save.name}"\n' for save in saves)
-                               + "".join(f"all_model_checkpoint_timestamps: {time}\n" for time in times))
-            os.replace(partial, index)
-        else:
-            index.unlink()
+    saves = [pathlib.Path(path) for path in whole_checkpoints(logdir)]
+    if saves and not _index_lists(index, saves):
+        # TensorFlow's format, oldest first, with their times: the manager still removes them in turn
+        times = [save.with_suffix(".index").stat().st_mtime for save in saves]
+        partial = index.with_name(index.name + ".partial")
+        partial.write_text(f'model_checkpoint_path: "{saves[-1].name}"\n'
+                           + "".join(f'all_model_checkpoint_paths: "{save.name}"\n' for save in saves)
+                           + "".join(f"all_model_checkpoint_timestamps: {time}\n" for time in times))
+        os.replace(partial, index)
+    elif not saves and index.is_file():
+        index.unlink()
     checkpoint = tf.train.Checkpoint(**objects)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
     return checkpoint, manager
+
+
+# The lines of TensorFlow's `checkpoint` index file, in the order it writes them.
+INDEX_LINE = re.compile(r'(model_checkpoint_path|all_model_checkpoint_paths): "([^"]*)"'
+                        r"|(all_model_checkpoint_timestamps|last_preserved_timestamp): [0-9.e+-]+")
+
+
+def _index_lists(index, saves):
+    """True where the index file reads whole and names exactly `saves` (oldest first), the last as the latest."""
+    try:
+        lines = index.read_text().split("\n")
+    except (OSError, UnicodeDecodeError):  # gone, a folder, binary debris
+        return False
+    matches = [INDEX_LINE.fullmatch(line) for line in lines[:-1]]
+    if lines[-1] != "" or not all(matches):  # cut short, or not TensorFlow's
+        return False
+    named = [os.path.basename(match[2]) for match in matches if match[1]]
+    return named == [saves[-1].name, *(save.name for save in saves)]

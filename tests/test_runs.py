@@ -14,7 +14,7 @@ import arguments
 import variants
 from common import cli, images, logs, rundir
 from common.cli import UserError
-from tests.helpers import REPO
+from tests.helpers import REPO, snapshot
 
 
 def test_to_uint8_maps_the_tanh_range_and_clips():
@@ -129,6 +129,35 @@ def test_the_newest_whole_checkpoint_is_found_from_the_files_not_the_index(tmp_p
     (folder / "ckpt-20.data-00000-of-00002").write_bytes(b"")
     assert rundir.latest_checkpoint(tmp_path) == str(folder / "ckpt-12")
     assert rundir.latest_checkpoint(tmp_path / "elsewhere") is None
+
+
+WHOLE_INDEX = ('model_checkpoint_path: "ckpt-3"\n'
+               + "".join(f'all_model_checkpoint_paths: "ckpt-{n}"\n' for n in (1, 2, 3))
+               + "".join(f"all_model_checkpoint_timestamps: 1000.{n}\n" for n in (1, 2, 3))
+               + "last_preserved_timestamp: 999.5\n")
+
+
+@pytest.mark.parametrize("index", ['model_checkpoint_path: "ckpt-', 'model_checkpoint_path: "ckpt-9"\n',
+                                   'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n', None,
+                                   WHOLE_INDEX])
+def test_the_checkpoint_manager_knows_every_whole_checkpoint_whatever_the_index_says(tmp_path, capfd, index):
+    # An index cut short by a full disk (TensorFlow ignores it, with a warning), or one naming a
+    # save that is gone or only the older ones: the manager would never remove the checkpoints it
+    # does not list, and the run would keep more than its newest 3 from then on.
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for number in (1, 2, 3):
+        (folder / f"ckpt-{number}.index").write_bytes(b"")
+        (folder / f"ckpt-{number}.data-00000-of-00001").write_bytes(b"")
+    if index is not None:
+        (folder / "checkpoint").write_text(index)
+    before = snapshot(folder)
+    capfd.readouterr()
+    _, manager = rundir.make_checkpoint(tmp_path)
+    assert manager.checkpoints == [str(folder / f"ckpt-{number}") for number in (1, 2, 3)]
+    assert "Checkpoint ignored" not in capfd.readouterr().err
+    if index == WHOLE_INDEX:  # TensorFlow's own, right: left as it is (a finished run changes nothing)
+        assert snapshot(folder) == before
 
 
 def test_folder_with_no_path_is_refused_not_read_as_the_working_directory():
