@@ -23,6 +23,7 @@ from absl import app, flags, logging
 from arguments import INTERRUPTED, did_you_mean, interruption_line, os_error_message  # (common/data.py and
 # figures/toolkit.py take did_you_mean and os_error_message from here)
 
+IMAGE_SIZES = (28, 32, 64)  # the sizes the variants' networks have layer widths for (networks.WIDTHS)
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing NumPy here
 
 
@@ -370,7 +371,7 @@ def define_flags(flag_values, module_name):
         "mixed_precision", "off", ["off", "float16", "bfloat16"],
         "Compute in 16 bits with float32 variables; float16 adds a dynamic loss scale",
     )
-    define.validator("image_size", lambda size: size in (28, 32, 64), "--image_size must be 28, 32 or 64")
+    define.validator("image_size", lambda size: size in IMAGE_SIZES, "--image_size must be 28, 32 or 64")
     return define
 
 

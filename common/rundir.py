@@ -15,7 +15,7 @@ import re
 import sys
 
 from arguments import directory_in_use, hold_directory
-from common.cli import UserError, normalized_dataset
+from common.cli import IMAGE_SIZES, UserError, normalized_dataset
 
 CONFIG_FILE = "config.json"
 # Flags that may change when a run is resumed: they say how long and how often,
@@ -235,9 +235,11 @@ def _count(value, least=1):
 RECORDED_VALUES = {
     **{key: lambda value: isinstance(value, str) for key in ("variant", "dataset", "data_source")},
     "data_dir": lambda value: value is None or isinstance(value, str),
-    **{key: _count for key in ("image_size", "checkpoint_every", "train_steps")},
+    "image_size": lambda value: _count(value) and value in IMAGE_SIZES,
+    **{key: _count for key in ("checkpoint_every", "train_steps")},
     "num_classes": lambda value: _count(value, least=0),
-    "image_shape": lambda value: isinstance(value, list) and len(value) == 3 and all(map(_count, value)),
+    "image_shape": lambda value: (isinstance(value, list) and len(value) == 3 and all(map(_count, value))
+                                  and value[0] == value[1] in IMAGE_SIZES and value[2] in (1, 3)),  # grey or colour
 }
 
 

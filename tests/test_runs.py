@@ -355,7 +355,12 @@ def test_an_unknown_dataset_gets_the_closest_name():
                                            ("", "is unreadable"), ("null", "does not hold a run's settings"),
                                            ('{"dataset": 5}', "dataset is 5, which no run records"),
                                            ('{"checkpoint_every": "x"}', "checkpoint_every is 'x', which no run"),
-                                           ('{"image_shape": [5, 28, 28, 1]}', r"image_shape is \[5, 28, 28, 1\], ")])
+                                           ('{"image_shape": [5, 28, 28, 1]}', r"image_shape is \[5, 28, 28, 1\], "),
+                                           # (the networks have no layers for these: a KeyError, and a
+                                           # checkpoint said to be unreadable, in commands.generate)
+                                           ('{"image_shape": [3, 3, 1]}', r"image_shape is \[3, 3, 1\], "),
+                                           ('{"image_shape": [28, 28, 2]}', r"image_shape is \[28, 28, 2\], "),
+                                           ('{"image_size": 5}', "image_size is 5, which no run records")])
 def test_a_damaged_config_json_is_one_line(tmp_path, text, message):
     (tmp_path / rundir.CONFIG_FILE).write_text(text)
     with pytest.raises(UserError, match=message) as error:
