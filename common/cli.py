@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import pathlib
+import re
 import signal
 import sys
 import threading
@@ -174,8 +175,8 @@ def run_command(main):
         except OSError as error:  # a path that cannot be read or written: a folder that is a file, no permission, ...
             print(f"error: {os_error_message(error)}", file=sys.stderr)
             sys.exit(2)
-        except MemoryError as error:  # a number with zeros too many: --num_samples=100000000000, say
-            print(f"error: out of memory{f' ({error})' if str(error) else ''}; ask for less", file=sys.stderr)
+        except _out_of_memory_errors() as error:  # a number with zeros too many: --num_samples=100000000000, say
+            print(f"error: {_out_of_memory_line(error)}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
@@ -187,6 +188,20 @@ def run_command(main):
             raise
 
     app.run(guarded, flags_parser=_parse_flags)
+
+
+def _out_of_memory_errors():
+    """NumPy's MemoryError, and TensorFlow's ResourceExhaustedError once a command has imported it."""
+    errors = getattr(sys.modules.get("tensorflow"), "errors", None)
+    return (MemoryError, errors.ResourceExhaustedError) if errors else (MemoryError,)
+
+
+def _out_of_memory_line(error):
+    """One line for an allocation that failed: NumPy's own line, or the tensor of TensorFlow's
+    several lines ("OOM when allocating tensor with shape[3000000,4096] and type float")."""
+    tensor = re.search(r"OOM when allocating tensor with shape\[[\d,]*\] and type \w+", str(error))
+    detail = tensor.group(0) if tensor else str(error).strip().split("\n", 1)[0]
+    return f"out of memory{f' ({detail})' if detail else ''}; ask for less"
 
 
 def _parse_flags(argv):

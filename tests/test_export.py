@@ -363,6 +363,21 @@ def test_every_command_says_what_an_interrupt_left(tmp_path):
         assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
 
 
+def test_tensorflow_out_of_memory_is_one_line_in_every_command(tmp_path):
+    # NumPy's MemoryError was one line, TensorFlow's was a traceback: generate --num_samples=3000000
+    # --batch_size=3000000 on a machine of 20 GB, say (one Dense output of 49 GB).
+    program = ("import tensorflow as tf; from common import cli\n"
+               "def main(argv):\n"
+               "    raise tf.errors.ResourceExhaustedError(None, None, 'Exception encountered when calling "
+               "Dense.call().\\n\\n{{function_node MatMul}} OOM when allocating tensor with shape[3000000,4096] and "
+               "type float on /job:localhost/replica:0/task:0/device:CPU:0 by allocator mklcpu [Op:MatMul]')\n"
+               "cli.run_command(main)\n")
+    done = command_in_process(tmp_path, program)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: out of memory (OOM when allocating tensor with shape[3000000,4096] and type float); ask for less"]
+
+
 def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
     # Any command: a folder that is a file, no permission, ... gives the path and the reason.
     blocker = tmp_path / "a_file"
