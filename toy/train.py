@@ -174,9 +174,9 @@ if __name__ == "__main__":
         sys.exit(2)
     train_module = variant_module(VARIANT)
     train_module.define_flags(flags.FLAGS)  # the variant's own flags, as its train.py has them
-    flags.DEFINE_enum("variant", "wgan_gp", VARIANTS, "The variant whose steps train the toy nets")
-    cli.FlagDefiner(flags.FLAGS, __name__).integer("num_samples", NUM_SAMPLES, "Generated (and real) points for the "
-                                                   "metrics", lower_bound=2)
+    define = cli.FlagDefiner(flags.FLAGS, __name__)  # (its integers stop at int64, as the variant's do)
+    define.enum("variant", "wgan_gp", VARIANTS, "The variant whose steps train the toy nets")
+    define.integer("num_samples", NUM_SAMPLES, "Generated (and real) points for the metrics", lower_bound=2)
     for name, value in toy_defaults(VARIANT).items():
         flags.FLAGS.set_default(name, value)
     # What the two flags mean here, where the image trainer's help would mislead.
