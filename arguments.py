@@ -128,6 +128,8 @@ def output_file(text):
     """An argparse type: a file the script writes when its work is done, checked before the work
     starts, so that hours of runs do not end at a folder that is not there. Returns `text`."""
     folder = os.path.dirname(text) or "."
+    if not text:
+        raise argparse.ArgumentTypeError("give a file path")
     if os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a folder")
     if os.path.exists(folder) and not os.path.isdir(folder):

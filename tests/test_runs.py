@@ -686,6 +686,7 @@ def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, caps
     ("benchmarks/benchmark.py", [f"--json={REPO / 'docs'}"], f"--json: {REPO / 'docs'} is a folder"),
     ("benchmarks/folder_pipeline.py", ["--json=/no/such/folder/rows.json"],
      "--json: the folder /no/such/folder does not exist"),
+    ("scripts/precision_quality.py", ["--json="], "--json: give a file path"),  # (it wrote no file, silently)
 ])
 def test_a_scripts_bad_number_or_choice_is_one_line(script, argv, message, monkeypatch, capsys):
     assert run_script(REPO / script, argv, monkeypatch, capsys) == (2, f"error: {message}\n")
