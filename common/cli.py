@@ -205,7 +205,10 @@ def _out_of_memory_line(error):
 
 
 def _parse_flags(argv):
-    """absl's flag parsing, with its errors in the commands' style: one line, exit status 2."""
+    """absl's flag parsing, with its errors in the commands' style: one line, exit status 2; -h
+    is --help, as in the argparse scripts (absl reads it as an unknown flag h)."""
+    ending = argv.index("--") if "--" in argv else len(argv)
+    argv = [*("--help" if arg == "-h" else arg for arg in argv[:ending]), *argv[ending:]]
     try:
         argv = flags.FLAGS(argv)
     except flags.Error as error:

@@ -263,7 +263,8 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_status_2(argv, messa
 
 def test_help_is_an_answer_with_exit_status_0():
     # absl's --help, --helpshort and --helpfull exit with 1, which a shell takes for a failure.
-    for argv in (["dcgan/train.py", "--help"], ["-m", "commands.generate", "--helpshort"]):
+    # -h, as the argparse scripts take it, was absl's "unknown flag --h".
+    for argv in (["dcgan/train.py", "--help"], ["-m", "commands.generate", "--helpshort"], ["wgan/train.py", "-h"]):
         result = run_in_process(argv)
         assert result.returncode == 0 and "--logdir" in result.stdout and own_stderr_lines(result.stderr) == []
 
