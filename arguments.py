@@ -296,11 +296,11 @@ def os_error_message(error):
 
 
 def _file_in_the_way(path):
-    """The first of `path` and its parents, from the nearest, that exists: if it is not a
-    folder, as a path; else None."""
+    """The first of `path` and its parents, from the nearest, that exists: if it is a file (or a
+    link to one), as a path; else None (a folder, or a link to nothing, which is no file)."""
     for candidate in (path, *map(str, pathlib.PurePath(path).parents)):
         if os.path.lexists(candidate):
-            return None if os.path.isdir(candidate) else candidate
+            return candidate if os.path.exists(candidate) and not os.path.isdir(candidate) else None
     return None
 
 

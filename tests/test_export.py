@@ -400,3 +400,11 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
         assert done.returncode == 2, done.stderr
         said = f"{blocker} is a file, not a folder" if target == blocker else f"{target}: {blocker} is a file, not a folder"
         assert done.stderr.strip().splitlines() == [f"error: {said}"]
+    # A link to nothing is not a file: mkdir said "File exists" of it, which is all that is known.
+    link = tmp_path / "a_link"
+    link.symlink_to(tmp_path / "nothing")
+    for target in (link, link / "export"):
+        done = command_in_process(tmp_path, program, TARGET=str(target))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines() == [f"error: {link}: File exists"]
+
