@@ -208,7 +208,8 @@ def _parse_flags(argv):
     """absl's flag parsing, with its errors in the commands' style: one line, exit status 2; -h
     is --help, as in the argparse scripts (absl reads it as an unknown flag h)."""
     ending = argv.index("--") if "--" in argv else len(argv)
-    argv = [*("--help" if arg == "-h" else arg for arg in argv[:ending]), *argv[ending:]]
+    argv = [*("--help" if arg == "-h" and not _takes_the_next_value(before) else arg
+              for before, arg in zip([None, *argv], argv[:ending])), *argv[ending:]]
     try:
         argv = flags.FLAGS(argv)
     except flags.Error as error:
@@ -218,6 +219,15 @@ def _parse_flags(argv):
         sys.exit(0 if exit_request.code == 1 else exit_request.code)
     expand_home(flags.FLAGS)
     return argv
+
+
+def _takes_the_next_value(arg):
+    """Whether absl reads the word after `arg` as its value: `arg` is a flag that is not boolean,
+    with no =VALUE (--logdir -h is the logdir -h)."""
+    if arg is None or not arg.startswith("-") or "=" in arg:
+        return False
+    name = arg.lstrip("-")
+    return name in flags.FLAGS and not flags.FLAGS[name].boolean
 
 
 PATH_FLAGS = ("logdir", "data_dir", "cache_dir", "output", "samples", "inception_weights")

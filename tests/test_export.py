@@ -408,3 +408,20 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip().splitlines() == [f"error: {link}: File exists"]
 
+
+def test_h_as_a_flags_value_is_that_value(tmp_path):
+    # -h after a flag that takes a value is the value, as absl reads it: it became "--help".
+    program = ("from absl import flags; from common import cli\n"
+               "flags.DEFINE_string('name', None, 'a name')\n"
+               "def main(argv):\n"
+               "    print(flags.FLAGS.name)\n"
+               "cli.run_command(main)\n")
+    path = tmp_path / "command.py"
+    path.write_text(program)
+    for argv in (["--name", "-h"], ["--name=-h"]):
+        done = run_in_process([path, *argv])
+        assert done.returncode == 0 and done.stdout.strip().splitlines()[-1] == "-h", (done.stdout, done.stderr)
+    # After a flag's value, or a boolean flag, -h is still the help.
+    for argv in (["--name", "x", "-h"], ["--name=x", "--only_check_args", "-h"]):
+        done = run_in_process([path, *argv])
+        assert done.returncode == 0 and "--name" in done.stdout, (done.stdout, done.stderr)
