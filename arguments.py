@@ -136,6 +136,10 @@ def output_file(text):
         raise argparse.ArgumentTypeError(f"{folder} is a file, not a folder")
     if not os.path.isdir(folder):
         raise argparse.ArgumentTypeError(f"the folder {folder} does not exist")
+    target_folder = os.path.dirname(os.path.realpath(text))  # a link is written through, to its target
+    if os.path.islink(text) and not os.path.isdir(target_folder):
+        said = "a file, not a folder" if os.path.exists(target_folder) else "which does not exist"
+        raise argparse.ArgumentTypeError(f"{text} is a link into {target_folder}, {said}")
     return text
 
 

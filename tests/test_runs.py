@@ -692,6 +692,20 @@ def test_a_scripts_bad_number_or_choice_is_one_line(script, argv, message, monke
     assert run_script(REPO / script, argv, monkeypatch, capsys) == (2, f"error: {message}\n")
 
 
+def test_a_scripts_json_that_is_a_link_into_no_folder_is_refused_before_the_work(monkeypatch, capsys, tmp_path):
+    # The rows are written through the link: to a folder that is not there, after all the work.
+    link = tmp_path / "rows.json"
+    link.symlink_to("/no/such/folder/rows.json")
+    assert run_script(REPO / "scripts/precision_quality.py", [f"--json={link}"], monkeypatch, capsys) == (
+        2, f"error: --json: {link} is a link into /no/such/folder, which does not exist\n")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    link.unlink()
+    link.symlink_to(blocker / "rows.json")
+    assert run_script(REPO / "scripts/precision_quality.py", [f"--json={link}"], monkeypatch, capsys) == (
+        2, f"error: --json: {link} is a link into {blocker}, a file, not a folder\n")
+
+
 def test_a_scripts_option_that_starts_with_a_tilde_means_the_home_folder(monkeypatch, tmp_path):
     # The shell leaves --output_dir=~/figures as it is; the folder would be one named ~ here.
     monkeypatch.setenv("HOME", str(tmp_path))
