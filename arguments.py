@@ -125,22 +125,32 @@ def number(kind, *, at_least=None, above=None):
 
 
 def output_file(text):
-    """An argparse type: a file the script writes when its work is done, checked before the work
-    starts, so that hours of runs do not end at a folder that is not there. Returns `text`."""
+    """An argparse type: a file the script writes when its work is done (output_file_problem).
+    Returns `text`."""
+    problem = output_file_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def output_file_problem(path):
+    """What would stop a file being written at `path` once the work is done, as one phrase, or
+    None: asked before the work starts, so that hours of runs do not end at a folder that is not there."""
+    text = os.fspath(path)
     folder = os.path.dirname(text) or "."
     if not text:
-        raise argparse.ArgumentTypeError("give a file path")
+        return "give a file path"
     if os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} is a folder")
+        return f"{text} is a folder; give a file path"
     if os.path.exists(folder) and not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"{folder} is a file, not a folder")
+        return f"{folder} is a file, not a folder"
     if not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"the folder {folder} does not exist")
+        return f"the folder {folder} does not exist"
     target_folder = os.path.dirname(os.path.realpath(text))  # a link is written through, to its target
     if os.path.islink(text) and not os.path.isdir(target_folder):
         said = "a file, not a folder" if os.path.exists(target_folder) else "which does not exist"
-        raise argparse.ArgumentTypeError(f"{text} is a link into {target_folder}, {said}")
-    return text
+        return f"{text} is a link into {target_folder}, {said}"
+    return None
 
 
 count = number(int, at_least=1)  # iterations, batch sizes, runs, ...

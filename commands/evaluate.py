@@ -18,6 +18,7 @@ if __package__ in (None, ""):  # run as `python commands/evaluate.py`: make the 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from common import cli, data, quality, rundir, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+import arguments  # noqa: E402
 import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -130,12 +131,9 @@ def read_samples(path, dataset_name, dataset):
 
 def check_output(output):
     """Refuses an --output that cannot be written, before any work is done."""
-    if output.is_dir():
-        raise cli.UserError(f"--output={output} is a folder; give a file path such as {output / 'metrics.json'}")
-    if output.parent.exists() and not output.parent.is_dir():
-        raise cli.UserError(f"--output={output}: {output.parent} is a file, not a folder")
-    if not output.parent.is_dir():
-        raise cli.UserError(f"--output={output}: the folder {output.parent} does not exist")
+    problem = arguments.output_file_problem(output)
+    if problem:
+        raise cli.UserError(f"--output={output}: {problem}")
 
 
 def checked_inputs(flag_values):

@@ -683,7 +683,7 @@ def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, caps
      "--json: the folder /no/such/folder does not exist"),
     ("scripts/time_to_quality.py", [f"--json={REPO / 'README.md' / 'rows.json'}"],
      f"--json: {REPO / 'README.md'} is a file, not a folder"),
-    ("benchmarks/benchmark.py", [f"--json={REPO / 'docs'}"], f"--json: {REPO / 'docs'} is a folder"),
+    ("benchmarks/benchmark.py", [f"--json={REPO / 'docs'}"], f"--json: {REPO / 'docs'} is a folder; give a file path"),
     ("benchmarks/folder_pipeline.py", ["--json=/no/such/folder/rows.json"],
      "--json: the folder /no/such/folder does not exist"),
     ("scripts/precision_quality.py", ["--json="], "--json: give a file path"),  # (it wrote no file, silently)
