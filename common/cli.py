@@ -230,15 +230,14 @@ def _takes_the_next_value(arg):
     return name in flags.FLAGS and not flags.FLAGS[name].boolean
 
 
-PATH_FLAGS = ("logdir", "data_dir", "cache_dir", "output", "samples", "inception_weights")
-
-
 def expand_home(flag_values):
     """--logdir=~/runs/x means the home folder's runs/x, as it would at the start of a word: the
-    shell leaves a ~ after --logdir= as it is, and the run would go into a folder named ~."""
-    for name in PATH_FLAGS:
-        if name in flag_values and (flag_values[name].value or "").startswith("~"):
-            flag_values[name].value = os.path.expanduser(flag_values[name].value)
+    shell leaves a ~ after --logdir= as it is, and the run would go into a folder named ~. Every
+    text flag that starts with ~ is a path (as arguments.Parser reads the scripts' options)."""
+    for name in flag_values:
+        value = flag_values[name].value
+        if isinstance(value, str) and value.startswith("~"):
+            flag_values[name].value = os.path.expanduser(value)
 
 
 def flag_error_message(error, flag_values):
