@@ -30,23 +30,26 @@ def prepare(dataset_name, data_dir=None):
     """Downloads and prepares tfds:NAME under data_dir; returns where it is."""
     import tensorflow_datasets as tfds
 
+    from common import data
+
     if not dataset_name.startswith("tfds:"):
         raise cli.UserError(f"--dataset must be tfds:NAME, not {dataset_name!r} "
                             "(the other datasets need no preparing)")
     name = dataset_name[len("tfds:"):]
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise cli.UserError(f"{dataset_name} is not a TFDS dataset; the TFDS catalog lists them") from None
-    print(f"preparing {dataset_name} in {builder.data_dir} (downloads it; needs internet)", flush=True)
-    # Offline, urllib3 warns of every retry (some 40 lines over minutes) before the download fails,
-    # which the one line below then says.
-    logging.getLogger("urllib3").setLevel(logging.ERROR)
-    try:
-        builder.download_and_prepare()
-    except Exception as error:  # a failed download, a dataset that needs a manual download, ...
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None
+    with data.tfds_scratch():  # TFDS's builder leaves a folder in TMPDIR otherwise
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except tfds.core.registered.DatasetNotFoundError:
+            raise cli.UserError(f"{dataset_name} is not a TFDS dataset; the TFDS catalog lists them") from None
+        print(f"preparing {dataset_name} in {builder.data_dir} (downloads it; needs internet)", flush=True)
+        # Offline, urllib3 warns of every retry (some 40 lines over minutes) before the download fails,
+        # which the one line below then says.
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # a failed download, a dataset that needs a manual download, ...
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None
     print(f"ready: train with --dataset={dataset_name}" + (f" --data_dir={data_dir}" if data_dir else ""))
     return builder.data_dir
 

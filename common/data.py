@@ -21,11 +21,13 @@ Dataset names:
 
 Folders and TFDS sets stream: make_batches reads and decodes them batch by batch.
 """
+import contextlib
 import gzip
 import os
 import pathlib
 import pickle
 import sys
+import tempfile
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -476,25 +478,44 @@ def load_tfds(name, data_dir, image_size, split):
     import tensorflow_datasets as tfds
 
     where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise UserError(f"tfds:{name} is not a TFDS dataset; `tfds build --help` and the TFDS catalog list them")
-    features = builder.info.features
-    if "image" not in features:
-        raise UserError(f"tfds:{name} has no 'image' feature to train on")
-    try:
-        size = int(builder.as_dataset(split=split).cardinality())
-    except AssertionError:  # TFDS's way of saying the data is not there
-        raise UserError(f"tfds:{name} is not prepared in {where}; prepare it once (it downloads) with "
-                        f"`python -m commands.prepare --dataset=tfds:{name} --data_dir={where}`")
-    except ValueError as error:  # an unknown split
-        raise UserError(f"tfds:{name} has no {split} split ({str(error).splitlines()[0][:100]})")
+    with tfds_scratch():
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except tfds.core.registered.DatasetNotFoundError:
+            raise UserError(f"tfds:{name} is not a TFDS dataset; `tfds build --help` and the TFDS catalog list them")
+        features = builder.info.features
+        if "image" not in features:
+            raise UserError(f"tfds:{name} has no 'image' feature to train on")
+        try:
+            size = int(builder.as_dataset(split=split).cardinality())
+        except AssertionError:  # TFDS's way of saying the data is not there
+            raise UserError(f"tfds:{name} is not prepared in {where}; prepare it once (it downloads) with "
+                            f"`python -m commands.prepare --dataset=tfds:{name} --data_dir={where}`")
+        except ValueError as error:  # an unknown split
+            raise UserError(f"tfds:{name} has no {split} split ({str(error).splitlines()[0][:100]})")
     label = features["label"] if "label" in features else None
     num_classes = label.num_classes if isinstance(label, tfds.features.ClassLabel) else 0
     channels = features["image"].shape[-1] or 3
     source = f"tfds:{name} ({where}, {split} split, {size} images, {image_size}x{image_size})"
     return TfdsSet(name, data_dir, split, size, image_size, channels, num_classes, source)
+
+
+@contextlib.contextmanager
+def tfds_scratch():
+    """Runs the block with Python's temporary folder set to one that is removed at its end.
+
+    TFDS's builder for a set that is not prepared yet copies the set's metadata into a
+    folder of its own (tempfile.mkdtemp in DatasetInfo.initialize_from_bucket) and never
+    removes it, so every refused start and every prepare would leave one in TMPDIR. Use it
+    around everything that uses such a builder: the metadata is read from there lazily.
+    """
+    previous = tempfile.tempdir
+    with tempfile.TemporaryDirectory(prefix="tfds-scratch-") as scratch:
+        tempfile.tempdir = scratch
+        try:
+            yield
+        finally:
+            tempfile.tempdir = previous
 
 
 def tfds_examples(dataset, split=None, seed=None, context=None):

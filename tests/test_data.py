@@ -3,6 +3,7 @@ import gzip
 import logging
 import pathlib
 import pickle
+import tempfile
 
 import keras
 import numpy as np
@@ -302,6 +303,30 @@ def test_tfds_errors_are_one_line_that_say_what_to_do(tmp_path):
         data.load_dataset("tfds:mnist", str(tmp_path))
     with pytest.raises(UserError, match="tfds:no_such_set is not a TFDS dataset"):
         data.load_dataset("tfds:no_such_set", str(tmp_path))
+
+
+def test_a_tfds_set_not_prepared_leaves_nothing_in_the_temp_folder(tmp_path, monkeypatch):
+    # TFDS's builder copies an unprepared set's metadata into a folder of its own (mkdtemp) and
+    # never removes it: each refused start and each prepare would leave one in TMPDIR.
+    import tensorflow_datasets as tfds
+
+    from commands import prepare
+
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with pytest.raises(UserError, match="tfds:mnist is not prepared"):
+        data.load_dataset("tfds:mnist", str(tmp_path / "tfds"))
+    assert list(temp.iterdir()) == []
+
+    def offline(self, *args, **kwargs):
+        raise ConnectionError("Max retries exceeded")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    with pytest.raises(UserError, match="could not prepare tfds:mnist"):
+        prepare.prepare("tfds:mnist", str(tmp_path / "tfds"))
+    assert list(temp.iterdir()) == []
+    assert tempfile.gettempdir() == str(temp)  # put back as it was
 
 
 def test_crop_and_resize_takes_the_centre_square_and_keeps_the_channels():
