@@ -16,7 +16,9 @@ mistyped option answers at once; importing common/ imports TensorFlow. common/ t
 did_you_mean, os_error_message and the Ctrl-C ending from here, so that the commands and the scripts share them.
 """
 import argparse
+import contextlib
 import difflib
+import errno
 import math
 import os
 import pathlib
@@ -297,7 +299,10 @@ def end_in_one_line():
 
 def os_error_message(error):
     """An OSError as one line that names the path: "/data/run: Permission denied", and where a
-    file stands where a folder is needed, that file: "/data/run: /data is a file, not a folder"."""
+    file stands where a folder is needed, that file: "/data/run: /data is a file, not a folder";
+    a full disk says what to do."""
+    if error.errno in DISK_FULL:
+        return f"{error.filename + ': ' if error.filename else ''}{error.strerror}; {FREE_SOME_SPACE}"
     if error.filename is None:
         return error.strerror or str(error)
     path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
@@ -307,6 +312,27 @@ def os_error_message(error):
             said = f"{blocking} is a file, not a folder"
             return said if blocking == os.fsdecode(error.filename) else f"{path}: {said}"
     return f"{path}: {error.strerror or error}"
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left, or none left in the user's quota
+FREE_SOME_SPACE = "free some space there, or write elsewhere"
+
+
+@contextlib.contextmanager
+def written_whole(path):
+    """Yields PATH.partial to write into, which then replaces `path` in one rename: `path` is
+    the new file whole or the old one as it was. A write that fails (a full disk, say) or is
+    interrupted leaves no PATH.partial behind, and an OSError that names no file names `path`."""
+    path = pathlib.Path(path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        yield partial
+        os.replace(partial, path)
+    except BaseException as error:
+        partial.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(path)
+        raise
 
 
 def _file_in_the_way(path):

@@ -8,7 +8,6 @@ The .npz holds `images`: uint8 [N, H, W, C] in 0..255, and for a --conditional r
 shares, or --label). A PNG grid is written beside it (samples.png): the first 100
 samples, or for a conditional run without --label one row per class.
 """
-import os
 import pathlib
 import sys
 
@@ -16,6 +15,7 @@ if __package__ in (None, ""):  # run as `python commands/generate.py`: make the 
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from common import cli, images, sampling  # noqa: E402  (first: it quiets TensorFlow's start-up logging)
+import arguments  # noqa: E402
 import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -49,9 +49,8 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
     samples, labels = sampling.generate(generator, num_samples, seed, batch_size, num_classes, label)
     output.parent.mkdir(parents=True, exist_ok=True)
     # Written under another name and renamed, so that an interrupted write leaves no broken .npz.
-    partial = output.with_name(output.name + ".partial.npz")
-    np.savez_compressed(partial, images=samples, **({} if labels is None else {"labels": labels}))
-    os.replace(partial, output)
+    with arguments.written_whole(output) as partial, open(partial, "wb") as file:
+        np.savez_compressed(file, images=samples, **({} if labels is None else {"labels": labels}))
     images.save_png(sampling.preview(samples, labels), output.with_suffix(".png"))
     print(f"wrote {len(samples)} samples {samples.shape[1:]} from {checkpoint} to {output} and {output.with_suffix('.png')}")
     return samples, labels

@@ -1,9 +1,10 @@
 """Image grids and PNG files."""
 import math
-import os
 import pathlib
 
 import numpy as np
+
+from arguments import written_whole
 
 
 def to_uint8(images):
@@ -36,6 +37,5 @@ def save_png(image, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     array = image[..., 0] if image.shape[-1] == 1 else image
-    partial = path.with_name(path.name + ".partial")
-    Image.fromarray(array).save(partial, format="PNG")
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        Image.fromarray(array).save(partial, format="PNG")

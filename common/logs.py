@@ -8,6 +8,8 @@ import time
 
 from tqdm import tqdm
 
+from arguments import written_whole
+
 METRICS_FILE = "metrics.csv"
 PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
 UNKNOWN_WIDTH = 1000  # columns of a terminal that does not say its size: the whole line, losses included
@@ -71,12 +73,10 @@ class ScalarLog:
 
     def _rewrite(self, rows):
         """Rewrites metrics.csv with the current columns and these rows (dicts), atomically."""
-        partial = self._csv_path.with_name(self._csv_path.name + ".partial")
-        with open(partial, "w", newline="") as f:
+        with written_whole(self._csv_path) as partial, open(partial, "w", newline="") as f:
             writer = csv.DictWriter(f, self._fields)
             writer.writeheader()
             writer.writerows(rows)
-        os.replace(partial, self._csv_path)
 
     def scalars(self, step, values):
         values = {key: float(value) for key, value in values.items()}

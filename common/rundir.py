@@ -14,7 +14,7 @@ import pathlib
 import re
 import sys
 
-from arguments import directory_in_use, hold_directory
+from arguments import directory_in_use, hold_directory, written_whole
 from common.cli import IMAGE_SIZES, UserError, normalized_dataset
 
 CONFIG_FILE = "config.json"
@@ -199,10 +199,8 @@ def _in_use(logdir):
 
 def write_json(path, value):
     """Writes JSON so that the file is replaced whole or not at all."""
-    path = pathlib.Path(path)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n")
-    os.replace(partial, path)
+    with written_whole(path) as partial:
+        partial.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n")
 
 
 def read_config(logdir):
@@ -308,11 +306,10 @@ def make_checkpoint(logdir, **objects):
     if saves and not _index_lists(index, saves):
         # TensorFlow's format, oldest first, with their times: the manager still removes them in turn
         times = [save.with_suffix(".index").stat().st_mtime for save in saves]
-        partial = index.with_name(index.name + ".partial")
-        partial.write_text(f'model_checkpoint_path: "{saves[-1].name}"\n'
-                           + "".join(f'all_model_checkpoint_paths: "{save.name}"\n' for save in saves)
-                           + "".join(f"all_model_checkpoint_timestamps: {time}\n" for time in times))
-        os.replace(partial, index)
+        with written_whole(index) as partial:
+            partial.write_text(f'model_checkpoint_path: "{saves[-1].name}"\n'
+                               + "".join(f'all_model_checkpoint_paths: "{save.name}"\n' for save in saves)
+                               + "".join(f"all_model_checkpoint_timestamps: {time}\n" for time in times))
     elif not saves and index.is_file():
         index.unlink()
     checkpoint = tf.train.Checkpoint(**objects)

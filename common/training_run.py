@@ -17,7 +17,6 @@ writes RUN/export (common/export.py).
 """
 import json
 import math
-import os
 import pathlib
 import shutil
 import sys
@@ -25,6 +24,7 @@ import tempfile
 import time
 from typing import NamedTuple
 
+import arguments
 from common import cli, devices, export, images, logs, quality, rundir, sampling
 
 SAMPLE_GRID = 64  # images in each fixed-noise sample grid (8 x 8)
@@ -472,9 +472,8 @@ class TrainingRun:
         sample_grid = images.grid(samples, columns=8)
         path = self.logdir / "samples" / f"step_{iteration:07d}.png"
         images.save_png(sample_grid, path)
-        partial = path.with_name(LATEST_SAMPLES + ".partial")
-        shutil.copyfile(path, partial)
-        os.replace(partial, path.with_name(LATEST_SAMPLES))
+        with arguments.written_whole(path.with_name(LATEST_SAMPLES)) as partial:
+            shutil.copyfile(path, partial)
         self.log.image(iteration, "samples", sample_grid)
 
     def evaluate(self, iteration):

@@ -337,3 +337,30 @@ class _captured_output:
             file.close()
         self.stdout, self.stderr = texts
         return False
+
+
+def fill_disk(monkeypatch, folder):
+    """Makes the disk under `folder` full for Python's own writes, as a full disk fails them: a
+    file opened for writing is made, and its first write that reaches the disk (at a flush or
+    close, mostly) raises OSError ENOSPC. TensorFlow's writes (checkpoints, events) are unaffected."""
+    import builtins
+    import errno
+    import io
+
+    real_open = io.open
+    folder = os.path.abspath(folder)
+
+    class Full(io.FileIO):
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def opened(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
+        inside = not isinstance(file, int) and os.path.abspath(os.fsdecode(file)).startswith(folder + os.sep)
+        if not inside or not set(mode) & set("wax+"):
+            return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+        raw = Full(file, mode.replace("b", "").replace("t", ""))
+        buffered = (io.BufferedRandom if "+" in mode else io.BufferedWriter)(raw)
+        return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding or "utf-8", errors, newline)
+
+    monkeypatch.setattr(builtins, "open", opened)
+    monkeypatch.setattr(io, "open", opened)

@@ -16,7 +16,7 @@ import pytest
 import variants
 from common import cli, export, sampling
 from common.cli import UserError
-from tests.helpers import run_in_process, run_python, snapshot, train_in_process, trained_run
+from tests.helpers import fill_disk, run_in_process, run_python, snapshot, train_in_process, trained_run
 
 # Runs in a fresh Python whose working directory and path hold nothing of this repository.
 # For each FOLDER INPUTS RESULTS in its arguments: draws from INPUTS with both of FOLDER's
@@ -407,6 +407,18 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
         done = command_in_process(tmp_path, program, TARGET=str(target))
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip().splitlines() == [f"error: {link}: File exists"]
+
+
+def test_generate_onto_a_full_disk_names_the_file_and_leaves_nothing(plain_run, tmp_path, monkeypatch):
+    # It said "error: No space left on device" and left an empty samples.npz.partial.npz.
+    output = tmp_path / "full" / "samples.npz"
+    output.parent.mkdir()
+    fill_disk(monkeypatch, output.parent)
+    done = run_in_process(["-m", "commands.generate", f"--logdir={plain_run}", f"--output={output}"])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: {output}: No space left on device; free some space there, or write elsewhere"]
+    assert list(output.parent.iterdir()) == []
 
 
 def test_h_as_a_flags_value_is_that_value(tmp_path):

@@ -14,7 +14,7 @@ import arguments
 import variants
 from common import cli, images, logs, rundir
 from common.cli import UserError
-from tests.helpers import REPO, snapshot
+from tests.helpers import REPO, fill_disk, snapshot
 
 
 def test_to_uint8_maps_the_tanh_range_and_clips():
@@ -40,6 +40,25 @@ def test_save_png_round_trips(tmp_path):
     images.save_png(picture, tmp_path / "deep" / "grid.png")
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "deep" / "grid.png")), picture)
     assert [p.name for p in (tmp_path / "deep").iterdir()] == ["grid.png"]
+
+
+def test_a_file_that_does_not_fit_on_the_disk_is_named_and_leaves_no_part_of_itself(tmp_path, monkeypatch):
+    # A full disk left an empty config.json.partial, which made the next start refuse the run
+    # directory as "not empty", and said only "error: No space left on device".
+    old = tmp_path / "old.json"
+    rundir.write_json(old, {"kept": True})
+    fill_disk(monkeypatch, tmp_path)
+    writes = {tmp_path / "config.json": lambda path: rundir.write_json(path, {"variant": "dcgan"}),
+              old: lambda path: rundir.write_json(path, {"kept": False}),
+              tmp_path / "grid.png": lambda path: images.save_png(np.zeros((4, 4, 1), np.uint8), path)}
+    for path, write in writes.items():
+        with pytest.raises(OSError) as error:
+            write(path)
+        assert arguments.os_error_message(error.value) == (
+            f"{path}: No space left on device; free some space there, or write elsewhere")
+    monkeypatch.undo()
+    assert [path.name for path in tmp_path.iterdir()] == ["old.json"]
+    assert json.loads(old.read_text()) == {"kept": True}
 
 
 def config(tmp_path, **changes):

@@ -69,10 +69,11 @@ def test_an_interrupted_generate_leaves_the_previous_samples_whole(conditional_r
     def interrupted(source, target):
         raise KeyboardInterrupt  # the new file is written, the rename never happens
 
-    monkeypatch.setattr(generate.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         generate.write_samples(conditional_runs / "unconditional", 20, output, seed=1)
     assert output.read_bytes() == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["samples.npz", "samples.png"]  # no partial file
     with np.load(output) as archive:
         assert archive["images"].shape == (12, 28, 28, 1)
 
