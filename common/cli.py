@@ -21,7 +21,8 @@ import types
 
 from absl import app, flags, logging
 
-from arguments import INTERRUPTED, did_you_mean, interruption_line, os_error_message  # (common/data.py and
+from arguments import (DISK_FULL, FREE_SOME_SPACE, INTERRUPTED, did_you_mean, interruption_line,  # (common/data.py and
+                       os_error_message)
 # figures/toolkit.py take did_you_mean and os_error_message from here)
 
 IMAGE_SIZES = (28, 32, 64)  # the sizes the variants' networks have layer widths for (networks.WIDTHS)
@@ -176,7 +177,7 @@ def run_command(main):
             print(f"error: {os_error_message(error)}", file=sys.stderr)
             sys.exit(2)
         except _out_of_memory_errors() as error:  # a number with zeros too many: --num_samples=100000000000, say
-            print(f"error: {_out_of_memory_line(error)}", file=sys.stderr)
+            print(f"error: {_exhausted_line(error)}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
@@ -196,9 +197,22 @@ def _out_of_memory_errors():
     return (MemoryError, errors.ResourceExhaustedError) if errors else (MemoryError,)
 
 
-def _out_of_memory_line(error):
+def disk_full(error):
+    """The file a full disk (or quota) left unwritten, as TensorFlow or the system names it, or
+    None where `error` is not that: "" for an OSError that names no file."""
+    if isinstance(error, OSError):
+        return (error.filename or "") if error.errno in DISK_FULL else None
+    written = re.search(rf"(\S+); (?:{'|'.join(map(os.strerror, DISK_FULL))})", str(error))
+    return written and written[1]  # TensorFlow's: "{{function_node ...}} PATH; No space left on device [Op:SaveV2]"
+
+
+def _exhausted_line(error):
     """One line for an allocation that failed: NumPy's own line, or the tensor of TensorFlow's
-    several lines ("OOM when allocating tensor with shape[3000000,4096] and type float")."""
+    several lines ("OOM when allocating tensor with shape[3000000,4096] and type float");
+    or for a file that TensorFlow found no space for (a checkpoint, say)."""
+    written = disk_full(error)
+    if written:
+        return f"{written}: {os.strerror(DISK_FULL[0])}; {FREE_SOME_SPACE}"
     tensor = re.search(r"OOM when allocating tensor with shape\[[\d,]*\] and type \w+", str(error))
     detail = tensor.group(0) if tensor else str(error).strip().split("\n", 1)[0]
     return f"out of memory{f' ({detail})' if detail else ''}; ask for less"

@@ -23,6 +23,7 @@ an interrupted export leaves the previous export whole. That folder, .NAME.parti
 is made as a plain mkdir makes a folder (0o777 minus the umask, as the rest of the run), and
 one left by a killed export (its process is gone) is removed by the next export.
 """
+import errno
 import os
 import pathlib
 import re
@@ -157,6 +158,8 @@ def export(logdir, make_generator, output=None):
         if isinstance(error, KeyboardInterrupt) and not replaced:  # cli.run_command prints it, exits with 130
             left = "the previous export there is as it was" if (output / EXPORT_FILE).is_file() else "nothing written"
             raise KeyboardInterrupt(f"interrupted: {output} not exported; {left}") from None
+        if cli.disk_full(error) is not None:  # named as `output`, not as a file of the partial folder, now gone
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output)) from None
         raise
     print(f"wrote {output / 'generator.keras'} and {output / 'saved_model'} from {checkpoint}")
     return output

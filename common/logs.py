@@ -83,16 +83,20 @@ class ScalarLog:
         with self._writer.as_default(step=step):
             for key, value in values.items():
                 self._tf.summary.scalar(key, value)
-        if self._fields is None:
-            self._fields = ["step", "wall_time"] + sorted(values)
-            with open(self._csv_path, "w", newline="") as f:
-                csv.DictWriter(f, self._fields).writeheader()
-        elif not set(values) <= set(self._fields):  # new columns (the first evaluation): widen the file
-            self._fields = self._fields + sorted(set(values) - set(self._fields))
-            self._rewrite(read_metrics(self._csv_path)[1])
-        with open(self._csv_path, "a", newline="") as f:
-            row = {"step": step, "wall_time": f"{time.time():.3f}", **values}
-            csv.DictWriter(f, self._fields, extrasaction="ignore").writerow(row)
+        try:
+            if self._fields is None:
+                self._fields = ["step", "wall_time"] + sorted(values)
+                with open(self._csv_path, "w", newline="") as f:
+                    csv.DictWriter(f, self._fields).writeheader()
+            elif not set(values) <= set(self._fields):  # new columns (the first evaluation): widen the file
+                self._fields = self._fields + sorted(set(values) - set(self._fields))
+                self._rewrite(read_metrics(self._csv_path)[1])
+            with open(self._csv_path, "a", newline="") as f:
+                row = {"step": step, "wall_time": f"{time.time():.3f}", **values}
+                csv.DictWriter(f, self._fields, extrasaction="ignore").writerow(row)
+        except OSError as error:  # a full disk, say (a resume drops the row it cut short): named
+            error.filename = error.filename or str(self._csv_path)
+            raise
 
     def image(self, step, tag, image_uint8):
         with self._writer.as_default(step=step):

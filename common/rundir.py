@@ -294,13 +294,10 @@ def make_checkpoint(logdir, **objects):
     checkpoints there, newest last (cut short by a full disk, gone, naming a deleted save or only
     the older ones), is written again from them: the manager would never remove those it does not list.
     """
-    import shutil
-
     import tensorflow as tf
 
     folder = pathlib.Path(logdir) / "checkpoints"
-    for partial in folder.glob("ckpt-*_temp"):
-        shutil.rmtree(partial, ignore_errors=True)
+    remove_partial_saves(logdir)
     index = folder / "checkpoint"
     saves = [pathlib.Path(path) for path in whole_checkpoints(logdir)]
     if saves and not _index_lists(index, saves):
@@ -315,6 +312,14 @@ def make_checkpoint(logdir, **objects):
     checkpoint = tf.train.Checkpoint(**objects)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
     return checkpoint, manager
+
+
+def remove_partial_saves(logdir):
+    """Removes the ckpt-N_temp/ folders of the saves that did not finish (killed, or a full disk)."""
+    import shutil
+
+    for partial in (pathlib.Path(logdir) / "checkpoints").glob("ckpt-*_temp"):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 # The lines of TensorFlow's `checkpoint` index file, in the order it writes them.

@@ -17,6 +17,7 @@ writes RUN/export (common/export.py).
 """
 import json
 import math
+import os
 import pathlib
 import shutil
 import sys
@@ -328,15 +329,32 @@ class TrainingRun:
         if due.log or due.checkpoint:  # the numbers are read from the device here only, never per update
             metrics = {key: float(value) for key, value in metrics.items()}
             metrics = self.check_finite(iteration, metrics, weights=due.checkpoint)
+        saved = not due.checkpoint
         try:
             if due.checkpoint:
                 self.manager.save(checkpoint_number=iteration)  # on every worker: saving is collective
+                saved = True
             if self.chief:
                 self.write_iteration(iteration, metrics, due)
-        except (OSError, tf.errors.OpError):  # the folder went while a file was being written, say
+        except (OSError, tf.errors.OpError) as error:  # the folder went while a file was being written, say
             self.raise_if_directory_lost(iteration)
+            written = cli.disk_full(error)
+            if written is not None and self.chief:
+                written = "the checkpoint" if not saved else os.path.relpath(written or self.logdir, self.logdir)
+                raise self.out_of_space(iteration, written) from None
             raise
         self.stop_if_requested()
+
+    def out_of_space(self, iteration, written):
+        """The UserError for a full disk, which left `written` unwritten at generator iteration
+        `iteration`; what a checkpoint save left half-written is removed first, to free its space."""
+        rundir.remove_partial_saves(self.logdir)
+        latest = rundir.latest_checkpoint(self.logdir)
+        size = sum(variable.numpy().nbytes for variable in self.checkpoint_variables)
+        resume = f"resume from {pathlib.Path(latest).name}" if latest else "start it again (no checkpoint yet)"
+        return cli.UserError(f"{self.logdir}: no space left on device for {written} at generator iteration "
+                             f"{iteration}; free some space there (a checkpoint takes about {math.ceil(size / 1e6)} "
+                             f"MB), then run the same command to {resume}")
 
     def raise_if_directory_lost(self, iteration=None):
         """Raises RunDirectoryLost once the run's folder is no longer the one the chief holds

@@ -378,6 +378,20 @@ def test_tensorflow_out_of_memory_is_one_line_in_every_command(tmp_path):
         "error: out of memory (OOM when allocating tensor with shape[3000000,4096] and type float); ask for less"]
 
 
+def test_a_file_tensorflow_finds_no_space_for_is_named_in_every_command(tmp_path):
+    # TensorFlow says a full disk with the error it raises for memory: it read "out of memory ...; ask for less".
+    program = ("import tensorflow as tf; from common import cli\n"
+               "def main(argv):\n"
+               "    raise tf.errors.ResourceExhaustedError(None, None, '{{function_node __wrapped__SaveV2}} "
+               "/full/export/variables/variables.data-00000-of-00001.tempstate1; No space left on device [Op:SaveV2]')\n"
+               "cli.run_command(main)\n")
+    done = command_in_process(tmp_path, program)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: /full/export/variables/variables.data-00000-of-00001.tempstate1: No space left on device; free some "
+        "space there, or write elsewhere"]
+
+
 def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
     # Any command: a folder that is a file, no permission, ... gives the path and the reason.
     blocker = tmp_path / "a_file"
@@ -409,12 +423,14 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
         assert done.stderr.strip().splitlines() == [f"error: {link}: File exists"]
 
 
-def test_generate_onto_a_full_disk_names_the_file_and_leaves_nothing(plain_run, tmp_path, monkeypatch):
-    # It said "error: No space left on device" and left an empty samples.npz.partial.npz.
-    output = tmp_path / "full" / "samples.npz"
+@pytest.mark.parametrize("command, name", [("generate", "samples.npz"), ("export", "export")])
+def test_generate_and_export_onto_a_full_disk_name_what_and_leave_nothing(plain_run, tmp_path, monkeypatch, command,
+                                                                          name):
+    # Each said "error: No space left on device"; generate left an empty samples.npz.partial.npz.
+    output = tmp_path / "full" / name
     output.parent.mkdir()
     fill_disk(monkeypatch, output.parent)
-    done = run_in_process(["-m", "commands.generate", f"--logdir={plain_run}", f"--output={output}"])
+    done = run_in_process(["-m", f"commands.{command}", f"--logdir={plain_run}", f"--output={output}"])
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"error: {output}: No space left on device; free some space there, or write elsewhere"]

@@ -21,8 +21,8 @@ from PIL import Image
 
 from commands import generate
 from common import cli, data, quality, rundir, training_run
-from tests.helpers import (ITERATIONS, REPO, TINY, metrics_rows, own_stderr_lines, parse, run_in_process, run_python,
-                           snapshot, train_in_process, trained_run)
+from tests.helpers import (ITERATIONS, REPO, TINY, fill_disk, metrics_rows, own_stderr_lines, parse, run_in_process,
+                           run_python, snapshot, train_in_process, trained_run)
 
 
 # ---- --conditional ---------------------------------------------------------------------------
@@ -370,6 +370,52 @@ def test_a_save_killed_half_way_and_an_emptied_index_file_resume_and_leave_no_de
         "checkpoint", *(f"ckpt-{number}.{part}" for number in (2, 3) for part in ("data-00000-of-00001", "index"))]
     assert tf.train.get_checkpoint_state(str(folder)).all_model_checkpoint_paths == [
         str(folder / f"ckpt-{number}") for number in (2, 3)]  # the oldest still go first
+
+
+def run_on_a_disk_that_fills(monkeypatch, what):
+    """A TrainingRun class whose disk fills at generator iteration 3: during the checkpoint save
+    (TensorFlow's error, its ckpt-3_temp/ left behind as TensorFlow leaves it) or, the save done,
+    for the files Python writes under the run directory's `what` ("samples", or "" for metrics.csv)."""
+
+    class Run(training_run.TrainingRun):
+        def end_iteration(self, iteration, metrics):
+            if iteration == 3 and what == "checkpoint":
+                self.manager.save = self.save_onto_a_full_disk
+            if iteration == 3 and what != "checkpoint":
+                fill_disk(monkeypatch, self.logdir / what)
+            return super().end_iteration(iteration, metrics)
+
+        def save_onto_a_full_disk(self, checkpoint_number):
+            partial = self.logdir / "checkpoints" / f"ckpt-{checkpoint_number}_temp"
+            partial.mkdir()
+            (partial / "part-00000-of-00001.data-00000-of-00001.tempstate1").write_bytes(b"\0" * 1000)
+            raise tf.errors.ResourceExhaustedError(None, None, f"{{{{function_node __wrapped__SaveV2}}}} {partial}/"
+                                                   "part-00000-of-00001.data-00000-of-00001.tempstate1; No space "
+                                                   "left on device [Op:SaveV2]")
+
+    return Run
+
+
+@pytest.mark.parametrize("what, latest", [("checkpoint", "ckpt-2"), ("samples", "ckpt-3"), ("", "ckpt-3")])
+def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_from_its_last_checkpoint(what, latest, tmp_path,
+                                                                                        monkeypatch, capsys):
+    # A checkpoint that did not fit said "error: out of memory (...); ask for less", and left
+    # its ckpt-N_temp/ taking the space until the next start.
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")  # ckpt-2
+    with monkeypatch.context() as patches:
+        patches.setattr(training_run, "TrainingRun", run_on_a_disk_that_fills(patches, what))
+        with pytest.raises(cli.UserError) as error:
+            train_in_process("dcgan", logdir, "--train_steps=4", "--checkpoint_every=1", "--sample_every=1")
+    written = {"checkpoint": "the checkpoint", "samples": "samples/step_0000003.png", "": "metrics.csv"}[what]
+    assert re.fullmatch(
+        rf"{re.escape(str(logdir))}: no space left on device for {re.escape(written)} at generator iteration 3; free "
+        rf"some space there \(a checkpoint takes about \d+ MB\), then run the same command to resume from {latest}",
+        str(error.value)), str(error.value)
+    assert not list(logdir.glob("checkpoints/*_temp")) and not list(logdir.rglob("*.partial"))
+    capsys.readouterr()
+    train_in_process("dcgan", logdir, "--train_steps=4", "--checkpoint_every=1")
+    assert f"resuming at generator iteration {latest[-1]}" in capsys.readouterr().out
+    assert rundir.latest_checkpoint(logdir).endswith("ckpt-4")
 
 
 def test_a_run_lock_says_when_its_folder_is_gone_or_another(tmp_path):
