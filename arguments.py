@@ -322,16 +322,19 @@ FREE_SOME_SPACE = "free some space there, or write elsewhere"
 def written_whole(path):
     """Yields PATH.partial to write into, which then replaces `path` in one rename: `path` is
     the new file whole or the old one as it was. A write that fails (a full disk, say) or is
-    interrupted leaves no PATH.partial behind, and an OSError that names no file, or a full disk's, names `path`."""
+    interrupted leaves no PATH.partial behind, and an OSError (a read-only folder, a full disk) names `path`."""
     path = pathlib.Path(path)
     partial = path.with_name(path.name + ".partial")
     try:
         yield partial
         os.replace(partial, path)
     except BaseException as error:
-        partial.unlink(missing_ok=True)
-        if isinstance(error, OSError) and (error.filename is None or error.errno in DISK_FULL):
-            error.filename, error.filename2 = str(path), None  # (a copy names its source and the partial)
+        with contextlib.suppress(OSError):  # (none was made: a read-only folder)
+            partial.unlink()
+        if isinstance(error, OSError):
+            named = {os.fsdecode(name) for name in (error.filename, error.filename2) if name is not None}
+            if not named or str(partial) in named or error.errno in DISK_FULL:  # (a copy names its source too)
+                error.filename, error.filename2 = str(path), None
         raise
 
 

@@ -179,6 +179,9 @@ def new_folder(output, kind):
             return folder
         except FileExistsError:  # the same random token twice: draw another
             continue
+        except OSError as error:  # a read-only folder, say: named as `output`, which the user asked for
+            error.filename = str(output)
+            raise
 
 
 def process_alive(pid):

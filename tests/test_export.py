@@ -1,7 +1,9 @@
 """An exported generator works with no code of this repository, draws what commands.generate draws,
 refuses inputs it was not trained for, is float32, and replaces an earlier export whole."""
+import errno
 import json
 import os
+import pathlib
 import shutil
 import signal
 import socket
@@ -376,6 +378,21 @@ def test_tensorflow_out_of_memory_is_one_line_in_every_command(tmp_path):
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         "error: out of memory (OOM when allocating tensor with shape[3000000,4096] and type float); ask for less"]
+
+
+def test_export_into_a_read_only_folder_names_its_output_not_its_partial_folder(plain_run, tmp_path, monkeypatch):
+    output = tmp_path / "models"
+    make_folder = pathlib.Path.mkdir
+
+    def read_only(folder, *args, **kwargs):
+        if folder.name.startswith(".models.partial-"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(folder))
+        return make_folder(folder, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", read_only)
+    done = run_in_process(["-m", "commands.export", f"--logdir={plain_run}", f"--output={output}"])
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [f"error: {output}: Read-only file system"]
 
 
 def test_a_file_tensorflow_finds_no_space_for_is_named_in_every_command(tmp_path):

@@ -1,7 +1,9 @@
 """Image grids, config.json and resume checks, the metrics log, the one-line errors of the commands and scripts."""
 import csv
+import errno
 import importlib.util
 import json
+import os
 import pathlib
 import re
 import sys
@@ -59,6 +61,13 @@ def test_a_file_that_does_not_fit_on_the_disk_is_named_and_leaves_no_part_of_its
     monkeypatch.undo()
     assert [path.name for path in tmp_path.iterdir()] == ["old.json"]
     assert json.loads(old.read_text()) == {"kept": True}
+    # A read-only folder named config.json.partial, which a user never made.
+    def refused(file, *args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(file))
+    monkeypatch.setattr(pathlib.Path, "write_text", refused)
+    with pytest.raises(OSError) as error:
+        rundir.write_json(old, {"kept": False})
+    assert arguments.os_error_message(error.value) == f"{old}: Read-only file system"
 
 
 def config(tmp_path, **changes):
