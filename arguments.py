@@ -338,6 +338,12 @@ def written_whole(path):
         raise
 
 
+def write_text_whole(path, text):
+    """Writes `text` into the file at `path`, replaced whole or not at all (written_whole)."""
+    with written_whole(path) as partial:
+        partial.write_text(text)
+
+
 def _file_in_the_way(path):
     """The first of `path` and its parents, from the nearest, that exists: if it is a file (or a
     link to one), as a path; else None (a folder, or a link to nothing, which is no file)."""

@@ -360,7 +360,7 @@ def main():
         print(f"launching one step costs {min(calls):.0f}-{max(calls):.0f} us; '% dispatch' is that cost's share of "
               "an iteration's time")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        arguments.write_text_whole(args.json, json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

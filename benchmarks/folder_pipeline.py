@@ -104,7 +104,7 @@ def main():
         print(f"| {row['images']:,} | {row['pipeline']} | {row['listing_seconds']:.2f} | "
               f"{row['first_batch_seconds']:.2f} | {row['images_per_sec']:,.0f} | {row['peak_mib']:,.0f} |")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        arguments.write_text_whole(args.json, json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

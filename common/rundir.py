@@ -14,7 +14,7 @@ import pathlib
 import re
 import sys
 
-from arguments import directory_in_use, hold_directory, written_whole
+from arguments import directory_in_use, hold_directory, write_text_whole, written_whole
 from common.cli import IMAGE_SIZES, UserError, normalized_dataset
 
 CONFIG_FILE = "config.json"
@@ -199,8 +199,7 @@ def _in_use(logdir):
 
 def write_json(path, value):
     """Writes JSON so that the file is replaced whole or not at all."""
-    with written_whole(path) as partial:
-        partial.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n")
+    write_text_whole(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
 
 
 def read_config(logdir):

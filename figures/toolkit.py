@@ -8,6 +8,8 @@ import os
 import pathlib
 import sys
 
+import arguments
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FIGURES = REPO / "docs" / "figures"  # the committed figures, which the README shows
 SCRATCH = REPO / "build" / "figures"  # --quick's: a check of the machinery, never over the committed ones
@@ -80,16 +82,15 @@ def save_figure(figure, name, output_dir=FIGURES):
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / f"{name}.png"
-    partial = output_dir / f"{name}.partial.png"
-    figure.savefig(partial, dpi=100)
-    os.replace(partial, path)
+    with arguments.written_whole(path) as partial:
+        figure.savefig(partial, dpi=100, format="png")
     return path
 
 
 def write_claims(name, claims, output_dir=FIGURES):
     """Writes the numbers behind a figure beside it (NAME.json) and prints them."""
     path = pathlib.Path(output_dir) / f"{name}.json"
-    path.write_text(json.dumps(claims, indent=2) + "\n")
+    arguments.write_text_whole(path, json.dumps(claims, indent=2) + "\n")
     print(json.dumps(claims, indent=2))
     return path
 

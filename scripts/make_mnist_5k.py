@@ -53,7 +53,8 @@ def main():
     labels = table[:, 784].astype(np.uint8)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.output, images=images, labels=labels)
+    with arguments.written_whole(args.output) as partial, open(partial, "wb") as file:  # (a cut file: no digits)
+        np.savez_compressed(file, images=images, labels=labels)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     print(f"wrote {args.output} ({args.output.stat().st_size} bytes) from {source} (sha256 {digest[:16]})")
     print("label counts:", np.bincount(labels, minlength=10).tolist())

@@ -78,7 +78,7 @@ def main():
                 print(json.dumps(rows[-1]), flush=True)
     print(summary(rows))
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        arguments.write_text_whole(args.json, json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

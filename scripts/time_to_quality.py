@@ -148,7 +148,7 @@ def main():
         print(f"| {row['variant']} | {row['target_fd']:.0f} | {row['iterations']:,}{mark} | "
               f"{row['classifier_fd']:.1f} | {row['training_minutes']:.1f} |")
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        arguments.write_text_whole(args.json, json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -47,12 +47,20 @@ def test_save_png_round_trips(tmp_path):
 def test_a_file_that_does_not_fit_on_the_disk_is_named_and_leaves_no_part_of_itself(tmp_path, monkeypatch):
     # A full disk left an empty config.json.partial, which made the next start refuse the run
     # directory as "not empty", and said only "error: No space left on device".
+    # The figures' claims and the scripts' --json were written in place: cut short, they stayed.
+    from matplotlib import pyplot
+
+    from figures import toolkit
+
     old = tmp_path / "old.json"
     rundir.write_json(old, {"kept": True})
     fill_disk(monkeypatch, tmp_path)
     writes = {tmp_path / "config.json": lambda path: rundir.write_json(path, {"variant": "dcgan"}),
               old: lambda path: rundir.write_json(path, {"kept": False}),
-              tmp_path / "grid.png": lambda path: images.save_png(np.zeros((4, 4, 1), np.uint8), path)}
+              tmp_path / "grid.png": lambda path: images.save_png(np.zeros((4, 4, 1), np.uint8), path),
+              tmp_path / "rows.json": lambda path: arguments.write_text_whole(path, "[]\n"),
+              tmp_path / "walks.json": lambda path: toolkit.write_claims("walks", {}, output_dir=path.parent),
+              tmp_path / "walks.png": lambda path: toolkit.save_figure(pyplot.figure(), "walks", output_dir=path.parent)}
     for path, write in writes.items():
         with pytest.raises(OSError) as error:
             write(path)

@@ -87,7 +87,7 @@ def main():
     lines[0] = lines[0].replace("{floor}", f"{statistics.mean(floors):.3f}")
     table = "\n".join(lines) + f"\n\n{args.train_steps} generator iterations, seeds 0-{args.seeds - 1}.\n"
     pathlib.Path(args.runs_dir).mkdir(parents=True, exist_ok=True)
-    (pathlib.Path(args.runs_dir) / f"{args.study}.md").write_text(table)
+    arguments.write_text_whole(pathlib.Path(args.runs_dir) / f"{args.study}.md", table)
     print(table)
 
 

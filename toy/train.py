@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as `python toy/train.py`: make the reposito
 
 from common import cli, devices, logs, metrics, rundir, sampling  # noqa: E402  (first: quiets TensorFlow)
 from toy import data, networks, steps  # noqa: E402
+import arguments  # noqa: E402
 import variants  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -120,10 +121,9 @@ def plot(path, discriminator, fake, real, title):
     axes.set_title(title, fontsize=8)
     axes.legend(loc="lower right", fontsize=7, markerscale=3)
     figure.tight_layout()
-    partial = path.with_name(path.name + ".partial.png")
-    figure.savefig(partial, dpi=100)
+    with arguments.written_whole(path) as partial:
+        figure.savefig(partial, dpi=100, format="png")
     pyplot.close(figure)
-    os.replace(partial, path)
 
 
 def run(variant, config, logdir):
@@ -141,7 +141,8 @@ def run(variant, config, logdir):
     summary = f"{modes}sliced W1 {result['sliced_wasserstein']:.3f} (real {result['real_sliced_wasserstein']:.3f})"
     print(f"{summary}; {seconds:.0f} s")
     plot(logdir / "samples.png", discriminator, fake, real, f"{variant}, {config['dataset']}: {summary}")
-    np.savez(logdir / "samples.npz", points=fake)
+    with arguments.written_whole(logdir / "samples.npz") as partial, open(partial, "wb") as file:
+        np.savez(file, points=fake)
     result = {**result, "seconds": seconds, "config": {**config, "logdir": str(logdir)}}
     rundir.write_json(logdir / "result.json", result)
     print(f"wrote {logdir / 'result.json'} and {logdir / 'samples.png'}")
