@@ -464,7 +464,10 @@ class TrainingRun:
 
     def save_on_stop(self, stopped_between_iterations):
         """After a Ctrl-C or SIGTERM: a checkpoint if the run stopped between two iterations with
-        finite weights, else none (the newest on disk stays the last good one); exits with 130."""
+        finite weights, else none (the newest on disk stays the last good one); exits with 130.
+        A checkpoint that does not fit on the disk is one line (out_of_space), exit status 2."""
+        import tensorflow as tf
+
         iteration = int(self.iterations_done.numpy())
         kept = f"the latest checkpoint is {pathlib.Path(self.manager.latest_checkpoint or 'none').name}"
         if not stopped_between_iterations:  # a second signal, in the middle of an iteration
@@ -479,6 +482,10 @@ class TrainingRun:
         except KeyboardInterrupt:  # a second signal during the save: TensorFlow's index still names the last one
             self.progress.message(f"interrupted again while saving: nothing saved; {kept}")
             sys.exit(cli.stop_exit_status())
+        except (OSError, tf.errors.OpError) as error:
+            if cli.disk_full(error) is None:
+                raise
+            raise self.out_of_space(iteration, "the checkpoint") from None
         self.progress.message(f"interrupted: saved a checkpoint at generator iteration {iteration}; "
                               "run the same command to resume")
         sys.exit(cli.stop_exit_status())

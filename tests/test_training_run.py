@@ -374,16 +374,20 @@ def test_a_save_killed_half_way_and_an_emptied_index_file_resume_and_leave_no_de
 
 def run_on_a_disk_that_fills(monkeypatch, what):
     """A TrainingRun class whose disk fills at generator iteration 3: during the checkpoint save
-    (TensorFlow's error, its ckpt-3_temp/ left behind as TensorFlow leaves it) or, the save done,
-    for the files Python writes under the run directory's `what` ("samples", or "" for metrics.csv)."""
+    (TensorFlow's error, its ckpt-3_temp/ left behind as TensorFlow leaves it), during the save
+    that a Ctrl-C at its end asks for ("stop"), or, the save done, for the files Python writes
+    in the run directory ("": metrics.csv is the first)."""
 
     class Run(training_run.TrainingRun):
         def end_iteration(self, iteration, metrics):
             if iteration == 3 and what == "checkpoint":
                 self.manager.save = self.save_onto_a_full_disk
-            if iteration == 3 and what != "checkpoint":
-                fill_disk(monkeypatch, self.logdir / what)
-            return super().end_iteration(iteration, metrics)
+            if iteration == 3 and what == "":
+                fill_disk(monkeypatch, self.logdir)
+            super().end_iteration(iteration, metrics)
+            if iteration == 3 and what == "stop":  # a Ctrl-C: the checkpoint it saves does not fit
+                self.manager.save = self.save_onto_a_full_disk
+                raise cli.StopRequested
 
         def save_onto_a_full_disk(self, checkpoint_number):
             partial = self.logdir / "checkpoints" / f"ckpt-{checkpoint_number}_temp"
@@ -396,7 +400,7 @@ def run_on_a_disk_that_fills(monkeypatch, what):
     return Run
 
 
-@pytest.mark.parametrize("what, latest", [("checkpoint", "ckpt-2"), ("samples", "ckpt-3"), ("", "ckpt-3")])
+@pytest.mark.parametrize("what, latest", [("checkpoint", "ckpt-2"), ("stop", "ckpt-2"), ("", "ckpt-3")])
 def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_from_its_last_checkpoint(what, latest, tmp_path,
                                                                                         monkeypatch, capsys):
     # A checkpoint that did not fit said "error: out of memory (...); ask for less", and left
@@ -405,8 +409,9 @@ def test_a_full_disk_stops_the_run_in_one_line_and_it_resumes_from_its_last_chec
     with monkeypatch.context() as patches:
         patches.setattr(training_run, "TrainingRun", run_on_a_disk_that_fills(patches, what))
         with pytest.raises(cli.UserError) as error:
-            train_in_process("dcgan", logdir, "--train_steps=4", "--checkpoint_every=1", "--sample_every=1")
-    written = {"checkpoint": "the checkpoint", "samples": "samples/step_0000003.png", "": "metrics.csv"}[what]
+            train_in_process("dcgan", logdir, "--train_steps=4", f"--checkpoint_every={10 if what == 'stop' else 1}",
+                             "--sample_every=1")
+    written = "metrics.csv" if what == "" else "the checkpoint"  # (a sample grid's: test_runs.py names it)
     assert re.fullmatch(
         rf"{re.escape(str(logdir))}: no space left on device for {re.escape(written)} at generator iteration 3; free "
         rf"some space there \(a checkpoint takes about \d+ MB\), then run the same command to resume from {latest}",
