@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from arguments import DISK_FULL
 from common.cli import UserError
 
 try:
@@ -81,7 +82,14 @@ def cached_images(files, size, cache_dir, decode):
         waiting = f"waiting for another start that is caching these images in {entry}"
         with exclusive_lock(root / f"{key}.lock", waiting) as locked:
             if not (entry / INDEX).is_file():  # not built while this one waited
-                build(entry, files, size, decode, clean=locked)
+                try:
+                    build(entry, files, size, decode, clean=locked)
+                except OSError as error:
+                    if error.errno not in DISK_FULL:
+                        raise
+                    raise UserError(f"--cache_dir={cache_dir} cannot hold a cache: {error.strerror} for {len(files)} "
+                                    f"images of {size}x{size} ({len(files) * size * size * 3 / 1e6:.3g} MB); free "
+                                    "some space there, or choose another --cache_dir") from None
     return CachedImages(str(entry / ARRAY), json.loads((entry / INDEX).read_text())["images"], size)
 
 

@@ -12,7 +12,7 @@ from PIL import Image, ImageOps
 
 from common import data, image_cache
 from common.cli import UserError
-from tests.helpers import train_in_process
+from tests.helpers import fill_disk, train_in_process
 
 # PIL.ImageOps.exif_transpose's method for each EXIF orientation (1: none), and the orientation
 # that undoes it: rotating by 270 degrees undoes rotating by 90; the other five undo themselves.
@@ -260,6 +260,18 @@ def test_a_cache_dir_that_cannot_be_a_folder_is_one_line(tmp_path, where):
         train_in_process("dcgan", tmp_path / "run", f"--dataset=folder:{tmp_path / 'images'}", "--image_size=28",
                          f"--cache_dir={cache_dir}", "--train_steps=1")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_cache_that_does_not_fit_on_the_disk_is_one_line_with_its_size_and_leaves_nothing(tmp_path, monkeypatch):
+    # It said "error: No space left on device", naming neither the folder nor the space it needs.
+    dataset = folder_of_grey(tmp_path / "images", [10, 20, 30])
+    cache_dir = tmp_path / "cache"
+    fill_disk(monkeypatch, cache_dir)
+    with pytest.raises(UserError) as error:
+        image_cache.cached_images(dataset.files, 6, cache_dir, data.folder_decoder(dataset))
+    assert str(error.value) == (f"--cache_dir={cache_dir} cannot hold a cache: No space left on device for 3 "
+                                "images of 6x6 (0.000324 MB); free some space there, or choose another --cache_dir")
+    assert [path.name for path in cache_dir.iterdir()] == [f"{image_cache.cache_key(dataset.files, 6)}.lock"]
 
 
 def test_a_folder_named_another_way_resumes_and_a_changed_one_is_said(tmp_path, monkeypatch, capsys):
