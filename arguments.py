@@ -301,8 +301,8 @@ def os_error_message(error):
     """An OSError as one line that names the path: "/data/run: Permission denied", and where a
     file stands where a folder is needed, that file: "/data/run: /data is a file, not a folder";
     a full disk says what to do."""
-    if error.errno in DISK_FULL:
-        return f"{error.filename + ': ' if error.filename else ''}{error.strerror}; {FREE_SOME_SPACE}"
+    if error.errno in DISK_FULL:  # (the system's words: h5py's strerror is several lines of its own)
+        return f"{f'{error.filename}: ' if error.filename else ''}{os.strerror(error.errno)}; {FREE_SOME_SPACE}"
     if error.filename is None:
         return error.strerror or str(error)
     path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"

@@ -11,11 +11,12 @@ import hashlib
 import json
 import os
 import pathlib
+import sys
 
 import numpy as np
 
 from common import data, image_cache
-from common.cli import UserError
+from common.cli import UserError, os_error_message
 
 FEATURE_LAYER = "features"
 EPOCHS = {"mnist_5k": 15}  # small data: more passes; about 20 s on 2 CPU cores
@@ -118,11 +119,21 @@ def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):
     classifier.heldout_accuracy = float(np.mean(predictions == heldout_labels))
 
     # Each file appears whole or not at all; the record, which marks the entry done, last.
+    # One that cannot be written (a full disk) costs a training next time, not this one's use.
     unique = f"-partial-{os.getpid()}"
-    partial = stem.with_name(stem.name + unique + ".weights.h5")
-    model.save_weights(partial)
-    os.replace(partial, weights)
-    partial = stem.with_name(stem.name + unique + ".json")
-    partial.write_text(json.dumps({"dataset": name, "heldout_accuracy": classifier.heldout_accuracy, "epochs": epochs}))
-    os.replace(partial, record)
+    partials = {weights: stem.with_name(stem.name + unique + ".weights.h5"),
+                record: stem.with_name(stem.name + unique + ".json")}
+    try:
+        model.save_weights(partials[weights])
+        os.replace(partials[weights], weights)
+        partials[record].write_text(json.dumps({"dataset": name, "heldout_accuracy": classifier.heldout_accuracy,
+                                                "epochs": epochs}))
+        os.replace(partials[record], record)
+    except OSError as error:
+        for path, partial in partials.items():
+            partial.unlink(missing_ok=True)
+            if error.filename in (None, str(partial)):
+                error.filename = str(path)
+        print(f"warning: the {name} classifier could not be cached ({os_error_message(error)}); it is trained again "
+              "next time", file=sys.stderr)
     return classifier

@@ -3,6 +3,7 @@ import csv
 import io
 import json
 import math
+import re
 import zipfile
 
 import keras
@@ -61,6 +62,26 @@ def test_two_runs_that_start_together_train_the_classifier_once(tmp_path, capsys
     assert len(results) == 2 and out.out.count("training the mnist_5k classifier") == 1, out
     assert results[0].heldout_accuracy == results[1].heldout_accuracy
     assert sorted(path.suffix for path in tmp_path.iterdir()) == [".h5", ".json", ".lock"]
+
+
+def test_a_classifier_that_cannot_be_cached_is_used_and_said_in_one_line(tmp_path, monkeypatch, capsys):
+    # h5py's error on a full disk ended the evaluation, after the training, in two lines.
+    images, labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
+    splits = (images[:64], labels[:64], heldout_images[:20], heldout_labels[:20])
+
+    def full_disk(model, path, **kwargs):
+        open(path, "wb").close()
+        raise OSError(28, "Unable to synchronously create file (file write failed: time = Mon Nov 30 22:58:02 2026\n"
+                          f", filename = '{path}', errno = 28, error message = 'No space left on device')")
+
+    monkeypatch.setattr(keras.Model, "save_weights", full_disk)
+    trained = classifier.load_or_train("mnist_5k", cache_dir=tmp_path, epochs=1, splits=splits, verbose=False)
+    assert len(trained.embed(data.load_dataset("mnist_5k").images[:2])[1]) == 2  # used all the same
+    assert re.fullmatch(
+        rf"warning: the mnist_5k classifier could not be cached \({re.escape(str(tmp_path))}/classifier-mnist_5k-\w+"
+        r"\.weights\.h5: No space left on device; free some space there, or write elsewhere\); it is trained again "
+        r"next time\n", capsys.readouterr().err)
+    assert [path.suffix for path in tmp_path.iterdir()] == [".lock"]
 
 
 def test_held_out_split_is_disjoint_and_balanced():
