@@ -232,7 +232,23 @@ def _parse_flags(argv):
     except SystemExit as exit_request:  # absl's --help and the like, which exit with 1 once they have answered
         sys.exit(0 if exit_request.code == 1 else exit_request.code)
     expand_home(flags.FLAGS)
+    for name in flags.FLAGS:
+        value = flags.FLAGS[name].value
+        if isinstance(value, str) and not _is_utf8(value):  # a path, most likely
+            shown = os.fsencode(value).decode(errors="backslashreplace")
+            print(f"error: --{name}={shown}: not UTF-8 text, which TensorFlow's file functions need; rename it",
+                  file=sys.stderr)
+            sys.exit(2)
     return argv
+
+
+def _is_utf8(text):
+    """False for text with a byte that is no UTF-8 (Python keeps one of a path as a lone surrogate)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _takes_the_next_value(arg):

@@ -349,6 +349,18 @@ def test_a_flag_error_is_one_line_that_names_the_flag(argv, message):
     assert cli.flag_error_message(error.value, flag_values) == message
 
 
+@pytest.mark.parametrize("command", ["dcgan/train.py", "commands/export.py"])
+def test_a_path_that_is_not_utf8_is_one_line(command, tmp_path):
+    # A folder name in Latin-1, say: train.py ended in TensorFlow's UnicodeEncodeError traceback.
+    from tests.helpers import run_in_process
+
+    logdir = os.fsdecode(bytes(tmp_path) + b"/caf\xe9")
+    done = run_in_process([command, f"--logdir={logdir}"])
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        f"error: --logdir={tmp_path}/caf\\xe9: not UTF-8 text, which TensorFlow's file functions need; rename it"]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("command", ["wgan_gp.train", "commands.generate", "commands.evaluate"])
 def test_every_integer_flag_past_int64_is_one_line(command):
     # --num_samples=10**23 ended in NumPy's "Maximum allowed dimension exceeded" traceback, and
