@@ -234,7 +234,7 @@ def _parse_flags(argv):
     expand_home(flags.FLAGS)
     for name in flags.FLAGS:
         value = flags.FLAGS[name].value
-        if isinstance(value, str) and not _is_utf8(value):  # a path, most likely
+        if isinstance(value, str) and not is_utf8(value):  # a path, most likely
             shown = os.fsencode(value).decode(errors="backslashreplace")
             print(f"error: --{name}={shown}: not UTF-8 text, which TensorFlow's file functions need; rename it",
                   file=sys.stderr)
@@ -242,7 +242,7 @@ def _parse_flags(argv):
     return argv
 
 
-def _is_utf8(text):
+def is_utf8(text):
     """False for text with a byte that is no UTF-8 (Python keeps one of a path as a lone surrogate)."""
     try:
         text.encode()

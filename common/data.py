@@ -35,7 +35,7 @@ import tensorflow as tf
 from PIL import ExifTags, Image
 
 from common import devices, image_cache, rundir
-from common.cli import UserError, did_you_mean
+from common.cli import UserError, did_you_mean, is_utf8
 
 # For every function a pipeline here runs (map, flat_map, reduce): traced as written. tf.data would
 # otherwise pass each through AutoGraph, which rewrites Python control flow (these branch with
@@ -296,6 +296,14 @@ def load_folder(path, image_size):
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise UserError(f"folder dataset: no .jpg/.jpeg/.png files under {root}")
+    not_utf8 = [file for file in files if not is_utf8(str(file))]
+    if not_utf8:
+        said = (f"{len(not_utf8)} of {len(files)} files whose names are not UTF-8 text, which TensorFlow cannot open "
+                f"({named([os.fsencode(file).decode(errors='backslashreplace') for file in not_utf8])}); rename them")
+        if len(not_utf8) == len(files):
+            raise UserError(f"folder dataset: {said}")
+        print(f"WARNING: folder dataset: skipping {said}", file=sys.stderr)
+        files = [file for file in files if is_utf8(str(file))]
     readable, orientations, unreadable, small = [], [], [], []
     for file in files:
         header = read_header(file)

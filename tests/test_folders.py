@@ -274,6 +274,17 @@ def test_a_cache_that_does_not_fit_on_the_disk_is_one_line_with_its_size_and_lea
     assert [path.name for path in cache_dir.iterdir()] == [f"{image_cache.cache_key(dataset.files, 6)}.lock"]
 
 
+def test_a_file_whose_name_is_not_utf8_is_skipped_with_a_warning(tmp_path, capsys):
+    # TensorFlow takes UTF-8 paths only: a Latin-1 name among the images ended in a ValueError traceback.
+    folder = small_folder(tmp_path / "images")
+    latin1 = os.fsdecode(bytes(folder) + b"/caf\xe9.png")
+    os.replace(folder / "0.png", latin1)
+    dataset = data.load_dataset(f"folder:{folder}", image_size=28)
+    assert dataset.files == tuple(str(folder / f"{index}.png") for index in range(1, 8))
+    assert capsys.readouterr().err == (f"WARNING: folder dataset: skipping 1 of 8 files whose names are not UTF-8 "
+                                       f"text, which TensorFlow cannot open ({folder}/caf\\xe9.png); rename them\n")
+
+
 def test_a_folder_named_another_way_resumes_and_a_changed_one_is_said(tmp_path, monkeypatch, capsys):
     small_folder(tmp_path / "images")
     monkeypatch.chdir(tmp_path)
