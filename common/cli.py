@@ -25,6 +25,7 @@ from arguments import (DISK_FULL, FREE_SOME_SPACE, INTERRUPTED, did_you_mean, in
                        os_error_message)
 # figures/toolkit.py take did_you_mean and os_error_message from here)
 
+REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
 IMAGE_SIZES = (28, 32, 64)  # the sizes the variants' networks have layer widths for (networks.WIDTHS)
 FLOAT32_MAX = 3.4028234663852886e38  # numpy.finfo(numpy.float32).max, without importing NumPy here
 
@@ -283,6 +284,9 @@ def flag_error_message(error, flag_values):
         path = pathlib.Path(reason.rsplit(": ", 1)[-1].strip("'\""))
         if path.exists():  # a folder, say: the system's reason, not a near name (its own)
             return f"--flagfile: cannot open {path}: {reason.split('] ', 1)[-1].rsplit(': ', 1)[0]}"
+        in_repository = REPOSITORY / path  # the README's --flagfile=configs/..., typed in another folder
+        if not path.is_absolute() and in_repository.is_file():
+            return f"--flagfile: cannot open {path} in {os.getcwd()} (did you mean {in_repository}?)"
         siblings = [sibling.name for sibling in path.parent.glob("*")] if path.parent.is_dir() else []
         return f"--flagfile: cannot open {path}{did_you_mean(path.name, siblings)}"
     if message.startswith("flag --"):  # "flag --name=value: what is wrong"

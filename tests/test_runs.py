@@ -430,6 +430,20 @@ def test_a_mistyped_flagfile_is_one_line_with_the_closest_file(tmp_path):
         f"--flagfile: cannot open {tmp_path / 'wgan_gp_cifar.cfg'} (did you mean wgan_gp_cifar10.cfg?)")
 
 
+def test_the_readmes_flagfile_typed_in_another_folder_names_the_repositorys_copy(tmp_path, monkeypatch):
+    # It said only "cannot open configs/wgan_gp_cifar10.cfg", which is there when typed in the repository.
+    from absl import flags
+
+    monkeypatch.chdir(tmp_path)
+    flag_values = flags.FlagValues()
+    flags.DEFINE_integer("batch_size", 1, "", flag_values=flag_values)
+    with pytest.raises(flags.Error) as error:
+        flag_values(["prog", "--flagfile=configs/wgan_gp_cifar10.cfg"])
+    assert cli.flag_error_message(error.value, flag_values) == (
+        f"--flagfile: cannot open configs/wgan_gp_cifar10.cfg in {tmp_path} (did you mean "
+        f"{REPO / 'configs' / 'wgan_gp_cifar10.cfg'}?)")
+
+
 def test_a_flagfile_that_is_a_folder_is_one_line_that_says_so(tmp_path):
     from absl import flags
 
