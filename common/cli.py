@@ -177,6 +177,10 @@ def run_command(main):
         except OSError as error:  # a path that cannot be read or written: a folder that is a file, no permission, ...
             print(f"error: {os_error_message(error)}", file=sys.stderr)
             sys.exit(2)
+        except _tensorflow_file_errors() as error:  # the same, met by TensorFlow's own file functions
+            path, reason = _tensorflow_path(error)
+            print(f"error: {f'{path}: ' if path else ''}{reason}", file=sys.stderr)
+            sys.exit(2)
         except _out_of_memory_errors() as error:  # a number with zeros too many: --num_samples=100000000000, say
             print(f"error: {_exhausted_line(error)}", file=sys.stderr)
             sys.exit(2)
@@ -203,8 +207,22 @@ def disk_full(error):
     None where `error` is not that: "" for an OSError that names no file."""
     if isinstance(error, OSError):
         return (error.filename or "") if error.errno in DISK_FULL else None
-    written = re.search(rf"(\S+); (?:{'|'.join(map(os.strerror, DISK_FULL))})", str(error))
-    return written and written[1]  # TensorFlow's: "{{function_node ...}} PATH; No space left on device [Op:SaveV2]"
+    path, reason = _tensorflow_path(error)
+    return path if path and reason in map(os.strerror, DISK_FULL) else None
+
+
+def _tensorflow_path(error):
+    """(PATH, reason) of TensorFlow's error about a file, "{{function_node ...}} PATH; No space left on
+    device [Op:SaveV2]" (its first line), or (None, that line) for another error."""
+    line = re.sub(r"^\{\{function_node [^}]*\}\} ", "", str(error).strip().split("\n", 1)[0])
+    path, _, reason = re.sub(r" \[Op:\w+\].*$", "", line).rpartition("; ")
+    return (path, reason) if path else (None, reason)
+
+
+def _tensorflow_file_errors():
+    """TensorFlow's errors about a file (a checkpoint folder made read-only, say), once a command has imported it."""
+    errors = getattr(sys.modules.get("tensorflow"), "errors", None)
+    return (errors.PermissionDeniedError, errors.NotFoundError) if errors else ()
 
 
 def _exhausted_line(error):

@@ -395,7 +395,7 @@ def test_export_into_a_read_only_folder_names_its_output_not_its_partial_folder(
     assert done.stderr.strip().splitlines() == [f"error: {output}: Read-only file system"]
 
 
-def test_a_file_tensorflow_finds_no_space_for_is_named_in_every_command(tmp_path):
+def test_a_file_tensorflow_cannot_write_is_named_in_every_command(tmp_path):
     # TensorFlow says a full disk with the error it raises for memory: it read "out of memory ...; ask for less".
     program = ("import tensorflow as tf; from common import cli\n"
                "def main(argv):\n"
@@ -407,6 +407,15 @@ def test_a_file_tensorflow_finds_no_space_for_is_named_in_every_command(tmp_path
     assert done.stderr.strip().splitlines() == [
         "error: /full/export/variables/variables.data-00000-of-00001.tempstate1: No space left on device; free some "
         "space there, or write elsewhere"]
+    # A checkpoint folder made immutable (chattr +i) under a writable run directory: it was a traceback.
+    program = ("import tensorflow as tf; from common import cli\n"
+               "def main(argv):\n"
+               "    raise tf.errors.PermissionDeniedError(None, None, '{{function_node __wrapped__SaveV2}} "
+               "/odd dir/run/checkpoints/ckpt-5_temp; Operation not permitted [Op:SaveV2]')\n"
+               "cli.run_command(main)\n")
+    done = command_in_process(tmp_path, program)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == ["error: /odd dir/run/checkpoints/ckpt-5_temp: Operation not permitted"]
 
 
 def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
