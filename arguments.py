@@ -155,6 +155,13 @@ def output_file_problem(path):
     return None
 
 
+def file_name(text):
+    """An argparse type: the name of a file, without a folder (a script's --output_dir says where). Returns `text`."""
+    if text in ("", ".", "..") or os.sep in text:
+        raise argparse.ArgumentTypeError("give a file name, without a folder (--output_dir is the folder)")
+    return text
+
+
 count = number(int, at_least=1)  # iterations, batch sizes, runs, ...
 seed = number(int, at_least=0)  # numpy's generators take no negative seed
 seconds = number(float, at_least=0)

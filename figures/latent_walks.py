@@ -29,7 +29,8 @@ def main():
     parser.add_argument("--logdir", default="runs/readme/dcgan", help="a run directory with a checkpoint")
     parser.add_argument("--seed", type=arguments.seed, default=0)
     parser.add_argument("--output_dir", help="default: LOGDIR/figures")
-    parser.add_argument("--name", default="latent_walks", help="file name of the PNG and JSON")
+    parser.add_argument("--name", type=arguments.file_name, default="latent_walks",
+                        help="file name of the PNG and JSON")
     args = parser.parse_args()
 
     import numpy as np

@@ -60,7 +60,8 @@ def test_a_file_that_does_not_fit_on_the_disk_is_named_and_leaves_no_part_of_its
               tmp_path / "grid.png": lambda path: images.save_png(np.zeros((4, 4, 1), np.uint8), path),
               tmp_path / "rows.json": lambda path: arguments.write_text_whole(path, "[]\n"),
               tmp_path / "walks.json": lambda path: toolkit.write_claims("walks", {}, output_dir=path.parent),
-              tmp_path / "walks.png": lambda path: toolkit.save_figure(pyplot.figure(), "walks", output_dir=path.parent)}
+              tmp_path / "walks.png": lambda path: toolkit.save_figure(pyplot.figure(), "walks",
+                                                                       output_dir=path.parent)}
     for path, write in writes.items():
         with pytest.raises(OSError) as error:
             write(path)
@@ -739,6 +740,10 @@ def test_every_script_says_a_mistyped_option_in_one_line(path, monkeypatch, caps
     ("scripts/time_to_quality.py", ["--eval_every=0"], "--eval_every: must be at least 1, not 0"),
     ("scripts/time_to_quality.py", ["--target_fd=-5"], "--target_fd: must be more than 0, not -5"),
     ("figures/latent_walks.py", ["--seed=-3"], "--seed: must be at least 0, not -3"),
+    # It wrote the hidden .png and .json, or into the folder the name led to.
+    ("figures/latent_walks.py", ["--name="], "--name: give a file name, without a folder (--output_dir is the folder)"),
+    ("figures/latent_walks.py", ["--name=../walks"],
+     "--name: give a file name, without a folder (--output_dir is the folder)"),
     ("figures/toy_training.py", ["--train_steps=0"], "--train_steps: must be at least 1, not 0"),
     # A file written when the work is done (hours of it) is checked before the work.
     ("scripts/precision_quality.py", ["--json=/no/such/folder/rows.json"],
