@@ -266,6 +266,23 @@ def run_child(command, *, check=False, capture_output=False, **popen_arguments):
     return done
 
 
+def raised_by_interrupt(error):
+    """Whether `error` is, or was raised while handling, a KeyboardInterrupt (a Ctrl-C).
+
+    A Ctrl-C that lands inside a call into C code (TensorFlow's) comes up as another error:
+    "SystemError: ... returned a result with an exception set", caused by the
+    KeyboardInterrupt, and whatever the code around it raised next. The chain of
+    __cause__ and __context__ still holds it.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def end_in_one_line():
     """From now on, a Ctrl-C (KeyboardInterrupt) that reaches the top of the program ends it with one
     line, its message or INTERRUPTED, and exit status 130, instead of a traceback; and so does an
@@ -282,8 +299,9 @@ def end_in_one_line():
     previous = sys.excepthook
 
     def hook(kind, error, trace):
-        if issubclass(kind, KeyboardInterrupt):
-            line, status = interruption_line(str(error) or INTERRUPTED), 130  # 128 + SIGINT, as shells report it
+        if issubclass(kind, KeyboardInterrupt) or raised_by_interrupt(error):
+            said = str(error) if issubclass(kind, KeyboardInterrupt) else ""
+            line, status = interruption_line(said or INTERRUPTED), 130  # 128 + SIGINT, as shells report it
         elif issubclass(kind, OSError) and error.filename is not None:
             line, status = f"error: {os_error_message(error)}\n", 2
         elif issubclass(kind, subprocess.CalledProcessError):  # run_child(check=True): the child's own line

@@ -197,7 +197,10 @@ def score_and_write(inputs, num_samples, seed, inception_weights):
         if note:
             print(note)
         print(quality.table(results, evaluator.floor))
-    except KeyboardInterrupt:  # cli.run_command prints the message and exits with 130
+    except BaseException as error:
+        if not cli.interrupted(error):
+            raise
+        # cli.run_command prints the message and exits with 130
         raise KeyboardInterrupt(f"interrupted: {output} was not written") from None
     report = {
         "source": str(source), "dataset": dataset_name, "num_samples": len(images),

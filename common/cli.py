@@ -22,7 +22,7 @@ import types
 from absl import app, flags, logging
 
 from arguments import (DISK_FULL, FREE_SOME_SPACE, INTERRUPTED, did_you_mean, interruption_line,  # (common/data.py and
-                       os_error_message)
+                       os_error_message, raised_by_interrupt)
 # figures/toolkit.py take did_you_mean and os_error_message from here)
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[1]
@@ -49,6 +49,14 @@ _acknowledge_lock = threading.Lock()
 def stop_requested():
     """True once Ctrl-C or SIGTERM has arrived (the training loop checks it after each iteration)."""
     return _stop_requested
+
+
+def interrupted(error):
+    """Whether `error` is a Ctrl-C or SIGTERM on its way up: a KeyboardInterrupt, or what
+    TensorFlow's C++ code turned one raised inside a call into it into (a SystemError, then an
+    AttributeError from nest.flatten, say): an error raised while handling one
+    (arguments.raised_by_interrupt), or any error once the signal has arrived."""
+    return raised_by_interrupt(error) or (_stop_requested and isinstance(error, Exception))
 
 
 def stop_exit_status():
@@ -192,6 +200,11 @@ def run_command(main):
             if stop_requested():  # a stopped training run, its checkpoint saved
                 _exit_at_once(exit_request.code)
             raise
+        except Exception as error:
+            if not interrupted(error):
+                raise
+            sys.stderr.write(interruption_line(INTERRUPTED))
+            _exit_at_once(stop_exit_status())
 
     app.run(guarded, flags_parser=_parse_flags)
 

@@ -155,7 +155,7 @@ def export(logdir, make_generator, output=None):
     except BaseException as error:
         replaced = not partial.exists()  # renamed into place: the new export is whole at `output`
         shutil.rmtree(partial, ignore_errors=True)
-        if isinstance(error, KeyboardInterrupt) and not replaced:  # cli.run_command prints it, exits with 130
+        if cli.interrupted(error) and not replaced:  # cli.run_command prints it, exits with 130
             left = "the previous export there is as it was" if (output / EXPORT_FILE).is_file() else "nothing written"
             raise KeyboardInterrupt(f"interrupted: {output} not exported; {left}") from None
         if cli.disk_full(error) is not None:  # named as `output`, not as a file of the partial folder, now gone

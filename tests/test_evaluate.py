@@ -410,9 +410,15 @@ def test_more_evaluation_samples_than_real_training_images_are_said_and_scored_a
     assert evaluator.num_samples == 1000 and evaluator.shortfall() is None
 
 
-def test_an_interrupted_evaluation_says_its_metrics_were_not_written(tmp_path, monkeypatch):
+@pytest.mark.parametrize("arrives_as", ["KeyboardInterrupt", "another error, from TensorFlow's C++ code"])
+def test_an_interrupted_evaluation_says_its_metrics_were_not_written(tmp_path, monkeypatch, arrives_as):
+    from common import cli
+
     def interrupted(*args, **kwargs):  # Ctrl-C while the evaluator loads
-        raise KeyboardInterrupt
+        if arrives_as == "KeyboardInterrupt":
+            raise KeyboardInterrupt
+        monkeypatch.setattr(cli, "_stop_requested", True)  # the signal's handler ran
+        raise AttributeError("'list' object has no attribute '_type_spec'")
 
     monkeypatch.setattr(quality, "Evaluator", interrupted)
     inputs = {"dataset": "mnist_5k", "data_dir": None, "image_size": 64, "source": "s.npz",

@@ -365,6 +365,39 @@ def test_every_command_says_what_an_interrupt_left(tmp_path):
         assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
 
 
+def test_a_ctrl_c_that_tensorflow_turned_into_another_error_is_still_the_interrupt_line(tmp_path, plain_run):
+    # A signal that arrives inside TensorFlow's C++ code (export's tf.function, say) can come up as
+    # another exception: "SystemError: <built-in function __import__> returned a result with an
+    # exception set", then an AttributeError from nest.flatten. It is still the user's Ctrl-C.
+    program = ("import signal; from common import cli\n"
+               "def main(argv):\n"
+               "    try:\n"
+               "        signal.raise_signal(signal.SIGINT)\n"
+               "    except KeyboardInterrupt:\n"
+               "        raise AttributeError(\"'list' object has no attribute '_type_spec'\")\n"
+               "cli.run_command(main)\n")
+    done = command_in_process(tmp_path, program)
+    assert done.returncode == 130 and done.stderr.strip().splitlines() == ["interrupted: stopped before finishing"], \
+        done.stderr
+    # export says what it left, and leaves no partial folder
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    program = ("import signal; from common import cli, export\n"
+               "def serving_module(*args):\n"
+               "    try:\n"
+               "        signal.raise_signal(signal.SIGINT)\n"
+               "    except KeyboardInterrupt:\n"
+               "        raise AttributeError(\"'list' object has no attribute '_type_spec'\")\n"
+               "export.serving_module = serving_module\n"
+               "import runpy, sys\n"
+               f"sys.argv = ['export.py', '--logdir={logdir}']\n"
+               "runpy.run_module('commands.export', run_name='__main__', alter_sys=True)\n")
+    done = command_in_process(tmp_path, program)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"interrupted: {logdir / 'export'} not exported; nothing written"
+    assert sorted(path.name for path in logdir.iterdir() if path.name.startswith(".export")) == []
+
+
 def test_tensorflow_out_of_memory_is_one_line_in_every_command(tmp_path):
     # NumPy's MemoryError was one line, TensorFlow's was a traceback: generate --num_samples=3000000
     # --batch_size=3000000 on a machine of 20 GB, say (one Dense output of 49 GB).

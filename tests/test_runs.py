@@ -797,6 +797,29 @@ def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, 
     assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\ninterrupted: X is as it was\n"
 
 
+def test_a_ctrl_c_that_c_code_turned_into_another_error_is_still_one_line_with_status_130(monkeypatch, capsys):
+    # Landing inside a call into C code (TensorFlow's), the KeyboardInterrupt comes up as the cause
+    # of a SystemError, itself the context of whatever the code around it raised next.
+    import os
+
+    ended = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    try:
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as interruption:
+                raise SystemError("<built-in function __import__> returned a result with an exception set") \
+                    from interruption
+        except SystemError:
+            raise AttributeError("'list' object has no attribute '_type_spec'")
+    except AttributeError as error:
+        sys.excepthook(type(error), error, error.__traceback__)
+    assert ended == [130]
+    assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\n"
+    assert not arguments.raised_by_interrupt(ValueError("a plain error"))
+
+
 def test_a_path_error_that_nothing_handles_is_one_line_with_status_2(monkeypatch, capsys, tmp_path):
     # A script's --json in a folder that is not there, a --csv that is not there, ...
     import os
