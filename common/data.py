@@ -717,7 +717,22 @@ def worker_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):
     pairs = dataset.pipeline(batch_size, seed, shards, shard, start)  # uint8 images, int32 labels
     pairs = pairs.map(as_written(lambda images, labels: (scale_images(images), labels)),
                       num_parallel_calls=tf.data.AUTOTUNE)
-    return pairs.prefetch(tf.data.AUTOTUNE)
+    return pairs.prefetch(tf.data.AUTOTUNE).with_options(without_autotuning())
+
+
+def without_autotuning():
+    """tf.data options that turn its autotuning off: AUTOTUNE then keeps TensorFlow's fixed
+    starting values, and no tuning thread is started.
+
+    That thread (Model::OptimizeLoop) sleeps on a timer that grows toward a minute as a
+    pipeline lives, and an iterator freed meanwhile waits for it while holding Python's
+    lock: a process that trains several runs (a figure script's, a notebook's, the tests')
+    stood still for 15-55 s at a time. The streamed folder pipeline kept its rate
+    (docs/data.md); the in-memory one is far faster than any step.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
 
 
 def memory_batches(dataset, batch_size, seed, shards=1, shard=0, start=0):

@@ -329,6 +329,18 @@ def test_a_tfds_set_not_prepared_leaves_nothing_in_the_temp_folder(tmp_path, mon
     assert tempfile.gettempdir() == str(temp)  # put back as it was
 
 
+def test_a_runs_input_pipeline_starts_no_autotuning_thread(tmp_path):
+    # tf.data's tuning thread sleeps on a timer that grows to a minute as a pipeline lives; an
+    # iterator freed meanwhile waits for it while holding Python's lock, and a process that
+    # trains one run after another (the tests' workers, a figure script) stood still 15-55 s.
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(8):
+        Image.fromarray(np.full((12, 12, 3), 20 * index, np.uint8)).save(folder / f"{index}.png")
+    for dataset in (data.load_dataset("mnist_5k"), data.load_dataset(f"folder:{folder}", image_size=8)):
+        assert data.worker_batches(dataset, 4, seed=0).options().autotune.enabled is False
+
+
 def test_crop_and_resize_takes_the_centre_square_and_keeps_the_channels():
     wide = np.zeros((4, 12, 1), np.uint8)
     wide[:, 4:8] = 200  # the centre 4x4 square
