@@ -398,19 +398,38 @@ def test_a_ctrl_c_that_tensorflow_turned_into_another_error_is_still_the_interru
     assert sorted(path.name for path in logdir.iterdir() if path.name.startswith(".export")) == []
 
 
-def test_tensorflow_out_of_memory_is_one_line_in_every_command(tmp_path):
+TENSORFLOW_ERRORS = {
     # NumPy's MemoryError was one line, TensorFlow's was a traceback: generate --num_samples=3000000
     # --batch_size=3000000 on a machine of 20 GB, say (one Dense output of 49 GB).
+    "out of memory": (
+        "ResourceExhaustedError", "Exception encountered when calling Dense.call().\\n\\n{{function_node MatMul}} OOM "
+        "when allocating tensor with shape[3000000,4096] and type float on /job:localhost/replica:0/task:0/device:CPU:0 "
+        "by allocator mklcpu [Op:MatMul]",
+        "out of memory (OOM when allocating tensor with shape[3000000,4096] and type float); ask for less"),
+    # TensorFlow says a full disk with the error it raises for memory: it read "out of memory ...; ask for less".
+    "a full disk": (
+        "ResourceExhaustedError", "{{function_node __wrapped__SaveV2}} /full/export/variables/variables.data-00000-of-"
+        "00001.tempstate1; No space left on device [Op:SaveV2]",
+        "/full/export/variables/variables.data-00000-of-00001.tempstate1: No space left on device; free some space "
+        "there, or write elsewhere"),
+    # A checkpoint folder made immutable (chattr +i) under a writable run directory: it was a traceback.
+    "no permission": (
+        "PermissionDeniedError", "{{function_node __wrapped__SaveV2}} /odd dir/run/checkpoints/ckpt-5_temp; Operation "
+        "not permitted [Op:SaveV2]",
+        "/odd dir/run/checkpoints/ckpt-5_temp: Operation not permitted"),
+}
+
+
+@pytest.mark.parametrize("case", TENSORFLOW_ERRORS)
+def test_tensorflows_errors_about_memory_and_files_are_one_line_in_every_command(tmp_path, case):
+    kind, message, said = TENSORFLOW_ERRORS[case]
     program = ("import tensorflow as tf; from common import cli\n"
                "def main(argv):\n"
-               "    raise tf.errors.ResourceExhaustedError(None, None, 'Exception encountered when calling "
-               "Dense.call().\\n\\n{{function_node MatMul}} OOM when allocating tensor with shape[3000000,4096] and "
-               "type float on /job:localhost/replica:0/task:0/device:CPU:0 by allocator mklcpu [Op:MatMul]')\n"
+               f"    raise tf.errors.{kind}(None, None, '{message}')\n"
                "cli.run_command(main)\n")
     done = command_in_process(tmp_path, program)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines() == [
-        "error: out of memory (OOM when allocating tensor with shape[3000000,4096] and type float); ask for less"]
+    assert done.stderr.strip().splitlines() == [f"error: {said}"]
 
 
 def test_export_into_a_read_only_folder_names_its_output_not_its_partial_folder(plain_run, tmp_path, monkeypatch):
@@ -426,29 +445,6 @@ def test_export_into_a_read_only_folder_names_its_output_not_its_partial_folder(
     done = run_in_process(["-m", "commands.export", f"--logdir={plain_run}", f"--output={output}"])
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [f"error: {output}: Read-only file system"]
-
-
-def test_a_file_tensorflow_cannot_write_is_named_in_every_command(tmp_path):
-    # TensorFlow says a full disk with the error it raises for memory: it read "out of memory ...; ask for less".
-    program = ("import tensorflow as tf; from common import cli\n"
-               "def main(argv):\n"
-               "    raise tf.errors.ResourceExhaustedError(None, None, '{{function_node __wrapped__SaveV2}} "
-               "/full/export/variables/variables.data-00000-of-00001.tempstate1; No space left on device [Op:SaveV2]')\n"
-               "cli.run_command(main)\n")
-    done = command_in_process(tmp_path, program)
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines() == [
-        "error: /full/export/variables/variables.data-00000-of-00001.tempstate1: No space left on device; free some "
-        "space there, or write elsewhere"]
-    # A checkpoint folder made immutable (chattr +i) under a writable run directory: it was a traceback.
-    program = ("import tensorflow as tf; from common import cli\n"
-               "def main(argv):\n"
-               "    raise tf.errors.PermissionDeniedError(None, None, '{{function_node __wrapped__SaveV2}} "
-               "/odd dir/run/checkpoints/ckpt-5_temp; Operation not permitted [Op:SaveV2]')\n"
-               "cli.run_command(main)\n")
-    done = command_in_process(tmp_path, program)
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines() == ["error: /odd dir/run/checkpoints/ckpt-5_temp: Operation not permitted"]
 
 
 def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
