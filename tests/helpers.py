@@ -339,10 +339,11 @@ class _captured_output:
         return False
 
 
-def fill_disk(monkeypatch, folder):
+def fill_disk(monkeypatch, folder, room=0):
     """Makes the disk under `folder` full for Python's own writes, as a full disk fails them: a
     file opened for writing is made, and its first write that reaches the disk (at a flush or
-    close, mostly) raises OSError ENOSPC. TensorFlow's writes (checkpoints, events) are unaffected."""
+    close, mostly) raises OSError ENOSPC. TensorFlow's writes (checkpoints, events) are unaffected.
+    With `room`, that many bytes (over all files) are written first: the disk fills part way."""
     import builtins
     import errno
     import io
@@ -350,9 +351,14 @@ def fill_disk(monkeypatch, folder):
     real_open = io.open
     folder = os.path.abspath(folder)
 
+    left = [room]
+
     class Full(io.FileIO):
         def write(self, data):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            if len(data) > left[0]:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            left[0] -= len(data)
+            return super().write(data)
 
     def opened(file, mode="r", buffering=-1, encoding=None, errors=None, newline=None, closefd=True, opener=None):
         inside = not isinstance(file, int) and os.path.abspath(os.fsdecode(file)).startswith(folder + os.sep)

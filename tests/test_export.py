@@ -7,6 +7,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import tempfile
 import subprocess
 import sys
 import time
@@ -478,18 +479,24 @@ def test_a_path_that_cannot_be_written_is_one_line_in_every_command(tmp_path):
         assert done.stderr.strip().splitlines() == [f"error: {link}: File exists"]
 
 
-@pytest.mark.parametrize("command, name", [("generate", "samples.npz"), ("export", "export")])
+@pytest.mark.parametrize("command, name, room", [("generate", "samples.npz", 0), ("export", "export", 100_000)])
 def test_generate_and_export_onto_a_full_disk_name_what_and_leave_nothing(plain_run, tmp_path, monkeypatch, command,
-                                                                          name):
+                                                                          name, room):
     # Each said "error: No space left on device"; generate left an empty samples.npz.partial.npz.
+    # Export also left Keras's temporary assets folder (tmpXXXX/assets) in $TMPDIR when the disk
+    # filled part way through generator.keras (its weights, after the zip file's first entries).
     output = tmp_path / "full" / name
     output.parent.mkdir()
-    fill_disk(monkeypatch, output.parent)
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    fill_disk(monkeypatch, output.parent, room)
     done = run_in_process(["-m", f"commands.{command}", f"--logdir={plain_run}", f"--output={output}"])
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"error: {output}: No space left on device; free some space there, or write elsewhere"]
     assert list(output.parent.iterdir()) == []
+    assert list(scratch.iterdir()) == []
 
 
 def test_h_as_a_flags_value_is_that_value(tmp_path):
