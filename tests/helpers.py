@@ -364,7 +364,7 @@ def fill_disk(monkeypatch, folder, room=0):
         inside = not isinstance(file, int) and os.path.abspath(os.fsdecode(file)).startswith(folder + os.sep)
         if not inside or not set(mode) & set("wax+"):
             return real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
-        raw = Full(file, mode.replace("b", "").replace("t", ""))
+        raw = Full(file, mode.replace("b", "").replace("t", ""), closefd, opener=opener)  # (TemporaryFile: O_TMPFILE)
         buffered = (io.BufferedRandom if "+" in mode else io.BufferedWriter)(raw)
         return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding or "utf-8", errors, newline)
 
