@@ -369,6 +369,19 @@ def write_text_whole(path, text):
         partial.write_text(text)
 
 
+@contextlib.contextmanager
+def temporary_files_in(folder):
+    """Inside, Python's tempfile module makes its files and folders in `folder`, for libraries
+    that leave theirs behind (TFDS, Keras after a failed save): they go when `folder` goes."""
+    import tempfile
+
+    previous, tempfile.tempdir = tempfile.tempdir, str(folder)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = previous
+
+
 def _file_in_the_way(path):
     """The first of `path` and its parents, from the nearest, that exists: if it is a file (or a
     link to one), as a path; else None (a folder, or a link to nothing, which is no file)."""

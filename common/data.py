@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import ExifTags, Image
 
+from arguments import temporary_files_in
 from common import devices, image_cache, rundir
 from common.cli import UserError, did_you_mean, is_utf8
 
@@ -517,13 +518,8 @@ def tfds_scratch():
     removes it, so every refused start and every prepare would leave one in TMPDIR. Use it
     around everything that uses such a builder: the metadata is read from there lazily.
     """
-    previous = tempfile.tempdir
-    with tempfile.TemporaryDirectory(prefix="tfds-scratch-") as scratch:
-        tempfile.tempdir = scratch
-        try:
-            yield
-        finally:
-            tempfile.tempdir = previous
+    with tempfile.TemporaryDirectory(prefix="tfds-scratch-") as scratch, temporary_files_in(scratch):
+        yield
 
 
 def tfds_examples(dataset, split=None, seed=None, context=None):

@@ -23,7 +23,6 @@ an interrupted export leaves the previous export whole. That folder, .NAME.parti
 is made as a plain mkdir makes a folder (0o777 minus the umask, as the rest of the run), and
 one left by a killed export (its process is gone) is removed by the next export.
 """
-import contextlib
 import errno
 import os
 import pathlib
@@ -32,6 +31,7 @@ import secrets
 import shutil
 import socket
 
+import arguments
 from common import cli, devices, rundir, sampling
 
 EXPORT_FILE = "export.json"
@@ -140,7 +140,9 @@ def export(logdir, make_generator, output=None):
     remove_stale_folders(output)
     partial = new_folder(output, "partial")
     try:
-        with temporary_files_in(partial):  # Keras's scratch folder for assets: removed with `partial`
+        # Keras saves a .keras file's assets through a tmpXXXX/ folder that it removes only once the
+        # weights are written: a full disk there left it in TMPDIR; in `partial` it goes with it.
+        with arguments.temporary_files_in(partial):
             model.save(partial / "generator.keras")
         module = serving_module(model, num_classes)
         tf.saved_model.save(module, str(partial / "saved_model"), signatures={"serving_default": module.serve})
@@ -165,20 +167,6 @@ def export(logdir, make_generator, output=None):
         raise
     print(f"wrote {output / 'generator.keras'} and {output / 'saved_model'} from {checkpoint}")
     return output
-
-
-@contextlib.contextmanager
-def temporary_files_in(folder):
-    """Inside, the tempfile module makes its files and folders in `folder`. Keras saves a .keras
-    file's assets through a tmpXXXX/ folder that it removes only once the weights are written:
-    a full disk there left it in TMPDIR; in `folder` it goes with the folder."""
-    import tempfile
-
-    previous, tempfile.tempdir = tempfile.tempdir, str(folder)
-    try:
-        yield
-    finally:
-        tempfile.tempdir = previous
 
 
 def new_folder(output, kind):
