@@ -40,6 +40,16 @@ def pytest_unconfigure(config):
         shutil.rmtree(_MADE_CACHE, ignore_errors=True)
 
 
+@pytest.fixture
+def stand_in_networks():
+    """Every variant trains tests/helpers.py's small_generator and small_discriminator in the
+    test: for tests of what a run does around its networks (about a fifth of the CPU time)."""
+    from tests.helpers import small_networks
+
+    with small_networks():
+        yield
+
+
 @pytest.fixture(autouse=True)
 def float32_after_each_test():
     """A run with --mixed_precision sets Keras' global policy; the next test starts from float32."""

@@ -8,6 +8,8 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
+
 import variants
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -79,6 +81,61 @@ def train_in_process(variant, logdir, *argv):
     return config
 
 
+def small_generator(image_shape, latent_dim=128, num_classes=0, *args, **kwargs):
+    """A stand-in for every variant's networks.make_generator, with its interface and a hundredth
+    of its cost: [noise [N, latent_dim], labels int [N]] -> images [N, H, W, C] in [-1, 1]
+    (float32), one dense layer (and, with num_classes, a per-class offset: the label shows)."""
+    import keras
+    from keras import layers
+
+    noise = keras.Input((latent_dim,), name="noise")
+    labels = keras.Input((), dtype="int32", name="labels")
+    x = layers.Dense(int(np.prod(image_shape)))(noise)
+    if num_classes:
+        x = layers.Add()([x, layers.Embedding(num_classes, int(np.prod(image_shape)))(labels)])
+    images = layers.Activation("tanh", dtype="float32")(layers.Reshape(tuple(image_shape))(x))
+    return keras.Model([noise, labels], images, name="generator")
+
+
+def small_discriminator(image_shape, num_classes=0, *args, **kwargs):
+    """A stand-in for every variant's networks.make_discriminator: [images [N, H, W, C], labels
+    int [N]] -> [N, 1] float32, one dense layer on the pixels (with num_classes, plus a per-class
+    bias)."""
+    import keras
+    from keras import layers
+
+    images = keras.Input(tuple(image_shape), name="images")
+    labels = keras.Input((), dtype="int32", name="labels")
+    logits = layers.Dense(1, dtype="float32")(layers.Flatten()(images))
+    if num_classes:
+        logits = layers.Add(dtype="float32")([logits, layers.Embedding(num_classes, 1, dtype="float32")(labels)])
+    return keras.Model([images, labels], logits, name="discriminator")
+
+
+_SMALL = []  # [True] while small_networks() is in effect (trained_run's cache tells the two apart)
+
+
+@contextlib.contextmanager
+def small_networks():
+    """Inside, every variant trains small_generator and small_discriminator instead of its own
+    networks: the same steps, losses, optimizers, data and TrainingRun around them, for about a
+    fifth of a tiny run's CPU time (most of which is TensorFlow building the networks' graphs).
+    For tests whose subject is what a run does around its networks (checkpoints, signals, logs,
+    resumes); the networks themselves, and each variant's run with them, are tested with their
+    own (test_networks.py, test_train.py, test_finite_runs.py's switches, test_devices.py)."""
+    modules = [variants.module(name, "networks") for name in VARIANTS]
+    saved = [(module.make_generator, module.make_discriminator) for module in modules]
+    for module in modules:
+        module.make_generator, module.make_discriminator = small_generator, small_discriminator
+    _SMALL.append(True)
+    try:
+        yield
+    finally:
+        _SMALL.pop()
+        for module, (generator, discriminator) in zip(modules, saved):
+            module.make_generator, module.make_discriminator = generator, discriminator
+
+
 def trained_run(variant, destination, *argv):
     """A copy at `destination` of the run that train_in_process(variant, ..., *argv) leaves.
 
@@ -93,7 +150,8 @@ def trained_run(variant, destination, *argv):
 
     from common import rundir
 
-    key = hashlib.sha256(json.dumps([variant, *argv]).encode()).hexdigest()[:16]
+    networks = ["small networks"] if _SMALL else []
+    key = hashlib.sha256(json.dumps([variant, *argv, *networks]).encode()).hexdigest()[:16]
     cached = pathlib.Path(os.environ["GAN_TESTS_CACHE"]) / "runs" / f"{variant}-{key}"
     cached.parent.mkdir(parents=True, exist_ok=True)
     with open(cached.parent / f"{cached.name}.lock", "w") as lock:

@@ -13,6 +13,10 @@ import tensorflow as tf
 from common import training_run
 from tests.helpers import ITERATIONS, N_CRITIC, VARIANTS, metrics_rows, train_in_process, trained_run
 
+# What a run does once its numbers stop being finite is tested on small stand-in networks
+# (usefixtures("stand_in_networks")); the switches and the float16 loss scales with the
+# variants' own networks, whose overflows the float16 tests count.
+
 
 # ---- the switches ------------------------------------------------------------------------------
 
@@ -82,6 +86,7 @@ class TooLargeStepRun(training_run.TrainingRun):
         generator_optimizer.learning_rate = discriminator_optimizer.learning_rate = 1e38
 
 
+@pytest.mark.usefixtures("stand_in_networks")
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_blow_up_stops_the_run_and_leaves_only_finite_checkpoints(variant, tmp_path, monkeypatch, capsys):
     logdir = tmp_path / "run"
@@ -162,6 +167,7 @@ def test_a_float16_blow_up_still_stops_the_run(tmp_path, monkeypatch):
         train_in_process("wgan_gp", tmp_path / "run", "--mixed_precision=float16", "--train_steps=20")
 
 
+@pytest.mark.usefixtures("stand_in_networks")
 def test_non_finite_losses_in_a_row_stop_a_run_whose_weights_are_finite(tmp_path, monkeypatch):
     from dcgan import train
 
@@ -176,6 +182,7 @@ def test_non_finite_losses_in_a_row_stop_a_run_whose_weights_are_finite(tmp_path
         train_in_process("dcgan", tmp_path / "run", "--train_steps=10")
 
 
+@pytest.mark.usefixtures("stand_in_networks")
 def test_an_interrupt_after_a_blow_up_saves_nothing(tmp_path, monkeypatch, capsys):
     # Between two checks the weights can already be NaN; the Ctrl-C save must not write them.
     logdir = tmp_path / "run"
@@ -198,6 +205,7 @@ class BlowsUpAtThree(training_run.TrainingRun):
         return int(self.iterations_done.numpy()) != 3
 
 
+@pytest.mark.usefixtures("stand_in_networks")
 def test_the_resume_after_a_blow_up_draws_other_random_numbers(tmp_path, monkeypatch):
     # The last good checkpoint holds the random state that led to the blow-up; replaying it
     # on the same weights and data would blow up again, so that one resume is reseeded.

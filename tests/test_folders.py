@@ -285,6 +285,7 @@ def test_a_file_whose_name_is_not_utf8_is_skipped_with_a_warning(tmp_path, capsy
                                        f"text, which TensorFlow cannot open ({folder}/caf\\xe9.png); rename them\n")
 
 
+@pytest.mark.usefixtures("stand_in_networks")
 def test_a_folder_named_another_way_resumes_and_a_changed_one_is_said(tmp_path, monkeypatch, capsys):
     small_folder(tmp_path / "images")
     monkeypatch.chdir(tmp_path)

@@ -9,11 +9,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.helpers import VARIANTS, metrics_rows, train_in_process, train_module
+from tests.helpers import VARIANTS, metrics_rows, small_networks, train_in_process, train_module
 
 ITERATIONS = 3
 N_CRITIC = 2
 BATCH = 8  # tests/helpers.py: TINY
+
+
+@pytest.fixture(autouse=True, scope="module")
+def small():
+    """Small stand-in networks (tests/helpers.py: small_networks): the random numbers are drawn
+    by each variant's steps, not by its networks."""
+    with small_networks():
+        yield
 
 
 class Record(keras.layers.Layer):

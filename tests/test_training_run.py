@@ -22,7 +22,16 @@ from PIL import Image
 from commands import generate
 from common import cli, data, quality, rundir, training_run
 from tests.helpers import (ITERATIONS, REPO, TINY, fill_disk, metrics_rows, own_stderr_lines, parse, run_in_process,
-                           run_python, snapshot, train_in_process, trained_run)
+                           run_python, small_networks, snapshot, train_in_process, trained_run)
+
+
+@pytest.fixture(autouse=True)
+def small(request):
+    """The runs here train small stand-in networks (conftest.py: stand_in_networks): what is
+    tested is what a run does around them. A test marked real_networks (it continues here a
+    run that a command trained in a process of its own) trains the variants' own."""
+    if not request.node.get_closest_marker("real_networks"):
+        request.getfixturevalue("stand_in_networks")
 
 
 # ---- --conditional ---------------------------------------------------------------------------
@@ -33,16 +42,21 @@ def conditional_runs(tmp_path_factory):
     """Each paper's variant trained for 2 generator iterations with --conditional: dcgan and
     wgan on mnist_5k, wgan_gp on a TFDS set; and an unconditional run (the flags of other
     tests' runs: trained once for all of them)."""
+    root = tmp_path_factory.mktemp("conditional")
+    with small_networks():
+        trained_conditional_runs(root)
+    return root
+
+
+def trained_conditional_runs(root):
     import tensorflow_datasets as tfds
 
-    root = tmp_path_factory.mktemp("conditional")
     for variant in ("dcgan", "wgan"):
         trained_run(variant, root / variant, "--train_steps=2", "--conditional")
     with tfds.testing.mock_data(num_examples=16):  # offline: random images with the set's shapes and labels
         trained_run("wgan_gp", root / "wgan_gp", "--dataset=tfds:mnist", "--image_size=28", "--conditional",
                     "--train_steps=2")
     trained_run("dcgan", root / "unconditional", "--train_steps=2")  # the contrast for --label
-    return root
 
 
 @pytest.mark.parametrize("variant", ("dcgan", "wgan", "wgan_gp"))
@@ -163,6 +177,7 @@ def signal_a_long_run(logdir, when, *signal_numbers, argv=(), clock=None):
     return status, "".join(rest), stderr_path.read_text()
 
 
+@pytest.mark.real_networks
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_an_interrupted_run_saves_a_checkpoint_and_resumes_there(tmp_path, signal_name, capsys):
     logdir = tmp_path / "run"
