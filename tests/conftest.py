@@ -32,6 +32,26 @@ def pytest_configure(config):
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
+# The test modules by their CPU time, the longest first (measured with the whole suite on the
+# 2-core machine, docs/tests.md). pytest.ini has pytest-xdist hand whole modules to the two
+# workers in collection order (--dist loadfile --no-loadscope-reorder), so the modules that
+# start last are short ones and the workers finish together: with pytest-xdist's own order,
+# by the number of tests, the one-test notebook module came last and one worker ran on alone
+# for half a minute. A module not listed runs after these.
+LONGEST_FIRST = (
+    "test_devices", "test_train", "test_finite_runs", "test_training_run", "test_evaluate", "test_figures",
+    "test_networks", "test_configs", "test_export", "test_notebook", "test_toy", "test_pages", "test_data",
+    "test_docs", "test_folders", "test_random", "test_steps", "test_runs", "test_metrics", "test_side_by_side",
+    "test_losses",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The modules in LONGEST_FIRST's order; each module's tests in their own order."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 def pytest_unconfigure(config):
     """The session's cache goes with the session (about 370 MB of runs and the classifier)."""
     if _MADE_CACHE:
