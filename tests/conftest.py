@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")  # the tests pin CPU numerics
-# One fresh cache for the session (the digit classifier trains once, ~20 s; the shared runs),
+# One fresh cache for the session (the shared runs, classifiers that a test trains),
 # shared by both test workers (they inherit the controller's environment) and the commands the
 # tests start, and never the user's own ~/.cache. The process that made it removes it at the end.
 _MADE_CACHE = None
@@ -37,9 +37,10 @@ def pytest_configure(config):
 # workers in collection order (--dist loadfile --no-loadscope-reorder), so the modules that
 # start last are short ones and the workers finish together: with pytest-xdist's own order,
 # by the number of tests, the one-test notebook module came last and one worker ran on alone
-# for half a minute. A module not listed runs after these.
+# for half a minute. test_evaluate goes first: it trains the digit classifier that modules
+# after it use (they would wait for it). A module not listed runs after these.
 LONGEST_FIRST = (
-    "test_devices", "test_train", "test_finite_runs", "test_training_run", "test_evaluate", "test_figures",
+    "test_evaluate", "test_devices", "test_train", "test_finite_runs", "test_training_run", "test_figures",
     "test_networks", "test_configs", "test_export", "test_notebook", "test_toy", "test_pages", "test_data",
     "test_docs", "test_folders", "test_random", "test_steps", "test_runs", "test_metrics", "test_side_by_side",
     "test_losses",
