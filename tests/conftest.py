@@ -32,17 +32,16 @@ def pytest_configure(config):
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 
-# The test modules by their CPU time, the longest first (measured with the whole suite on the
+# The test modules by their time, the longest first (measured with the whole suite on the
 # 2-core machine, docs/tests.md). pytest.ini has pytest-xdist hand whole modules to the two
 # workers in collection order (--dist loadfile --no-loadscope-reorder), so the modules that
 # start last are short ones and the workers finish together: with pytest-xdist's own order,
 # by the number of tests, the one-test notebook module came last and one worker ran on alone
-# for half a minute. test_evaluate goes first: it trains the digit classifier that modules
-# after it use (they would wait for it). A module not listed runs after these.
+# for half a minute. A module not listed runs after these.
 LONGEST_FIRST = (
-    "test_evaluate", "test_devices", "test_train", "test_finite_runs", "test_training_run", "test_figures",
-    "test_networks", "test_configs", "test_export", "test_notebook", "test_toy", "test_pages", "test_data",
-    "test_docs", "test_folders", "test_random", "test_steps", "test_runs", "test_metrics", "test_side_by_side",
+    "test_devices", "test_train", "test_training_run", "test_finite_runs", "test_figures", "test_networks",
+    "test_export", "test_configs", "test_evaluate", "test_notebook", "test_pages", "test_toy", "test_data",
+    "test_folders", "test_random", "test_docs", "test_steps", "test_runs", "test_metrics", "test_side_by_side",
     "test_losses",
 )
 
