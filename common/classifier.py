@@ -88,7 +88,11 @@ def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None,
     entry = f"classifier-{name}-{entry_key(splits, seed, epochs)}"
     bundled = BUNDLED / entry
     if bundled.with_suffix(".json").is_file():
-        return _load(splits, seed, bundled)
+        try:
+            return _load(splits, seed, bundled)
+        except Unreadable as error:  # a damaged checkout: the cache's, or one trained now, will do
+            print(f"warning: the bundled {name} classifier is unreadable ({error}); using a cached or newly trained "
+                  "one (`git checkout common/assets` restores it)", file=sys.stderr)
     stem = pathlib.Path(cache_dir) / entry
     stem.parent.mkdir(parents=True, exist_ok=True)
     # Runs (or test workers) that start together train the classifier once: the others wait
@@ -107,14 +111,25 @@ def entry_key(splits, seed, epochs):
     return key.hexdigest()[:16]
 
 
+class Unreadable(Exception):
+    """A saved classifier's files could not be read back (truncated, say): names the file and why."""
+
+
 def _load(splits, seed, stem):
-    """The classifier saved at STEM.weights.h5, with the held-out accuracy STEM.json records."""
+    """The classifier saved at STEM.weights.h5, with the held-out accuracy STEM.json records;
+    Unreadable if either file cannot be read back."""
     import keras
 
     keras.utils.set_random_seed(seed)
     model = make_classifier(int(splits[1].max()) + 1)
-    model.load_weights(stem.with_suffix(".weights.h5"))
-    return Classifier(model, json.loads(stem.with_suffix(".json").read_text())["heldout_accuracy"])
+    for path in (stem.with_suffix(".weights.h5"), stem.with_suffix(".json")):
+        try:
+            if path.suffix == ".json":
+                return Classifier(model, float(json.loads(path.read_text())["heldout_accuracy"]))
+            model.load_weights(path)
+        except (OSError, ValueError, KeyError, TypeError) as error:  # (h5py, Keras and json say it so)
+            reason = os_error_message(error) if isinstance(error, OSError) and error.filename else error
+            raise Unreadable(f"{path}: {reason}") from None
 
 
 def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):
@@ -123,7 +138,10 @@ def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):
     train_images, train_labels, heldout_images, heldout_labels = splits
     weights, record = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
     if weights.is_file() and record.is_file():
-        return _load(splits, seed, stem)
+        try:
+            return _load(splits, seed, stem)
+        except Unreadable as error:  # trained again below, in its place
+            print(f"warning: the cached {name} classifier is unreadable ({error}); training it again", file=sys.stderr)
     keras.utils.set_random_seed(seed)
     model = make_classifier(int(train_labels.max()) + 1)
 

@@ -101,6 +101,32 @@ def test_a_classifier_that_cannot_be_cached_is_used_and_said_in_one_line(tmp_pat
     assert [path.suffix for path in tmp_path.iterdir()] == [".lock"]
 
 
+def test_an_unreadable_classifier_is_said_in_one_line_and_trained_in_its_place(tmp_path, monkeypatch, capsys):
+    # A damaged checkout's bundled weights, a cache entry cut short: a warning each, not an error.
+    images, labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
+    splits = (images[:64], labels[:64], heldout_images[:20], heldout_labels[:20])
+    entry = f"classifier-mnist_5k-{classifier.entry_key(splits, 0, 1)}"
+    bundled, cache = tmp_path / "assets", tmp_path / "cache"
+    bundled.mkdir()
+    (bundled / f"{entry}.weights.h5").write_bytes(b"not HDF5")
+    (bundled / f"{entry}.json").write_text('{"heldout_accuracy": 0.5}')
+    monkeypatch.setattr(classifier, "BUNDLED", bundled)
+
+    def load():
+        classifier.load_or_train("mnist_5k", cache_dir=cache, epochs=1, splits=splits, verbose=False)
+        return capsys.readouterr().err
+
+    said = load()
+    assert said.startswith(f"warning: the bundled mnist_5k classifier is unreadable ({bundled / entry}.weights.h5: ")
+    assert said.endswith("; using a cached or newly trained one (`git checkout common/assets` restores it)\n")
+    assert said.count("\n") == 1 and (cache / f"{entry}.weights.h5").is_file()
+    (cache / f"{entry}.weights.h5").write_bytes(b"")
+    said = load().splitlines()
+    assert said[1].startswith(f"warning: the cached mnist_5k classifier is unreadable ({cache / entry}.weights.h5: ")
+    assert said[1].endswith("; training it again") and len(said) == 2
+    assert len(load().splitlines()) == 1  # trained again in its place: the bundled one's warning alone
+
+
 def test_held_out_split_is_disjoint_and_balanced():
     train_images, train_labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
     assert len(train_images) == 4000 and len(heldout_images) == 1000
