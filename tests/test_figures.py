@@ -212,8 +212,11 @@ def test_training_curves_check_each_claim_from_the_numbers():
         "penalty_beats_clipping": False}
 
 
+@pytest.mark.usefixtures("stand_in_networks")
 def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figures(tmp_path):
-    result = run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}")
+    # In this process, on stand-in networks (tests/helpers.py: small_networks): what is checked
+    # is the script's machinery; the variants' runs with their own networks are tested elsewhere.
+    result = run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}", in_process=True)
     assert "Warning" not in result.stderr, result.stderr[-2000:]  # (no rank correlation of one point)
     numbers = json.loads((tmp_path / "training_curves_quick.json").read_text())
     assert (tmp_path / "loss_vs_quality_quick.png").stat().st_size > 0
