@@ -121,7 +121,8 @@ def test_two_processes_on_localhost_train_and_write_one_run(tmp_path, tmp_path_f
     command = ["wgan_gp/train.py", "--strategy=multi_worker", *TINY, "--train_steps=4", "--n_critic=1",
                f"--logdir={logdir}"]
     # The chief and its worker run the command as a user types it. The two workers first read
-    # a folder through their input pipelines, in the same processes (tests/worker_shares.py).
+    # a folder through their input pipelines, in the same processes, then train stand-in
+    # networks (tests/worker_shares.py).
     shares = tmp_path_factory.mktemp("shares")
     starts = [[sys.executable, *command]] * 2
     if roles == ("worker", "worker"):

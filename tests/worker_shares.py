@@ -1,6 +1,7 @@
 """Run as one of several workers (TF_CONFIG set): writes to SHARES, as JSON, the images of a
 folder that this worker's input pipeline gave it over BATCHES global batches; then runs
-`python PROGRAM ARGS` in this same process, as that command runs.
+`python PROGRAM ARGS` in this same process, as that command runs, on small stand-in networks
+(tests/helpers.py: small_networks; the chief and worker of the other test train the real ones).
 
     python tests/worker_shares.py FOLDER BATCHES SHARES PROGRAM [ARGS...]
 
@@ -16,6 +17,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from common import data, devices  # noqa: E402
+from tests.helpers import small_networks  # noqa: E402
 
 
 def shares(strategy, folder, batches):
@@ -39,4 +41,5 @@ if __name__ == "__main__":
     make_strategy = devices.make_strategy
     devices.make_strategy = lambda name: strategy if name == "multi_worker" else make_strategy(name)
     sys.argv = [program, *arguments]
-    runpy.run_path(program, run_name="__main__")
+    with small_networks():
+        runpy.run_path(program, run_name="__main__")
