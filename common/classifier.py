@@ -77,19 +77,20 @@ class Classifier:
         return np.concatenate(features), np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
 
 
-def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None, verbose=True, splits=None):
+def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None, verbose=True, splits=None,
+                  bundled=True):
     """The classifier for dataset `name`, from the cache or trained now (seeded).
 
     splits: training_and_heldout(name, data_dir), if the caller has it already. The bundled
-    classifier (BUNDLED) of the same key is used first, then the cache's.
+    classifier (BUNDLED) of the same key is used first (bundled=False: not), then the cache's.
     """
     splits = splits or training_and_heldout(name, data_dir)
     epochs = epochs or EPOCHS.get(name, DEFAULT_EPOCHS)
     entry = f"classifier-{name}-{entry_key(splits, seed, epochs)}"
-    bundled = BUNDLED / entry
-    if bundled.with_suffix(".json").is_file():
+    saved = BUNDLED / entry
+    if bundled and any(os.path.lexists(saved.with_suffix(suffix)) for suffix in (".weights.h5", ".json")):
         try:
-            return _load(splits, seed, bundled)
+            return load_saved(splits, seed, saved)
         except Unreadable as error:  # a damaged checkout: the cache's, or one trained now, will do
             print(f"warning: the bundled {name} classifier is unreadable ({error}); using a cached or newly trained "
                   "one (`git checkout common/assets` restores it)", file=sys.stderr)
@@ -103,9 +104,11 @@ def load_or_train(name, data_dir=None, seed=0, cache_dir=CACHE_DIR, epochs=None,
 
 def entry_key(splits, seed, epochs):
     """16 hex digits of a hash of what decides the weights: the training images and labels
-    (the first two of `splits`), this file's source, the seed and the epochs."""
+    (the first two of `splits`), this file's source (with Unix line ends, as a checkout that
+    turns them into Windows' has it too), the seed and the epochs."""
+    source = pathlib.Path(__file__).read_bytes().replace(b"\r\n", b"\n")
     key = hashlib.sha256()
-    for part in (splits[0].tobytes(), splits[1].tobytes(), pathlib.Path(__file__).read_bytes()):
+    for part in (splits[0].tobytes(), splits[1].tobytes(), source):
         key.update(part)
     key.update(f"seed={seed} epochs={epochs}".encode())
     return key.hexdigest()[:16]
@@ -115,21 +118,35 @@ class Unreadable(Exception):
     """A saved classifier's files could not be read back (truncated, say): names the file and why."""
 
 
-def _load(splits, seed, stem):
+def load_saved(splits, seed, stem):
     """The classifier saved at STEM.weights.h5, with the held-out accuracy STEM.json records;
-    Unreadable if either file cannot be read back."""
+    Unreadable (one line) if either file is missing or cannot be read back."""
+    import warnings
+
     import keras
 
     keras.utils.set_random_seed(seed)
     model = make_classifier(int(splits[1].max()) + 1)
-    for path in (stem.with_suffix(".weights.h5"), stem.with_suffix(".json")):
-        try:
-            if path.suffix == ".json":
-                return Classifier(model, float(json.loads(path.read_text())["heldout_accuracy"]))
-            model.load_weights(path)
-        except (OSError, ValueError, KeyError, TypeError) as error:  # (h5py, Keras and json say it so)
-            reason = os_error_message(error) if isinstance(error, OSError) and error.filename else error
-            raise Unreadable(f"{path}: {reason}") from None
+    weights, record = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
+    for path in (weights, record):
+        if not os.path.lexists(path):
+            raise Unreadable(f"{path} is missing")
+    try:
+        with warnings.catch_warnings():  # (Keras warns of each weight a damaged file lacks, then raises)
+            warnings.simplefilter("ignore")
+            model.load_weights(weights)
+    except OSError as error:  # (h5py's messages run over several lines, and name no file)
+        said = os_error_message(error) if error.filename else f"{weights}: {error}"
+        raise Unreadable(" ".join(said.split())) from None
+    except ValueError as error:  # (Keras': a first line, then every weight it could not find)
+        raise Unreadable(f"{weights}: {str(error).strip().splitlines()[0]}") from None
+    try:
+        accuracy = float(json.loads(record.read_text())["heldout_accuracy"])
+    except OSError as error:
+        raise Unreadable(os_error_message(error)) from None
+    except (ValueError, KeyError, TypeError):  # (not JSON, not UTF-8, not a record)
+        raise Unreadable(f"{record}: not a classifier's record") from None
+    return Classifier(model, accuracy)
 
 
 def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):
@@ -139,7 +156,7 @@ def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):
     weights, record = stem.with_suffix(".weights.h5"), stem.with_suffix(".json")
     if weights.is_file() and record.is_file():
         try:
-            return _load(splits, seed, stem)
+            return load_saved(splits, seed, stem)
         except Unreadable as error:  # trained again below, in its place
             print(f"warning: the cached {name} classifier is unreadable ({error}); training it again", file=sys.stderr)
     keras.utils.set_random_seed(seed)

@@ -3,7 +3,10 @@ import csv
 import io
 import json
 import math
+import pathlib
 import re
+import shutil
+import types
 import zipfile
 
 import keras
@@ -14,7 +17,9 @@ import variants
 from commands import evaluate
 from common import classifier, cli, data, quality
 from common.cli import UserError
-from tests.helpers import own_stderr_lines, run_in_process, run_python
+from tests.helpers import REPO, own_stderr_lines, run_in_process, run_python, snapshot
+
+ASSETS = REPO / "common" / "assets"
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +56,9 @@ def test_the_classifier_reaches_95_percent_on_held_out_mnist_5k(evaluator):
 
 
 @pytest.mark.reproduction
-def test_the_classifier_trained_from_scratch_reaches_95_percent(tmp_path, monkeypatch):
+def test_the_classifier_trained_from_scratch_reaches_95_percent(tmp_path):
     # The bundled classifier's training, again (about 20 s); round-off may move a few digits.
-    monkeypatch.setattr(classifier, "BUNDLED", tmp_path / "nothing bundled")
-    trained = classifier.load_or_train("mnist_5k", cache_dir=tmp_path, verbose=False)
+    trained = classifier.load_or_train("mnist_5k", cache_dir=tmp_path, verbose=False, bundled=False)
     assert trained.heldout_accuracy >= 0.95
     assert list(tmp_path.glob("classifier-mnist_5k-*.weights.h5"))  # trained here, and cached
 
@@ -101,30 +105,121 @@ def test_a_classifier_that_cannot_be_cached_is_used_and_said_in_one_line(tmp_pat
     assert [path.suffix for path in tmp_path.iterdir()] == [".lock"]
 
 
-def test_an_unreadable_classifier_is_said_in_one_line_and_trained_in_its_place(tmp_path, monkeypatch, capsys):
-    # A damaged checkout's bundled weights, a cache entry cut short: a warning each, not an error.
+@pytest.fixture(scope="module")
+def saved_classifier(tmp_path_factory):
+    """(splits of a few digits, the folder and entry name of a classifier trained on them for one epoch)."""
     images, labels, heldout_images, heldout_labels = classifier.training_and_heldout("mnist_5k")
     splits = (images[:64], labels[:64], heldout_images[:20], heldout_labels[:20])
-    entry = f"classifier-mnist_5k-{classifier.entry_key(splits, 0, 1)}"
+    folder = tmp_path_factory.mktemp("saved")
+    classifier.load_or_train("mnist_5k", cache_dir=folder, epochs=1, splits=splits, verbose=False, bundled=False)
+    return splits, folder, f"classifier-mnist_5k-{classifier.entry_key(splits, 0, 1)}"
+
+
+def cut_short(path):
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def made_a_folder(path):
+    path.unlink()
+    path.mkdir()
+
+
+def empty_hdf5(path):  # (Keras warns of every weight it lacks, then raises several lines)
+    import h5py
+
+    path.unlink()
+    h5py.File(path, "w").close()
+
+
+DAMAGE = {"weights cut short": (".weights.h5", cut_short), "weights missing": (".weights.h5", pathlib.Path.unlink),
+          "weights a folder": (".weights.h5", made_a_folder), "weights an empty HDF5 file": (".weights.h5", empty_hdf5),
+          "record missing": (".json", pathlib.Path.unlink), "record not UTF-8": (".json", lambda path:
+                                                                               path.write_bytes(b"\xff\xfe")),
+          "record a folder": (".json", made_a_folder), "record of no accuracy": (".json", lambda path:
+                                                                                path.write_text("[]"))}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_an_unreadable_bundled_classifier_is_one_line_and_the_cached_one_is_used(saved_classifier, damage, tmp_path,
+                                                                                 monkeypatch, capsys):
+    # A damaged checkout: a warning naming the file, not an error.
+    splits, saved, entry = saved_classifier
     bundled, cache = tmp_path / "assets", tmp_path / "cache"
-    bundled.mkdir()
-    (bundled / f"{entry}.weights.h5").write_bytes(b"not HDF5")
-    (bundled / f"{entry}.json").write_text('{"heldout_accuracy": 0.5}')
+    for folder in (bundled, cache):
+        shutil.copytree(saved, folder, ignore=shutil.ignore_patterns("*.lock"))
+    suffix, damaging = DAMAGE[damage]
+    damaging(bundled / f"{entry}{suffix}")
     monkeypatch.setattr(classifier, "BUNDLED", bundled)
+    used = classifier.load_or_train("mnist_5k", cache_dir=cache, epochs=1, splits=splits, verbose=False)
+    said = capsys.readouterr().err
+    assert said.startswith(f"warning: the bundled mnist_5k classifier is unreadable ({bundled / entry}{suffix}")
+    assert said.endswith("; using a cached or newly trained one (`git checkout common/assets` restores it)\n")
+    assert said.count("\n") == 1, said
+    assert len(used.embed(splits[2][:2])[1]) == 2  # the cache's, untouched
+    assert snapshot(cache) == snapshot(saved) | {f"{entry}.lock": snapshot(cache)[f"{entry}.lock"]}
+
+
+def test_an_unreadable_cached_classifier_is_one_line_and_trained_again_in_its_place(saved_classifier, tmp_path,
+                                                                                   capsys):
+    splits, saved, entry = saved_classifier
+    cache = tmp_path / "cache"
+    shutil.copytree(saved, cache)
+    cut_short(cache / f"{entry}.weights.h5")
 
     def load():
         classifier.load_or_train("mnist_5k", cache_dir=cache, epochs=1, splits=splits, verbose=False)
         return capsys.readouterr().err
 
     said = load()
-    assert said.startswith(f"warning: the bundled mnist_5k classifier is unreadable ({bundled / entry}.weights.h5: ")
-    assert said.endswith("; using a cached or newly trained one (`git checkout common/assets` restores it)\n")
-    assert said.count("\n") == 1 and (cache / f"{entry}.weights.h5").is_file()
-    (cache / f"{entry}.weights.h5").write_bytes(b"")
-    said = load().splitlines()
-    assert said[1].startswith(f"warning: the cached mnist_5k classifier is unreadable ({cache / entry}.weights.h5: ")
-    assert said[1].endswith("; training it again") and len(said) == 2
-    assert len(load().splitlines()) == 1  # trained again in its place: the bundled one's warning alone
+    assert said.startswith(f"warning: the cached mnist_5k classifier is unreadable ({cache / entry}.weights.h5: ")
+    assert said.endswith("; training it again\n") and said.count("\n") == 1
+    assert load() == ""  # trained again in its place
+
+
+def test_the_classifiers_key_is_the_same_for_a_checkout_with_windows_line_ends(tmp_path, monkeypatch):
+    splits = classifier.training_and_heldout("mnist_5k")
+    key = classifier.entry_key(splits, 0, 15)
+    copy = tmp_path / "classifier.py"
+    copy.write_bytes(pathlib.Path(classifier.__file__).read_bytes().replace(b"\n", b"\r\n"))
+    monkeypatch.setattr(classifier, "__file__", str(copy))
+    assert classifier.entry_key(splits, 0, 15) == key
+    copy.write_bytes(copy.read_bytes() + b"# an edit\r\n")
+    assert classifier.entry_key(splits, 0, 15) != key
+
+
+@pytest.mark.parametrize("bundle", ["whole", "its record lost", "its weights lost"])
+def test_the_bundle_script_keeps_a_whole_bundle_makes_a_broken_one_again_and_removes_older_ones(bundle, tmp_path,
+                                                                                               monkeypatch):
+    splits = classifier.training_and_heldout("mnist_5k")
+    entry = f"classifier-mnist_5k-{classifier.entry_key(splits, 0, classifier.EPOCHS['mnist_5k'])}"
+    assets = tmp_path / "assets"
+    assets.mkdir()
+    for suffix in (".weights.h5", ".json"):
+        shutil.copyfile(ASSETS / f"{entry}{suffix}", assets / f"{entry}{suffix}")
+    lost = {"its record lost": ".json", "its weights lost": ".weights.h5"}.get(bundle)
+    if lost:
+        (assets / f"{entry}{lost}").unlink()
+    (assets / "classifier-mnist_5k-0123456789abcdef.json").write_text("{}")  # an older key's, or half of one
+    (assets / "mnist_5k.npz").write_bytes(b"digits")  # not a classifier's: kept
+    monkeypatch.setattr(classifier, "BUNDLED", assets)
+
+    def trained(name, cache_dir, splits, verbose, bundled):  # the training, 20 s, stood in for
+        assert (name, bundled) == ("mnist_5k", False)
+        (pathlib.Path(cache_dir) / f"{entry}.weights.h5").write_bytes(b"weights")
+        (pathlib.Path(cache_dir) / f"{entry}.json").write_text('{"heldout_accuracy": 0.97}')
+        return types.SimpleNamespace(heldout_accuracy=0.97)
+
+    monkeypatch.setattr(classifier, "load_or_train", trained)
+    result = run_in_process(["scripts/bundle_classifier.py"])
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in assets.iterdir()) == [f"{entry}.json", f"{entry}.weights.h5", "mnist_5k.npz"]
+    if lost:
+        assert result.stdout.splitlines()[-1] == (f"wrote common/assets/{entry}.weights.h5 and .json (held-out "
+                                                  "accuracy 97.0%)")
+        assert (assets / f"{entry}.weights.h5").read_bytes() == b"weights"
+    else:
+        assert result.stdout == f"common/assets/{entry}.* is this code's classifier already\n"
+        assert (assets / f"{entry}.weights.h5").read_bytes() == (ASSETS / f"{entry}.weights.h5").read_bytes()
 
 
 def test_held_out_split_is_disjoint_and_balanced():
