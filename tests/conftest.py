@@ -56,7 +56,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_unconfigure(config):
-    """The session's cache goes with the session (about 370 MB of runs and the classifier)."""
+    """The session's cache goes with the session (the shared runs, some hundreds of MB)."""
     if _MADE_CACHE:
         import shutil
 
