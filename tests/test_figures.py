@@ -214,8 +214,12 @@ def test_training_curves_check_each_claim_from_the_numbers():
 
 @pytest.mark.usefixtures("stand_in_networks")
 def test_training_curves_quick_mode_trains_all_four_settings_and_draws_both_figures(tmp_path):
-    # In this process, on stand-in networks (tests/helpers.py: small_networks): what is checked
-    # is the script's machinery; the variants' runs with their own networks are tested elsewhere.
+    # The command starts as a user types it (its --help imports no TensorFlow); its quick mode
+    # runs in this process, on stand-in networks (tests/helpers.py: small_networks): what is
+    # checked is the script's machinery; the variants' runs with their own networks are tested
+    # elsewhere.
+    usage = run_python(["figures/training_curves.py", "--help"])
+    assert usage.returncode == 0 and "--quick" in usage.stdout and usage.stderr == "", usage.stderr
     result = run_figure("training_curves", tmp_path, "--quick", f"--runs_dir={tmp_path / 'runs'}", in_process=True)
     assert "Warning" not in result.stderr, result.stderr[-2000:]  # (no rank correlation of one point)
     numbers = json.loads((tmp_path / "training_curves_quick.json").read_text())
