@@ -135,18 +135,20 @@ def load_saved(splits, seed, stem):
         with warnings.catch_warnings():  # (Keras warns of each weight a damaged file lacks, then raises)
             warnings.simplefilter("ignore")
             model.load_weights(weights)
-    except OSError as error:  # (h5py's messages run over several lines, and name no file)
-        said = os_error_message(error) if error.filename else f"{weights}: {error}"
-        raise Unreadable(" ".join(said.split())) from None
-    except ValueError as error:  # (Keras': a first line, then every weight it could not find)
-        raise Unreadable(f"{weights}: {str(error).strip().splitlines()[0]}") from None
+    except OSError as error:  # (h5py's: several lines of its internals, and no file named)
+        said = os.strerror(error.errno) if error.errno else " ".join(str(error).split())
+        raise Unreadable(f"{weights}: {said}") from None
+    except ValueError:  # (Keras': every weight it could not find)
+        raise Unreadable(f"{weights}: not this classifier's weights") from None
     try:
-        accuracy = float(json.loads(record.read_text())["heldout_accuracy"])
+        accuracy = json.loads(record.read_text())["heldout_accuracy"]
     except OSError as error:
         raise Unreadable(os_error_message(error)) from None
-    except (ValueError, KeyError, TypeError):  # (not JSON, not UTF-8, not a record)
-        raise Unreadable(f"{record}: not a classifier's record") from None
-    return Classifier(model, accuracy)
+    except (ValueError, KeyError, TypeError, RecursionError):  # (not JSON, not UTF-8, not a record)
+        accuracy = None
+    if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+        raise Unreadable(f"{record}: not a classifier's record")  # (NaN too)
+    return Classifier(model, float(accuracy))
 
 
 def _load_or_fit(name, splits, seed, epochs, stem, verbose, cache_dir):

@@ -136,7 +136,9 @@ DAMAGE = {"weights cut short": (".weights.h5", cut_short), "weights missing": ("
           "record missing": (".json", pathlib.Path.unlink), "record not UTF-8": (".json", lambda path:
                                                                                path.write_bytes(b"\xff\xfe")),
           "record a folder": (".json", made_a_folder), "record of no accuracy": (".json", lambda path:
-                                                                                path.write_text("[]"))}
+                                                                                path.write_text("[]")),
+          "record of accuracy NaN": (".json", lambda path: path.write_text('{"heldout_accuracy": NaN}')),
+          "record nested too deep": (".json", lambda path: path.write_text("[" * 200_000 + "]" * 200_000))}
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
