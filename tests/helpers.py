@@ -1,6 +1,7 @@
 """Runs the repo's commands as a user types them (in subprocesses), and the same in this process."""
 import contextlib
 import csv
+import functools
 import hashlib
 import logging
 import os
@@ -81,10 +82,11 @@ def train_in_process(variant, logdir, *argv):
     return config
 
 
-def small_generator(image_shape, latent_dim=128, num_classes=0, *args, **kwargs):
-    """A stand-in for every variant's networks.make_generator, with its interface and a hundredth
-    of its cost: [noise [N, latent_dim], labels int [N]] -> images [N, H, W, C] in [-1, 1]
-    (float32), one dense layer (and, with num_classes, a per-class offset: the label shows)."""
+def small_generator(image_shape, num_classes=0, *, latent_dim):
+    """A stand-in for a variant's networks.make_generator (small_networks binds its latent_dim),
+    with its interface and a hundredth of its cost: [noise [N, latent_dim], labels int [N]] ->
+    images [N, H, W, C] in [-1, 1] (float32), one dense layer (and, with num_classes, a
+    per-class offset: the label shows)."""
     import keras
     from keras import layers
 
@@ -97,10 +99,10 @@ def small_generator(image_shape, latent_dim=128, num_classes=0, *args, **kwargs)
     return keras.Model([noise, labels], images, name="generator")
 
 
-def small_discriminator(image_shape, num_classes=0, *args, **kwargs):
+def small_discriminator(image_shape, num_classes=0, *options):
     """A stand-in for every variant's networks.make_discriminator: [images [N, H, W, C], labels
     int [N]] -> [N, 1] float32, one dense layer on the pixels (with num_classes, plus a per-class
-    bias)."""
+    bias). `options`: a variant's own (wgan_gp's critic_norm), which one layer has no use for."""
     import keras
     from keras import layers
 
@@ -126,7 +128,8 @@ def small_networks():
     modules = [variants.module(name, "networks") for name in VARIANTS]
     saved = [(module.make_generator, module.make_discriminator) for module in modules]
     for module in modules:
-        module.make_generator, module.make_discriminator = small_generator, small_discriminator
+        module.make_generator = functools.partial(small_generator, latent_dim=module.LATENT_DIM)
+        module.make_discriminator = small_discriminator
     _SMALL.append(True)
     try:
         yield
