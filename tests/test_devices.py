@@ -17,7 +17,7 @@ import tensorflow as tf
 from PIL import Image
 
 import variants
-from common import cli, devices
+from common import cli, data, devices
 from tests.helpers import REPO, TINY, VARIANTS
 
 
@@ -60,7 +60,9 @@ def one_iteration(variant, strategy, optimizer):
     steps = train.make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer,
                              ExampleIndexedRandom(), config, strategy)
     real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
-    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat()
+    # Without tf.data's autotuning, as the runs' own pipelines: freeing an iterator otherwise
+    # waits for the tuning thread's timer (0-7 s per test here, idle).
+    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat().with_options(data.without_autotuning())
     batches = iter(strategy.experimental_distribute_dataset(pairs))
     metrics = train.train_iteration(batches, *steps, config["n_critic"])
     weights = [w.numpy() for w in generator.weights + discriminator.weights]
