@@ -62,7 +62,8 @@ def one_iteration(variant, strategy, optimizer):
     real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
     # Without tf.data's autotuning, as the runs' own pipelines: freeing an iterator otherwise
     # waits for the tuning thread's timer (0-7 s per test here, idle).
-    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat().with_options(data.without_autotuning())
+    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat()
+    pairs = pairs.with_options(data.without_autotuning())
     batches = iter(strategy.experimental_distribute_dataset(pairs))
     metrics = train.train_iteration(batches, *steps, config["n_critic"])
     weights = [w.numpy() for w in generator.weights + discriminator.weights]
