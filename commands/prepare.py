@@ -41,6 +41,10 @@ def prepare(dataset_name, data_dir=None):
             builder = tfds.builder(name, data_dir=data_dir)
         except tfds.core.registered.DatasetNotFoundError:
             raise cli.UserError(f"{dataset_name} is not a TFDS dataset; the TFDS catalog lists them") from None
+        unreachable = hosts_that_do_not_resolve(builder.url_infos or {})
+        if unreachable:  # offline, TFDS would retry each download with back-off for about 3.5 minutes
+            raise cli.UserError(f"could not prepare {dataset_name}: no internet here ({unreachable[0]} does not "
+                                f"resolve); run this where there is, then copy {builder.data_dir_root} to this machine")
         print(f"preparing {dataset_name} in {builder.data_dir} (downloads it; needs internet)", flush=True)
         # Offline, urllib3 warns of every retry (some 40 lines over minutes) before the download fails,
         # which the one line below then says.
@@ -52,6 +56,26 @@ def prepare(dataset_name, data_dir=None):
             raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None
     print(f"ready: train with --dataset={dataset_name}" + (f" --data_dir={data_dir}" if data_dir else ""))
     return builder.data_dir
+
+
+def hosts_that_do_not_resolve(urls):
+    """The hosts of `urls` (the set's download addresses, from TFDS's checksum list), sorted,
+    when none of them resolves; [] when one does, when there are none, or when a proxy is
+    set (the proxy resolves them)."""
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    hosts = sorted({urllib.parse.urlparse(url).hostname for url in urls} - {None})
+    if not hosts or urllib.request.getproxies():
+        return []
+    for host in hosts:
+        try:
+            socket.getaddrinfo(host, 443)
+            return []
+        except (socket.gaierror, UnicodeError):
+            pass
+    return hosts
 
 
 def main(argv):

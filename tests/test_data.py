@@ -323,6 +323,7 @@ def test_a_tfds_set_not_prepared_leaves_nothing_in_the_temp_folder(tmp_path, mon
         raise ConnectionError("Max retries exceeded")
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    monkeypatch.setattr(prepare, "hosts_that_do_not_resolve", lambda urls: [])  # the download itself fails
     with pytest.raises(UserError, match="could not prepare tfds:mnist"):
         prepare.prepare("tfds:mnist", str(tmp_path / "tfds"))
     assert list(temp.iterdir()) == []
@@ -353,6 +354,7 @@ def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(
 
     from commands import prepare
 
+    monkeypatch.setattr(prepare, "hosts_that_do_not_resolve", lambda urls: [])  # as online
     with tfds.testing.mock_data(num_examples=4):  # stands in for the download
         prepare.prepare("tfds:mnist", str(tmp_path))
     assert f"ready: train with --dataset=tfds:mnist --data_dir={tmp_path}" in capsys.readouterr().out
@@ -370,6 +372,44 @@ def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(
     assert retries_said == [False]  # one line in all
     with pytest.raises(UserError, match="must be tfds:NAME, not 'mnist'"):
         prepare.prepare("mnist")
+
+
+def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path, monkeypatch):
+    import socket
+    import time
+
+    import tensorflow_datasets as tfds
+
+    from commands import prepare
+
+    downloads = []
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", lambda self, *a, **k: downloads.append(1))
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    looked_up = []
+
+    def offline(host, *args, **kwargs):
+        looked_up.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    began = time.perf_counter()
+    with pytest.raises(UserError, match=(
+            "^could not prepare tfds:cifar10: no internet here \\(www.cs.toronto.edu does not resolve\\); run this "
+            f"where there is, then copy {tmp_path / 'tfds'} to this machine$")):
+        prepare.prepare("tfds:cifar10", str(tmp_path / "tfds"))
+    assert time.perf_counter() - began < 5 and looked_up == ["www.cs.toronto.edu"] and downloads == []
+    assert not (tmp_path / "tfds").exists()
+
+    # Any host of the set's that resolves, or a proxy (which resolves for us): TFDS downloads.
+    assert prepare.hosts_that_do_not_resolve(["https://a.example/x", "http://b.example/y"]) == ["a.example", "b.example"]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: [] if host == "b.example" else offline(host))
+    assert prepare.hosts_that_do_not_resolve(["https://a.example/x", "http://b.example/y"]) == []
+    assert prepare.hosts_that_do_not_resolve([]) == []  # a set with no listed downloads (manual ones)
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    prepare.prepare("tfds:cifar10", str(tmp_path / "tfds"))
+    assert downloads == [1]
 
 
 def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
