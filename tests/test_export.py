@@ -354,7 +354,7 @@ def command_in_process(tmp_path, program, **env):
 
 
 def test_every_command_says_what_an_interrupt_left(tmp_path):
-    # The default is right for any command (train.py's start-up, generate, prepare); a command
+    # The default is right for any command (train.py's start-up, prepare); a command
     # that knows what it leaves says so. Training, once it runs, prints its own (common/training_run.py).
     program = ("import os; from common import cli\n"
                "def main(argv):\n"

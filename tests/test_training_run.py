@@ -83,13 +83,23 @@ def test_an_interrupted_generate_leaves_the_previous_samples_whole(conditional_r
     def interrupted(source, target):
         raise KeyboardInterrupt  # the new file is written, the rename never happens
 
-    monkeypatch.setattr(os, "replace", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patched, pytest.raises(
+            KeyboardInterrupt, match=f"^interrupted: {output} not written, any earlier one there is as it was$"):
+        patched.setattr(os, "replace", interrupted)
         generate.write_samples(conditional_runs / "unconditional", 20, output, seed=1)
     assert output.read_bytes() == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["samples.npz", "samples.png"]  # no partial file
     with np.load(output) as archive:
         assert archive["images"].shape == (12, 28, 28, 1)
+    # Between the two files: the line says which one is new.
+    grid_before = output.with_suffix(".png").read_bytes()
+    monkeypatch.setattr(generate.images, "save_png", interrupted)
+    with pytest.raises(KeyboardInterrupt, match=f"^interrupted: wrote {output}; {output.with_suffix('.png')} not "
+                                                "written, any earlier one there is as it was$"):
+        generate.write_samples(conditional_runs / "unconditional", 20, output, seed=1)
+    assert output.with_suffix(".png").read_bytes() == grid_before
+    with np.load(output) as archive:
+        assert archive["images"].shape == (20, 28, 28, 1)
 
 
 def test_generate_without_a_label_covers_every_class_one_row_each(conditional_runs, tmp_path):
