@@ -242,10 +242,18 @@ RECORDED_VALUES = {
 
 def restore_checkpoint(checkpoint, path):
     """checkpoint.restore(path), or UserError (one line) naming a checkpoint whose files are
-    damaged (truncated, say), so that the one before it can be used instead."""
+    damaged (truncated, or bytes changed in place), so that the one before it can be used instead.
+
+    Every tensor is read first, which checks each against its stored checksum (31 MB in about
+    10 ms here): a damaged file then fails before anything is restored, not halfway, after
+    which TensorFlow warns of the values left unrestored (five lines after the error's one).
+    """
     import tensorflow as tf
 
     try:
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
         return checkpoint.restore(path)
     except (tf.errors.OpError, IndexError, ValueError) as error:
         raise unreadable_checkpoint(path, error) from None

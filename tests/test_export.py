@@ -335,11 +335,19 @@ def test_an_interrupted_export_says_so_and_a_killed_one_is_cleaned_up_by_the_nex
         path.name for path in (live, elsewhere, other_output))
 
 
-def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path):
+@pytest.mark.parametrize("damage", ["cut short", "bytes changed in place"])
+def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path, damage):
+    # Also when the damage is outside the generator's weights: the file as a whole is not to be trusted.
     logdir = tmp_path / "run"
     shutil.copytree(plain_run, logdir)
     (data,) = (logdir / "checkpoints").glob("ckpt-2.data-*")
-    data.write_bytes(data.read_bytes()[:100])  # truncated, as by a full disk
+    content = data.read_bytes()
+    if damage == "cut short":  # as by a full disk
+        data.write_bytes(content[:100])
+    else:  # in the middle: the generator's optimizer state, which generate does not read
+        middle = len(content) // 2
+        data.write_bytes(content[:middle] + bytes(byte ^ 0xFF for byte in content[middle:middle + 64])
+                         + content[middle + 64:])
     make_generator = variants.module("wgan_gp", "networks").make_generator
     with pytest.raises(UserError, match=r"ckpt-2 is unreadable .*remove its files \(ckpt-2\.\*\)") as error:
         sampling.load_generator(logdir, make_generator)

@@ -397,6 +397,37 @@ def test_a_save_killed_half_way_and_an_emptied_index_file_resume_and_leave_no_de
         str(folder / f"ckpt-{number}") for number in (2, 3)]  # the oldest still go first
 
 
+@pytest.mark.parametrize("damage", ["cut short", "bytes changed in place"])
+def test_a_damaged_checkpoint_stops_a_resume_in_one_line_before_anything_is_restored(tmp_path, damage):
+    # TensorFlow checks each tensor against its stored checksum as it reads it. Bytes changed in
+    # place failed the restore half way, and TensorFlow then warned of the values left
+    # unrestored: five more lines after the one.
+    import gc
+    import logging
+
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")  # ckpt-2
+    (data_file,) = (logdir / "checkpoints").glob("ckpt-2.data-*")
+    content = bytearray(data_file.read_bytes())
+    if damage == "cut short":
+        del content[100:]
+    else:
+        middle = len(content) // 2
+        content[middle:middle + 64] = bytes(byte ^ 0xFF for byte in content[middle:middle + 64])
+    data_file.write_bytes(bytes(content))
+    said = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(handler)
+    try:
+        with pytest.raises(cli.UserError, match=f"^{re.escape(str(logdir))}/checkpoints/ckpt-2 is unreadable \\(.*\\); "
+                                                "remove its files \\(ckpt-2\\.\\*\\) to use the checkpoint before it$"):
+            train_in_process("dcgan", logdir, "--train_steps=3")
+        gc.collect()  # (the warnings came as the half-restored objects were freed)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert said == []
+
+
 def run_on_a_disk_that_fills(monkeypatch, what):
     """A TrainingRun class whose disk fills at generator iteration 3: during the checkpoint save
     (TensorFlow's error, its ckpt-3_temp/ left behind as TensorFlow leaves it), during the save
