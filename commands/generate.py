@@ -41,26 +41,26 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
     output = pathlib.Path(output or pathlib.Path(logdir) / "samples.npz")
     if output.suffix != ".npz":
         raise cli.UserError(f"--output must end in .npz, not {output.name!r}")
-    generator, checkpoint, num_classes = variants.load_generator(logdir)
-    if label is not None and not num_classes:
-        raise cli.UserError(f"--label needs a run trained with --conditional, and {logdir} was not")
-    if label is not None and label >= num_classes:
-        raise cli.UserError(f"--label={label} is not a class of this run (0 to {num_classes - 1})")
     grid = output.with_suffix(".png")
-    written = []
+    npz_written = False
     try:
+        generator, checkpoint, num_classes = variants.load_generator(logdir)
+        if label is not None and not num_classes:
+            raise cli.UserError(f"--label needs a run trained with --conditional, and {logdir} was not")
+        if label is not None and label >= num_classes:
+            raise cli.UserError(f"--label={label} is not a class of this run (0 to {num_classes - 1})")
         samples, labels = sampling.generate(generator, num_samples, seed, batch_size, num_classes, label)
         output.parent.mkdir(parents=True, exist_ok=True)
         # Written under another name and renamed, so that an interrupted write leaves no broken .npz.
         with arguments.written_whole(output) as partial, open(partial, "wb") as file:
             np.savez_compressed(file, images=samples, **({} if labels is None else {"labels": labels}))
-        written.append(output)
+        npz_written = True
         images.save_png(sampling.preview(samples, labels), grid)
     except BaseException as error:
         if not cli.interrupted(error):
             raise
         # cli.run_command prints the message and exits with 130
-        left = f"wrote {output}; {grid} not written" if written else f"{output} not written"
+        left = f"wrote {output}; {grid} not written" if npz_written else f"{output} not written"
         raise KeyboardInterrupt(f"interrupted: {left}, any earlier one there is as it was") from None
     print(f"wrote {len(samples)} samples {samples.shape[1:]} from {checkpoint} to {output} and {grid}")
     return samples, labels
