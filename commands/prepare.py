@@ -9,6 +9,7 @@ would spend minutes in retries); it reads what this command prepared, from the s
 """
 import logging
 import pathlib
+import shutil
 import sys
 
 if __package__ in (None, ""):  # run as `python commands/prepare.py`: make the repository importable
@@ -28,8 +29,6 @@ def define_flags():
 
 def prepare(dataset_name, data_dir=None):
     """Downloads and prepares tfds:NAME under data_dir; returns where it is."""
-    import tensorflow_datasets as tfds
-
     from common import data
 
     if not dataset_name.startswith("tfds:"):
@@ -37,11 +36,9 @@ def prepare(dataset_name, data_dir=None):
                             "(the other datasets need no preparing)")
     name = dataset_name[len("tfds:"):]
     with data.tfds_scratch():  # TFDS's builder leaves a folder in TMPDIR otherwise
-        try:
-            builder = tfds.builder(name, data_dir=data_dir)
-        except tfds.core.registered.DatasetNotFoundError:
-            raise cli.UserError(f"{dataset_name} is not a TFDS dataset; the TFDS catalog lists them") from None
-        unreachable = hosts_that_do_not_resolve(builder.url_infos or {})
+        builder = data.tfds_builder(name, data_dir)
+        manual = bool(getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None))  # TFDS says how, below
+        unreachable = [] if manual or builder.is_prepared() else hosts_that_do_not_resolve(builder.url_infos or {})
         if unreachable:  # offline, TFDS would retry each download with back-off for about 3.5 minutes
             raise cli.UserError(f"could not prepare {dataset_name}: no internet here ({unreachable[0]} does not "
                                 f"resolve); run this where there is, then copy {builder.data_dir_root} to this machine")
@@ -49,10 +46,17 @@ def prepare(dataset_name, data_dir=None):
         # Offline, urllib3 warns of every retry (some 40 lines over minutes) before the download fails,
         # which the one line below then says.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+        root, folder = pathlib.Path(builder.data_dir_root), pathlib.Path(builder.data_dir)
+        made = [path for path in (root / "downloads", folder, *folder.parents) if path.is_relative_to(root)
+                and not path.exists()]
         try:
             builder.download_and_prepare()
         except Exception as error:  # a failed download, a dataset that needs a manual download, ...
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            for path in reversed(made):  # what this attempt made, and only that: a later start would warn of it
+                shutil.rmtree(path, ignore_errors=True)
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            if reason.endswith(":"):  # TFDS's manual-download instructions follow, many lines of them
+                reason = reason[:-1] + " (the set's page in the TFDS catalog gives them)"
             raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None
     print(f"ready: train with --dataset={dataset_name}" + (f" --data_dir={data_dir}" if data_dir else ""))
     return builder.data_dir
@@ -60,14 +64,17 @@ def prepare(dataset_name, data_dir=None):
 
 def hosts_that_do_not_resolve(urls):
     """The hosts of `urls` (the set's download addresses, from TFDS's checksum list), sorted,
-    when none of them resolves; [] when one does, when there are none, or when a proxy is
-    set (the proxy resolves them)."""
+    when none of them resolves; [] when one does, when there are none, or when a proxy
+    variable applies to one of them (the proxy resolves it; no_proxy alone is not one)."""
     import socket
     import urllib.parse
     import urllib.request
 
-    hosts = sorted({urllib.parse.urlparse(url).hostname for url in urls} - {None})
-    if not hosts or urllib.request.getproxies():
+    parts = [urllib.parse.urlparse(url) for url in urls]
+    hosts = sorted({part.hostname for part in parts} - {None})
+    proxies = urllib.request.getproxies()  # the *_proxy variables, as requests reads them
+    if not hosts or any((proxies.get(part.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(
+            part.hostname or "") for part in parts):
         return []
     for host in hosts:
         try:

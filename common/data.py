@@ -488,10 +488,7 @@ def load_tfds(name, data_dir, image_size, split):
 
     where = data_dir or os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
     with tfds_scratch():
-        try:
-            builder = tfds.builder(name, data_dir=data_dir)
-        except tfds.core.registered.DatasetNotFoundError:
-            raise UserError(f"tfds:{name} is not a TFDS dataset; `tfds build --help` and the TFDS catalog list them")
+        builder = tfds_builder(name, data_dir)
         features = builder.info.features
         if "image" not in features:
             raise UserError(f"tfds:{name} has no 'image' feature to train on")
@@ -507,6 +504,23 @@ def load_tfds(name, data_dir, image_size, split):
     channels = features["image"].shape[-1] or 3
     source = f"tfds:{name} ({where}, {split} split, {size} images, {image_size}x{image_size})"
     return TfdsSet(name, data_dir, split, size, image_size, channels, num_classes, source)
+
+
+def tfds_builder(name, data_dir):
+    """TFDS's builder for NAME (a set, with an optional /config and :version), or the one-line
+    UserError for a name TFDS cannot build: an unknown set, a malformed name, a config or
+    version the set does not have. Use it inside tfds_scratch()."""
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(f"tfds:{name} is not a TFDS dataset; `tfds build --help` and the TFDS catalog "
+                        "list them") from None
+    except (ValueError, AssertionError, TypeError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = reason.rpartition('": ')[2] or reason  # after TFDS's 'Failed to construct dataset "x", ...": '
+        raise UserError(f"tfds:{name} is not a set TFDS can build ({reason[:200]})") from None
 
 
 @contextlib.contextmanager

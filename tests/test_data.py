@@ -3,6 +3,7 @@ import gzip
 import logging
 import pathlib
 import pickle
+import re
 import tempfile
 
 import keras
@@ -384,8 +385,9 @@ def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path,
 
     downloads = []
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", lambda self, *a, **k: downloads.append(1))
-    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for variable in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(variable, raising=False)
+        monkeypatch.delenv(variable.upper(), raising=False)
     looked_up = []
 
     def offline(host, *args, **kwargs):
@@ -402,14 +404,64 @@ def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path,
     assert not (tmp_path / "tfds").exists()
 
     # Any host of the set's that resolves, or a proxy (which resolves for us): TFDS downloads.
-    assert prepare.hosts_that_do_not_resolve(["https://a.example/x", "http://b.example/y"]) == ["a.example", "b.example"]
+    urls = ["https://a.example/x", "http://b.example/y"]
+    assert prepare.hosts_that_do_not_resolve(urls) == ["a.example", "b.example"]
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: [] if host == "b.example" else offline(host))
-    assert prepare.hosts_that_do_not_resolve(["https://a.example/x", "http://b.example/y"]) == []
+    assert prepare.hosts_that_do_not_resolve(urls) == []
     assert prepare.hosts_that_do_not_resolve([]) == []  # a set with no listed downloads (manual ones)
     monkeypatch.setattr(socket, "getaddrinfo", offline)
+    # Proxy variables that do not apply to the downloads are no proxy: no_proxy alone, an http
+    # proxy for https addresses, a proxy that no_proxy bypasses for the host.
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    assert prepare.hosts_that_do_not_resolve(urls[:1]) == ["a.example"]
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    assert prepare.hosts_that_do_not_resolve(urls[:1]) == ["a.example"]
+    assert prepare.hosts_that_do_not_resolve(urls) == []  # b.example's is http
     monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    monkeypatch.setenv("no_proxy", "a.example")
+    assert prepare.hosts_that_do_not_resolve(urls[:1]) == ["a.example"]
+    monkeypatch.setenv("no_proxy", "localhost")
     prepare.prepare("tfds:cifar10", str(tmp_path / "tfds"))
     assert downloads == [1]
+    for variable in ("http_proxy", "https_proxy", "no_proxy"):
+        monkeypatch.delenv(variable)
+
+    # A set that is prepared already (copied from a machine with internet): ready, offline too.
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    prepare.prepare("tfds:cifar10", str(tmp_path / "tfds"))
+    assert downloads == [1, 1]
+
+
+def test_prepare_of_a_set_that_needs_a_manual_download_says_so_and_leaves_nothing(tmp_path, monkeypatch):
+    # TFDS's own check, offline too (no host is looked up for such a set); the many lines of
+    # instructions after its colon are the set's catalog page's.
+    import socket
+
+    from commands import prepare
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: pytest.fail("a host was looked up"))
+    (tmp_path / "tfds").mkdir()
+    with pytest.raises(UserError, match=(
+            f"^could not prepare tfds:imagenet2012: Manual directory {tmp_path}/tfds/downloads/manual does not exist "
+            "or is empty. .* using instructions \\(the set's page in the TFDS catalog gives them\\)$")):
+        prepare.prepare("tfds:imagenet2012", str(tmp_path / "tfds"))
+    assert list((tmp_path / "tfds").iterdir()) == []  # TFDS's new folders, removed
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("", "Parsing builder name string  failed."), ("../x", "Parsing builder name string ../x failed."),
+    ("cifar10:9.9.9", "Dataset cifar10 cannot be loaded at version 9.9.9, only: 3.0.2."),
+    ("cifar10/x=1", "DatasetBuilder.__init__() got an unexpected keyword argument 'x'"),
+])
+def test_a_tfds_name_that_tfds_cannot_build_is_one_line_in_prepare_and_training(name, reason, tmp_path):
+    from commands import prepare
+
+    message = f"^tfds:{re.escape(name)} is not a set TFDS can build \\({re.escape(reason)}\\)$"
+    with pytest.raises(UserError, match=message):
+        prepare.prepare(f"tfds:{name}", str(tmp_path))
+    with pytest.raises(UserError, match=message):
+        data.load_dataset(f"tfds:{name}", str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
