@@ -9,6 +9,7 @@ A run directory (--logdir) holds
   checkpoints/       G, D, both optimizers and the step (the newest 3 are kept)
 """
 import json
+import logging
 import os
 import pathlib
 import re
@@ -254,16 +255,34 @@ def restore_checkpoint(checkpoint, path):
         reader = tf.train.load_checkpoint(path)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)
-        return checkpoint.restore(path)
     except (tf.errors.OpError, IndexError, ValueError) as error:
         raise unreadable_checkpoint(path, error) from None
+    try:
+        return checkpoint.restore(path)
+    except (tf.errors.OpError, IndexError, ValueError) as error:  # whole files, but not this run's networks
+        logging.getLogger("tensorflow").addFilter(_without_unrestored_values_warnings)
+        raise UserError(f"{path} does not fit this run ({first_line(error)}): it was saved by another variant "
+                        "or with other settings; remove its files or use another --logdir") from None
+
+
+def _without_unrestored_values_warnings(record):
+    """False for TensorFlow's warnings about the values a failed restore left unrestored, one
+    line for each (some 80 for another run's checkpoint), written as its objects are freed,
+    after the command's own one line."""
+    message = record.getMessage()
+    return not message.startswith(("Value in checkpoint could not be found in the restored object",
+                                   "Detecting that an object or model or tf.train.Checkpoint is being deleted"))
 
 
 def unreadable_checkpoint(path, error):
     """The UserError for a checkpoint that cannot be read: what failed, and what to do."""
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return UserError(f"{path} is unreadable ({reason}); remove its files ({pathlib.Path(path).name}.*) "
+    return UserError(f"{path} is unreadable ({first_line(error)}); remove its files ({pathlib.Path(path).name}.*) "
                      "to use the checkpoint before it")
+
+
+def first_line(error):
+    """An exception's first line of text, or its type's name."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def latest_checkpoint(logdir):

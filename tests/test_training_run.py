@@ -428,6 +428,35 @@ def test_a_damaged_checkpoint_stops_a_resume_in_one_line_before_anything_is_rest
     assert said == []
 
 
+@pytest.mark.real_networks  # whose layers a --conditional run's do not fit (the stand-ins' largely do)
+def test_another_runs_checkpoint_is_one_line_in_a_resume_and_in_generate(tmp_path):
+    # Its files read whole, but its variables do not fit this run's networks: the restore fails
+    # half way, and TensorFlow warned of each value left unrestored, some 80 lines after the one.
+    # (The runs are the ones tests/test_figures.py's latent walks start from.)
+    import gc
+    import logging
+
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")
+    other = trained_run("dcgan", tmp_path / "conditional", "--train_steps=2", "--conditional")
+    for path in (other / "checkpoints").glob("ckpt-2.*"):
+        shutil.copy(path, logdir / "checkpoints" / path.name)  # over this run's own
+    said = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: said.append(record.getMessage())
+    logging.getLogger("tensorflow").addHandler(handler)
+    message = (f"^{re.escape(str(logdir))}/checkpoints/ckpt-2 does not fit this run \\(.*\\): it was saved by "
+               "another variant or with other settings; remove its files or use another --logdir$")
+    try:
+        with pytest.raises(cli.UserError, match=message):
+            train_in_process("dcgan", logdir, "--train_steps=3")
+        with pytest.raises(cli.UserError, match=message):
+            generate.write_samples(logdir, 4)
+        gc.collect()  # (the warnings came as the half-restored objects were freed)
+    finally:
+        logging.getLogger("tensorflow").removeHandler(handler)
+    assert said == []
+
+
 def run_on_a_disk_that_fills(monkeypatch, what):
     """A TrainingRun class whose disk fills at generator iteration 3: during the checkpoint save
     (TensorFlow's error, its ckpt-3_temp/ left behind as TensorFlow leaves it), during the save
