@@ -8,6 +8,7 @@ The .npz holds `images`: uint8 [N, H, W, C] in 0..255, and for a --conditional r
 shares, or --label). A PNG grid is written beside it (samples.png): the first 100
 samples, or for a conditional run without --label one row per class.
 """
+import os
 import pathlib
 import sys
 
@@ -42,7 +43,7 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
     if output.suffix != ".npz":
         raise cli.UserError(f"--output must end in .npz, not {output.name!r}")
     grid = output.with_suffix(".png")
-    npz_written = False
+    before = {path: file_identity(path) for path in (output, grid)}
     try:
         generator, checkpoint, num_classes = variants.load_generator(logdir)
         if label is not None and not num_classes:
@@ -54,16 +55,27 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
         # Written under another name and renamed, so that an interrupted write leaves no broken .npz.
         with arguments.written_whole(output) as partial, open(partial, "wb") as file:
             np.savez_compressed(file, images=samples, **({} if labels is None else {"labels": labels}))
-        npz_written = True
         images.save_png(sampling.preview(samples, labels), grid)
+        print(f"wrote {len(samples)} samples {samples.shape[1:]} from {checkpoint} to {output} and {grid}")
     except BaseException as error:
         if not cli.interrupted(error):
             raise
-        # cli.run_command prints the message and exits with 130
-        left = f"wrote {output}; {grid} not written" if npz_written else f"{output} not written"
-        raise KeyboardInterrupt(f"interrupted: {left}, any earlier one there is as it was") from None
-    print(f"wrote {len(samples)} samples {samples.shape[1:]} from {checkpoint} to {output} and {grid}")
+        # cli.run_command prints the message and exits with 130. Each file is renamed into
+        # place whole, so one that is new is a new file at its path.
+        new = [path for path in (output, grid) if file_identity(path) != before[path]]
+        left = {0: f"{output} not written", 1: f"wrote {output}; {grid} not written"}.get(len(new))
+        raise KeyboardInterrupt(f"interrupted: {left}, any earlier one there is as it was" if left else
+                                f"interrupted: wrote {output} and {grid}") from None
     return samples, labels
+
+
+def file_identity(path):
+    """What tells a file apart from the one that was at its path before (None: no file)."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_ino, status.st_dev, status.st_mtime_ns, status.st_size
 
 
 def main(argv):

@@ -91,15 +91,31 @@ def test_an_interrupted_generate_leaves_the_previous_samples_whole(conditional_r
     assert sorted(path.name for path in tmp_path.iterdir()) == ["samples.npz", "samples.png"]  # no partial file
     with np.load(output) as archive:
         assert archive["images"].shape == (12, 28, 28, 1)
-    # Between the two files: the line says which one is new.
-    grid_before = output.with_suffix(".png").read_bytes()
-    monkeypatch.setattr(generate.images, "save_png", interrupted)
-    with pytest.raises(KeyboardInterrupt, match=f"^interrupted: wrote {output}; {output.with_suffix('.png')} not "
-                                                "written, any earlier one there is as it was$"):
-        generate.write_samples(conditional_runs / "unconditional", 20, output, seed=1)
-    assert output.with_suffix(".png").read_bytes() == grid_before
-    with np.load(output) as archive:
-        assert archive["images"].shape == (20, 28, 28, 1)
+    # Later: the line says which file is new, also when the interrupt comes just after a rename.
+    grid = output.with_suffix(".png")
+    not_grid = f"wrote {output}; {grid} not written, any earlier one there is as it was"
+    replace, save_png = os.replace, generate.images.save_png
+
+    def renamed_then_interrupted(source, target):
+        replace(source, target)
+        raise KeyboardInterrupt
+
+    def saved_then_interrupted(*args):
+        save_png(*args)
+        raise KeyboardInterrupt
+
+    for count, (module, name, patch, said) in enumerate([
+            (generate.images, "save_png", interrupted, not_grid),  # before the grid
+            (os, "replace", renamed_then_interrupted, not_grid),  # the .npz renamed into place
+            (generate.images, "save_png", saved_then_interrupted, f"wrote {output} and {grid}")], start=21):
+        grid_before = grid.read_bytes()
+        with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt, match=f"^interrupted: {said}$"):
+            patched.setattr(module, name, patch)
+            generate.write_samples(conditional_runs / "unconditional", count, output, seed=1)
+        with np.load(output) as archive:
+            assert archive["images"].shape == (count, 28, 28, 1)
+        assert (grid.read_bytes() == grid_before) == (said == not_grid)
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["samples.npz", "samples.png"]
 
 
 def test_generate_without_a_label_covers_every_class_one_row_each(conditional_runs, tmp_path):
