@@ -276,8 +276,12 @@ def _without_unrestored_values_warnings(record):
 
 def unreadable_checkpoint(path, error):
     """The UserError for a checkpoint that cannot be read: what failed, and what to do."""
-    return UserError(f"{path} is unreadable ({first_line(error)}); remove its files ({pathlib.Path(path).name}.*) "
-                     "to use the checkpoint before it")
+    path, number = pathlib.Path(path), checkpoint_number(path)
+    earlier = [pathlib.Path(other).name for other in whole_checkpoints(path.parent.parent)
+               if number is not None and checkpoint_number(other) < number]
+    advice = (f"remove its files ({path.name}.*) to use {earlier[-1]}, the checkpoint before it" if earlier else
+              "there is no checkpoint before it: put back a copy of its files, or train again in a new --logdir")
+    return UserError(f"{path} is unreadable ({first_line(error)}); {advice}")
 
 
 def first_line(error):
@@ -297,6 +301,22 @@ def latest_checkpoint(logdir):
     return whole[-1] if whole else None
 
 
+def incomplete_checkpoints(logdir):
+    """The paths of the checkpoints in logdir/checkpoints newer than the newest whole one whose
+    .index is there but not all their data files (deleted by hand, or lost), oldest first."""
+    whole = whole_checkpoints(logdir)
+    newest = checkpoint_number(whole[-1]) if whole else -1
+    found = [(checkpoint_number(index.with_suffix("")), str(index.with_suffix("")))
+             for index in (pathlib.Path(logdir) / "checkpoints").glob("ckpt-*.index")]
+    return [path for number, path in sorted(pair for pair in found if pair[0] is not None) if number > newest]
+
+
+def checkpoint_number(path):
+    """N of a checkpoint path "…/ckpt-N" (None for another name)."""
+    number = pathlib.Path(path).name[len("ckpt-"):]
+    return int(number) if number.isdigit() else None
+
+
 def whole_checkpoints(logdir):
     """The paths of the whole checkpoints in logdir/checkpoints, oldest first (latest_checkpoint)."""
     folder = pathlib.Path(logdir) / "checkpoints"
@@ -304,14 +324,14 @@ def whole_checkpoints(logdir):
     for index in folder.glob("ckpt-*.index"):
         prefix = index.with_suffix("")
         shards = list(folder.glob(f"{prefix.name}.data-*-of-*"))
-        number = prefix.name[len("ckpt-"):]
-        if number.isdigit() and shards and len(shards) == int(shards[0].name.rsplit("-of-", 1)[1]):
-            whole.append((int(number), str(prefix)))
+        number = checkpoint_number(prefix)
+        if number is not None and shards and len(shards) == int(shards[0].name.rsplit("-of-", 1)[1]):
+            whole.append((number, str(prefix)))
     return [path for _, path in sorted(whole)]
 
 
-def make_checkpoint(logdir, **objects):
-    """A tf.train.Checkpoint of `objects` and a manager that keeps the newest 3 in logdir/checkpoints.
+def checkpoint_manager(logdir, checkpoint):
+    """A tf.train.CheckpointManager of `checkpoint` that keeps the newest 3 in logdir/checkpoints.
 
     TensorFlow writes a checkpoint's data files into ckpt-N_temp/ first, renames them, and then
     replaces the small `checkpoint` index file in one rename, so a save that is killed half-way
@@ -335,9 +355,7 @@ def make_checkpoint(logdir, **objects):
                                + "".join(f"all_model_checkpoint_timestamps: {time}\n" for time in times))
     elif not saves and index.is_file():
         index.unlink()
-    checkpoint = tf.train.Checkpoint(**objects)
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
-    return checkpoint, manager
+    return tf.train.CheckpointManager(checkpoint, os.path.join(logdir, "checkpoints"), max_to_keep=3)
 
 
 def remove_partial_saves(logdir):

@@ -1,4 +1,7 @@
 """Drawing images from a generator: the noise, the labels, a trained run's generator, preview grids."""
+import pathlib
+import sys
+
 import numpy as np
 
 from common import images, rundir
@@ -35,9 +38,15 @@ def load_generator(logdir, make_generator):
 
     config = rundir.read_config(logdir)
     generator = make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
-    latest = rundir.latest_checkpoint(logdir)
+    latest, lost = rundir.latest_checkpoint(logdir), rundir.incomplete_checkpoints(logdir)
+    if latest is None and lost:
+        raise UserError(f"{lost[-1]} lacks data files (its .index is there), and {logdir} has no whole checkpoint; "
+                        "put back a copy of its files")
     if latest is None:
         raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")
+    if lost:
+        print(f"warning: {lost[-1]} lacks data files (its .index is there): using {pathlib.Path(latest).name}, "
+              "the newest whole checkpoint", file=sys.stderr)
     # The checkpoint also holds D and the optimizers; only the generator is needed.
     rundir.restore_checkpoint(tf.train.Checkpoint(generator=generator), latest).expect_partial() \
         .assert_existing_objects_matched()

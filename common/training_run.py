@@ -190,29 +190,38 @@ class TrainingRun:
         extras = {"data_position": None if real_batches is None else real_batches.position,
                   "random_generator": random_generator}
         extras = {name: value for name, value in extras.items() if value is not None}
-        self.checkpoint, self.manager = rundir.make_checkpoint(self._scratch or self.logdir, **models, **extras)
+        self.checkpoint = tf.train.Checkpoint(**models, **extras)
         cli.keep_until_exit(real_batches)  # its tf.data threads then end with the process, not with train()
         latest = rundir.latest_checkpoint(self.logdir)
+        if self.chief:
+            self.check_no_checkpoint_lost(latest)
         if latest:
             try:
                 self.restore(latest, models, extras)
             except cli.UserError:  # unreadable: damaged, or gone with a folder deleted meanwhile
                 self.raise_if_directory_lost()
                 raise
-        elif self.chief:
-            self.check_no_checkpoint_lost()
+        # Only now that the run can go on: the checkpoint folder put in order (rundir.checkpoint_manager).
+        self.manager = rundir.checkpoint_manager(self._scratch or self.logdir, self.checkpoint)
         self.start = int(self.iterations_done.numpy())
         if random_generator is not None:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
 
-    def check_no_checkpoint_lost(self):
+    def check_no_checkpoint_lost(self, latest):
         """Refuses to start a run again from iteration 0 where its checkpoints are gone (deleted by
-        hand, say) and its log goes past the first of them, which would rewrite its metrics.csv.
+        hand, say) and its log goes past the first of them, which would rewrite its metrics.csv;
+        and says so where newer checkpoints than `latest` (the newest whole one) lost data files.
 
         A run saves its first checkpoint (--checkpoint_every, or --train_steps if sooner) before
         it logs that iteration; a run stopped before it (killed, or a blow-up) starts again.
         """
+        lost = rundir.incomplete_checkpoints(self.logdir)
+        if latest and lost:
+            print(f"warning: {lost[-1]} lacks data files (its .index is there): resuming from "
+                  f"{pathlib.Path(latest).name}, the newest whole checkpoint", file=sys.stderr)
+        if latest:
+            return
         path = self.logdir / rundir.CONFIG_FILE
         logged = logs.last_logged_step(self.logdir)
         if logged is None or not path.is_file():
@@ -220,9 +229,11 @@ class TrainingRun:
         saved = rundir.parse_config(path)
         first = min(saved.get("checkpoint_every", 1), saved.get("train_steps", 1))
         if logged >= first:
+            why = (f"{lost[-1]} lacks data files, and no whole one is there" if lost
+                   else f"{self.logdir / 'checkpoints'} is empty or gone")
             raise cli.UserError(
                 f"{self.logdir} has logs up to generator iteration {logged} but no checkpoint to resume from "
-                f"({self.logdir / 'checkpoints'} is empty or gone); to train it again from iteration 0, move "
+                f"({why}); to train it again from iteration 0, move "
                 "or delete that run directory (its metrics.csv would be rewritten), or choose a new --logdir")
 
     def print_banner(self, generator, discriminator, strategy, resuming):

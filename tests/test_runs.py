@@ -190,7 +190,9 @@ def test_the_checkpoint_manager_knows_every_whole_checkpoint_whatever_the_index_
         (folder / "checkpoint").write_text(index)
     before = snapshot(folder)
     capfd.readouterr()
-    _, manager = rundir.make_checkpoint(tmp_path)
+    import tensorflow as tf
+
+    manager = rundir.checkpoint_manager(tmp_path, tf.train.Checkpoint())
     assert manager.checkpoints == [str(folder / f"ckpt-{number}") for number in (1, 2, 3)]
     assert "Checkpoint ignored" not in capfd.readouterr().err
     if index == WHOLE_INDEX:  # TensorFlow's own, right: left as it is (a finished run changes nothing)

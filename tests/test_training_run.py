@@ -414,15 +414,15 @@ def test_a_save_killed_half_way_and_an_emptied_index_file_resume_and_leave_no_de
 
 
 @pytest.mark.parametrize("damage", ["cut short", "bytes changed in place"])
-def test_a_damaged_checkpoint_stops_a_resume_in_one_line_before_anything_is_restored(tmp_path, damage):
+def test_a_damaged_checkpoint_stops_a_resume_in_one_line_before_anything_is_restored(tmp_path, damage, capsys):
     # TensorFlow checks each tensor against its stored checksum as it reads it. Bytes changed in
     # place failed the restore half way, and TensorFlow then warned of the values left
     # unrestored: five more lines after the one.
     import gc
     import logging
 
-    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")  # ckpt-2
-    (data_file,) = (logdir / "checkpoints").glob("ckpt-2.data-*")
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=4")  # ckpt-2 and ckpt-4
+    (data_file,) = (logdir / "checkpoints").glob("ckpt-4.data-*")
     content = bytearray(data_file.read_bytes())
     if damage == "cut short":
         del content[100:]
@@ -435,13 +435,52 @@ def test_a_damaged_checkpoint_stops_a_resume_in_one_line_before_anything_is_rest
     handler.emit = lambda record: said.append(record.getMessage())
     logging.getLogger("tensorflow").addHandler(handler)
     try:
-        with pytest.raises(cli.UserError, match=f"^{re.escape(str(logdir))}/checkpoints/ckpt-2 is unreadable \\(.*\\); "
-                                                "remove its files \\(ckpt-2\\.\\*\\) to use the checkpoint before it$"):
-            train_in_process("dcgan", logdir, "--train_steps=3")
+        with pytest.raises(cli.UserError, match=f"^{re.escape(str(logdir))}/checkpoints/ckpt-4 is unreadable \\(.*\\); "
+                                                "remove its files \\(ckpt-4\\.\\*\\) to use ckpt-2, the checkpoint "
+                                                "before it$"):
+            train_in_process("dcgan", logdir, "--train_steps=5")
         gc.collect()  # (the warnings came as the half-restored objects were freed)
     finally:
         logging.getLogger("tensorflow").removeHandler(handler)
     assert said == []
+    # As it says: without ckpt-4's files the run resumes from ckpt-2.
+    for path in (logdir / "checkpoints").glob("ckpt-4.*"):
+        path.unlink()
+    capsys.readouterr()
+    train_in_process("dcgan", logdir, "--train_steps=5")
+    assert "resuming at generator iteration 2" in capsys.readouterr().out
+
+
+def test_a_checkpoint_whose_data_files_are_gone_is_named(tmp_path, capsys):
+    # Its .index left (the data files deleted by hand, or lost): the newest whole checkpoint
+    # before it is used, and said; with none, the one line names it, and nothing is written.
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=4")  # ckpt-2 and ckpt-4
+    checkpoints = logdir / "checkpoints"
+    for number in (4, 2):
+        for path in checkpoints.glob(f"ckpt-{number}.data-*"):
+            path.unlink()
+        before = snapshot(logdir)
+        if number == 4:
+            capsys.readouterr()
+            generate.write_samples(logdir, 4, tmp_path / "samples.npz")
+            assert capsys.readouterr().err == (f"warning: {checkpoints}/ckpt-4 lacks data files (its .index is there): "
+                                               "using ckpt-2, the newest whole checkpoint\n")
+            resumed = tmp_path / "resumed"
+            shutil.copytree(logdir, resumed)
+            train_in_process("dcgan", resumed, "--train_steps=5")
+            said = capsys.readouterr()
+            assert "resuming at generator iteration 2" in said.out and said.err == (
+                f"warning: {resumed}/checkpoints/ckpt-4 lacks data files (its .index is there): resuming from ckpt-2, "
+                "the newest whole checkpoint\n")
+            continue
+        with pytest.raises(cli.UserError, match=f"^{re.escape(str(checkpoints))}/ckpt-4 lacks data files \\(its .index "
+                                                "is there\\), and .* has no whole checkpoint; put back a copy of its "
+                                                "files$"):
+            generate.write_samples(logdir, 4, tmp_path / "samples.npz")
+        with pytest.raises(cli.UserError, match=f"no checkpoint to resume from \\({re.escape(str(checkpoints))}/"
+                                                "ckpt-4 lacks data files, and no whole one is there\\)"):
+            train_in_process("dcgan", logdir, "--train_steps=5")
+        assert snapshot(logdir) == before  # (the index file was rewritten before the refusal)
 
 
 @pytest.mark.real_networks  # whose layers a --conditional run's do not fit (the stand-ins' largely do)
