@@ -8,6 +8,7 @@ would spend minutes in retries); it reads what this command prepared, from the s
 --data_dir. Run it where there is internet, and copy the folder elsewhere if need be.
 """
 import logging
+import os
 import pathlib
 import shutil
 import sys
@@ -37,29 +38,60 @@ def prepare(dataset_name, data_dir=None):
     name = dataset_name[len("tfds:"):]
     with data.tfds_scratch():  # TFDS's builder leaves a folder in TMPDIR otherwise
         builder = data.tfds_builder(name, data_dir)
+        root, folder = pathlib.Path(builder.data_dir_root), pathlib.Path(builder.data_dir)
+        prepared = (folder / "dataset_info.json").is_file()  # (TFDS's is_prepared() warns where it is not)
         manual = bool(getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None))  # TFDS says how, below
-        unreachable = [] if manual or builder.is_prepared() else hosts_that_do_not_resolve(builder.url_infos or {})
+        unreachable = [] if manual or prepared else hosts_that_do_not_resolve(builder.url_infos or {})
         if unreachable:  # offline, TFDS would retry each download with back-off for about 3.5 minutes
             raise cli.UserError(f"could not prepare {dataset_name}: no internet here ({unreachable[0]} does not "
-                                f"resolve); run this where there is, then copy {builder.data_dir_root} to this machine")
-        print(f"preparing {dataset_name} in {builder.data_dir} (downloads it; needs internet)", flush=True)
+                                f"resolve); run this where there is, then copy {root} to this machine")
+        print(f"preparing {dataset_name} in {folder} (downloads it; needs internet)", flush=True)
         # Offline, urllib3 warns of every retry (some 40 lines over minutes) before the download fails,
         # which the one line below then says.
         logging.getLogger("urllib3").setLevel(logging.ERROR)
-        root, folder = pathlib.Path(builder.data_dir_root), pathlib.Path(builder.data_dir)
-        made = [path for path in (root / "downloads", folder, *folder.parents) if path.is_relative_to(root)
-                and not path.exists()]
+        if not sys.stderr.isatty():  # TFDS's progress bars, redrawn in place, are many lines in a log
+            import tensorflow_datasets as tfds
+
+            tfds.disable_progress_bar()
+        before = contents(root, folder)
         try:
             builder.download_and_prepare()
-        except Exception as error:  # a failed download, a dataset that needs a manual download, ...
-            for path in reversed(made):  # what this attempt made, and only that: a later start would warn of it
-                shutil.rmtree(path, ignore_errors=True)
+        except BaseException as error:  # a failed download, a set that needs a manual download, a Ctrl-C, ...
+            remove_what_was_made(before)  # (a later start would warn of a half-made set's folder)
+            if cli.interrupted(error):  # cli.run_command prints it, exits with 130
+                raise KeyboardInterrupt(f"interrupted: {dataset_name} not prepared; what this attempt made is "
+                                        "removed") from None
+            if not isinstance(error, Exception):
+                raise
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
             if reason.endswith(":"):  # TFDS's manual-download instructions follow, many lines of them
                 reason = reason[:-1] + " (the set's page in the TFDS catalog gives them)"
             raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None
     print(f"ready: train with --dataset={dataset_name}" + (f" --data_dir={data_dir}" if data_dir else ""))
     return builder.data_dir
+
+
+def contents(root, folder):
+    """The folders TFDS writes into as it prepares a set in `folder` under `root` (the data
+    directory), each with the names it holds now (None: not there yet)."""
+    folders = {root / "downloads", root / "downloads" / "extracted",
+               *(parent for parent in folder.parents if parent.is_relative_to(root))}
+    return {path: set(os.listdir(path)) if path.is_dir() else None for path in folders}
+
+
+def remove_what_was_made(before):
+    """Removes what is in the folders of `before` (contents) that was not there then, and the
+    folders that were not there at all; what was there is left as it is."""
+    for path, names in sorted(before.items()):  # a folder before what is in it
+        if names is None:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir():
+            for new in set(os.listdir(path)) - names:
+                target = path / new
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target, ignore_errors=True)
+                else:
+                    target.unlink(missing_ok=True)
 
 
 def hosts_that_do_not_resolve(urls):

@@ -375,7 +375,7 @@ def test_prepare_downloads_a_tfds_set_once_and_says_what_went_wrong_in_one_line(
         prepare.prepare("mnist")
 
 
-def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path, monkeypatch):
+def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path, monkeypatch, caplog):
     import socket
     import time
 
@@ -402,6 +402,8 @@ def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path,
         prepare.prepare("tfds:cifar10", str(tmp_path / "tfds"))
     assert time.perf_counter() - began < 5 and looked_up == ["www.cs.toronto.edu"] and downloads == []
     assert not (tmp_path / "tfds").exists()
+    # The one line only (TFDS's is_prepared() warned of the set's folder, which is not there).
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
 
     # Any host of the set's that resolves, or a proxy (which resolves for us): TFDS downloads.
     urls = ["https://a.example/x", "http://b.example/y"]
@@ -427,7 +429,9 @@ def test_prepare_offline_says_so_at_once_instead_of_minutes_of_retries(tmp_path,
         monkeypatch.delenv(variable)
 
     # A set that is prepared already (copied from a machine with internet): ready, offline too.
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+    builder = tfds.builder("cifar10", data_dir=str(tmp_path / "tfds"))
+    pathlib.Path(builder.data_dir).mkdir(parents=True)
+    builder.info.write_to_directory(builder.data_dir)  # TFDS's mark of a prepared set, dataset_info.json
     prepare.prepare("tfds:cifar10", str(tmp_path / "tfds"))
     assert downloads == [1, 1]
 
@@ -446,6 +450,37 @@ def test_prepare_of_a_set_that_needs_a_manual_download_says_so_and_leaves_nothin
             "or is empty. .* using instructions \\(the set's page in the TFDS catalog gives them\\)$")):
         prepare.prepare("tfds:imagenet2012", str(tmp_path / "tfds"))
     assert list((tmp_path / "tfds").iterdir()) == []  # TFDS's new folders, removed
+
+
+def test_a_failed_or_interrupted_prepare_removes_what_it_made_and_only_that(tmp_path, monkeypatch):
+    # A later start would warn of a half-made set's folder; the user's own files stay.
+    import tensorflow_datasets as tfds
+
+    from commands import prepare
+    from tests.helpers import snapshot
+
+    root = tmp_path / "tfds"
+    (root / "downloads").mkdir(parents=True)
+    (root / "downloads" / "mine.txt").write_text("the user's")
+    (root / "mnist" / "1.0.0").mkdir(parents=True)  # another version, prepared before
+    monkeypatch.setattr(prepare, "hosts_that_do_not_resolve", lambda urls: [])  # as online
+    for error, kind, said in [
+            (ConnectionError("Max retries exceeded"), UserError, "^could not prepare tfds:mnist: Max retries exceeded$"),
+            (KeyboardInterrupt(), KeyboardInterrupt,
+             "^interrupted: tfds:mnist not prepared; what this attempt made is removed$")]:
+
+        def half_way(self, *args, **kwargs):  # what TFDS makes before a download fails
+            (root / "downloads" / "extracted").mkdir()
+            (root / "downloads" / "mnist" / "mnist.gz.tmp.0123abcd").mkdir(parents=True)
+            (pathlib.Path(self.data_dir) / "half.tfrecord").parent.mkdir(parents=True)
+            (pathlib.Path(self.data_dir) / "half.tfrecord").write_bytes(b"\0" * 100)
+            raise error
+
+        monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", half_way)
+        before = snapshot(root)
+        with pytest.raises(kind, match=said):
+            prepare.prepare("tfds:mnist", str(root))
+        assert snapshot(root) == before
 
 
 @pytest.mark.parametrize("name, reason", [
