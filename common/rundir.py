@@ -251,18 +251,28 @@ def restore_checkpoint(checkpoint, path):
     """
     import tensorflow as tf
 
-    try:
-        reader = tf.train.load_checkpoint(path)
-        for name in reader.get_variable_to_shape_map():
-            reader.get_tensor(name)
-    except (tf.errors.OpError, IndexError, ValueError) as error:
-        raise unreadable_checkpoint(path, error) from None
+    error = read_error(path)
+    if error is not None:
+        raise unreadable_checkpoint(path, error)
     try:
         return checkpoint.restore(path)
     except (tf.errors.OpError, IndexError, ValueError) as error:  # whole files, but not this run's networks
         logging.getLogger("tensorflow").addFilter(_without_unrestored_values_warnings)
         raise UserError(f"{path} does not fit this run ({first_line(error)}): it was saved by another variant "
                         "or with other settings; remove its files or use another --logdir") from None
+
+
+def read_error(path):
+    """None when every tensor of the checkpoint at `path` reads and matches its checksum, else the error."""
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(str(path))
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError, ValueError) as error:
+        return error
+    return None
 
 
 def _without_unrestored_values_warnings(record):
@@ -275,13 +285,27 @@ def _without_unrestored_values_warnings(record):
 
 
 def unreadable_checkpoint(path, error):
-    """The UserError for a checkpoint that cannot be read: what failed, and what to do."""
+    """The UserError for a checkpoint that cannot be read: what failed, and what to do (which
+    files to remove to use the newest readable checkpoint before it, or that there is none)."""
     path, number = pathlib.Path(path), checkpoint_number(path)
-    earlier = [pathlib.Path(other).name for other in whole_checkpoints(path.parent.parent)
+    earlier = [pathlib.Path(other) for other in whole_checkpoints(path.parent.parent)
                if number is not None and checkpoint_number(other) < number]
-    advice = (f"remove its files ({path.name}.*) to use {earlier[-1]}, the checkpoint before it" if earlier else
-              "there is no checkpoint before it: put back a copy of its files, or train again in a new --logdir")
+    unreadable = [path]
+    while earlier and read_error(earlier[-1]) is not None:
+        unreadable.append(earlier.pop())
+    files = ", ".join(f"{other.name}.*" for other in unreadable)
+    others = [other.name for other in unreadable[1:]]
+    so = f"so {'is' if len(others) == 1 else 'are'} {and_list(others)}: " if others else ""
+    its, it = ("their", "them") if others else ("its", "it")
+    advice = (f"{so}remove {its} files ({files}) to use {earlier[-1].name}, the newest readable checkpoint before {it}"
+              if earlier else f"{so}there is no readable checkpoint before {it}: put back a copy of {its} files, or "
+              "train again in a new --logdir")
     return UserError(f"{path} is unreadable ({first_line(error)}); {advice}")
+
+
+def and_list(words):
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def first_line(error):
@@ -302,13 +326,23 @@ def latest_checkpoint(logdir):
 
 
 def incomplete_checkpoints(logdir):
-    """The paths of the checkpoints in logdir/checkpoints newer than the newest whole one whose
-    .index is there but not all their data files (deleted by hand, or lost), oldest first."""
+    """The paths of the checkpoints in logdir/checkpoints newer than the newest whole one that
+    have an .index without all their data files, or data files without an .index (deleted by
+    hand, lost, or a save killed between its last renames), oldest first."""
     whole = whole_checkpoints(logdir)
     newest = checkpoint_number(whole[-1]) if whole else -1
-    found = [(checkpoint_number(index.with_suffix("")), str(index.with_suffix("")))
-             for index in (pathlib.Path(logdir) / "checkpoints").glob("ckpt-*.index")]
-    return [path for number, path in sorted(pair for pair in found if pair[0] is not None) if number > newest]
+    folder = pathlib.Path(logdir) / "checkpoints"
+    files = [*folder.glob("ckpt-*.index"), *folder.glob("ckpt-*.data-*")]
+    prefixes = {file.name.split(".")[0] for file in files}
+    found = sorted((checkpoint_number(prefix), str(folder / prefix)) for prefix in prefixes
+                   if checkpoint_number(prefix) is not None)
+    return [path for number, path in found if number > newest]
+
+
+def incomplete_note(paths):
+    """'…/ckpt-6 is incomplete (…)' for incomplete_checkpoints' paths, the newest named in full."""
+    names = [pathlib.Path(path).name for path in paths[:-1]] + [str(paths[-1])]
+    return f"{and_list(names)} {'is' if len(paths) == 1 else 'are'} incomplete (an .index or data files missing)"
 
 
 def checkpoint_number(path):

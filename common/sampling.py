@@ -40,16 +40,16 @@ def load_generator(logdir, make_generator):
     generator = make_generator(config["image_shape"], num_classes=config.get("num_classes", 0))
     latest, lost = rundir.latest_checkpoint(logdir), rundir.incomplete_checkpoints(logdir)
     if latest is None and lost:
-        raise UserError(f"{lost[-1]} lacks data files (its .index is there), and {logdir} has no whole checkpoint; "
-                        "put back a copy of its files")
+        raise UserError(f"{rundir.incomplete_note(lost)}, and {logdir} has no whole checkpoint; put back a copy of "
+                        "the missing files")
     if latest is None:
         raise UserError(f"{logdir} has no checkpoint yet; train longer than --checkpoint_every")
-    if lost:
-        print(f"warning: {lost[-1]} lacks data files (its .index is there): using {pathlib.Path(latest).name}, "
-              "the newest whole checkpoint", file=sys.stderr)
     # The checkpoint also holds D and the optimizers; only the generator is needed.
     rundir.restore_checkpoint(tf.train.Checkpoint(generator=generator), latest).expect_partial() \
         .assert_existing_objects_matched()
+    if lost:  # (said once it is sure to be used: a command that refuses says one line)
+        print(f"warning: {rundir.incomplete_note(lost)}: using {pathlib.Path(latest).name}, the newest whole "
+              "checkpoint", file=sys.stderr)
     return generator, latest, config.get("num_classes", 0)
 
 

@@ -201,6 +201,10 @@ class TrainingRun:
             except cli.UserError:  # unreadable: damaged, or gone with a folder deleted meanwhile
                 self.raise_if_directory_lost()
                 raise
+            lost = rundir.incomplete_checkpoints(self.logdir)
+            if lost and self.chief:  # (said once it is sure to be used: a refused start says one line)
+                print(f"warning: {rundir.incomplete_note(lost)}: resuming from {pathlib.Path(latest).name}, the "
+                      "newest whole checkpoint", file=sys.stderr)
         # Only now that the run can go on: the checkpoint folder put in order (rundir.checkpoint_manager).
         self.manager = rundir.checkpoint_manager(self._scratch or self.logdir, self.checkpoint)
         self.start = int(self.iterations_done.numpy())
@@ -210,18 +214,15 @@ class TrainingRun:
 
     def check_no_checkpoint_lost(self, latest):
         """Refuses to start a run again from iteration 0 where its checkpoints are gone (deleted by
-        hand, say) and its log goes past the first of them, which would rewrite its metrics.csv;
-        and says so where newer checkpoints than `latest` (the newest whole one) lost data files.
+        hand, say) and its log goes past the first of them, which would rewrite its metrics.csv.
+        `latest`: the newest whole checkpoint, if any (then there is nothing to check).
 
         A run saves its first checkpoint (--checkpoint_every, or --train_steps if sooner) before
         it logs that iteration; a run stopped before it (killed, or a blow-up) starts again.
         """
-        lost = rundir.incomplete_checkpoints(self.logdir)
-        if latest and lost:
-            print(f"warning: {lost[-1]} lacks data files (its .index is there): resuming from "
-                  f"{pathlib.Path(latest).name}, the newest whole checkpoint", file=sys.stderr)
         if latest:
             return
+        lost = rundir.incomplete_checkpoints(self.logdir)
         path = self.logdir / rundir.CONFIG_FILE
         logged = logs.last_logged_step(self.logdir)
         if logged is None or not path.is_file():
@@ -229,7 +230,7 @@ class TrainingRun:
         saved = rundir.parse_config(path)
         first = min(saved.get("checkpoint_every", 1), saved.get("train_steps", 1))
         if logged >= first:
-            why = (f"{lost[-1]} lacks data files, and no whole one is there" if lost
+            why = (f"{rundir.incomplete_note(lost)}, and no whole one is there" if lost
                    else f"{self.logdir / 'checkpoints'} is empty or gone")
             raise cli.UserError(
                 f"{self.logdir} has logs up to generator iteration {logged} but no checkpoint to resume from "

@@ -349,8 +349,8 @@ def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path, damage):
         data.write_bytes(content[:middle] + bytes(byte ^ 0xFF for byte in content[middle:middle + 64])
                          + content[middle + 64:])
     make_generator = variants.module("wgan_gp", "networks").make_generator
-    with pytest.raises(UserError, match=r"ckpt-2 is unreadable .*; there is no checkpoint before it: put back a copy "
-                                        r"of its files, or train again in a new --logdir$") as error:
+    with pytest.raises(UserError, match=r"ckpt-2 is unreadable .*; there is no readable checkpoint before it: put "
+                                        r"back a copy of its files, or train again in a new --logdir$") as error:
         sampling.load_generator(logdir, make_generator)
     assert "\n" not in str(error.value)
 

@@ -417,70 +417,82 @@ def test_a_save_killed_half_way_and_an_emptied_index_file_resume_and_leave_no_de
 def test_a_damaged_checkpoint_stops_a_resume_in_one_line_before_anything_is_restored(tmp_path, damage, capsys):
     # TensorFlow checks each tensor against its stored checksum as it reads it. Bytes changed in
     # place failed the restore half way, and TensorFlow then warned of the values left
-    # unrestored: five more lines after the one.
+    # unrestored: five more lines after the one. The line says which files to remove to use
+    # the newest readable checkpoint before it, or that there is none.
     import gc
     import logging
 
-    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=4")  # ckpt-2 and ckpt-4
-    (data_file,) = (logdir / "checkpoints").glob("ckpt-4.data-*")
-    content = bytearray(data_file.read_bytes())
-    if damage == "cut short":
-        del content[100:]
-    else:
-        middle = len(content) // 2
-        content[middle:middle + 64] = bytes(byte ^ 0xFF for byte in content[middle:middle + 64])
-    data_file.write_bytes(bytes(content))
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=6")  # ckpt-2, ckpt-4 and ckpt-6
+    checkpoints = logdir / "checkpoints"
     said = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = lambda record: said.append(record.getMessage())
     logging.getLogger("tensorflow").addHandler(handler)
+    advice = ["remove its files \\(ckpt-6\\.\\*\\) to use ckpt-4, the newest readable checkpoint before it",
+              "so is ckpt-4: remove their files \\(ckpt-6\\.\\*, ckpt-4\\.\\*\\) to use ckpt-2, the newest readable "
+              "checkpoint before them",
+              "so are ckpt-4 and ckpt-2: there is no readable checkpoint before them: put back a copy of their files, "
+              "or train again in a new --logdir"]
     try:
-        with pytest.raises(cli.UserError, match=f"^{re.escape(str(logdir))}/checkpoints/ckpt-4 is unreadable \\(.*\\); "
-                                                "remove its files \\(ckpt-4\\.\\*\\) to use ckpt-2, the checkpoint "
-                                                "before it$"):
-            train_in_process("dcgan", logdir, "--train_steps=5")
+        for number, advised in zip((6, 4, 2), advice):
+            (data_file,) = checkpoints.glob(f"ckpt-{number}.data-*")
+            content = bytearray(data_file.read_bytes())
+            if damage == "cut short":
+                del content[100:]
+            else:
+                middle = len(content) // 2
+                content[middle:middle + 64] = bytes(byte ^ 0xFF for byte in content[middle:middle + 64])
+            data_file.write_bytes(bytes(content))
+            before = snapshot(logdir)
+            with pytest.raises(cli.UserError, match=f"^{re.escape(str(checkpoints))}/ckpt-6 is unreadable "
+                                                    f"\\(.*\\); {advised}$"):
+                train_in_process("dcgan", logdir, "--train_steps=7")
+            assert snapshot(logdir) == before
         gc.collect()  # (the warnings came as the half-restored objects were freed)
     finally:
         logging.getLogger("tensorflow").removeHandler(handler)
-    assert said == []
-    # As it says: without ckpt-4's files the run resumes from ckpt-2.
-    for path in (logdir / "checkpoints").glob("ckpt-4.*"):
+    assert said == [] and capsys.readouterr().err == ""
+    # As it said once: without ckpt-6's files the run resumes from ckpt-4.
+    resumed = trained_run("dcgan", tmp_path / "resumed", "--train_steps=6")
+    for path in (resumed / "checkpoints").glob("ckpt-6.*"):
         path.unlink()
-    capsys.readouterr()
-    train_in_process("dcgan", logdir, "--train_steps=5")
-    assert "resuming at generator iteration 2" in capsys.readouterr().out
+    train_in_process("dcgan", resumed, "--train_steps=7")
+    assert "resuming at generator iteration 4" in capsys.readouterr().out
 
 
-def test_a_checkpoint_whose_data_files_are_gone_is_named(tmp_path, capsys):
-    # Its .index left (the data files deleted by hand, or lost): the newest whole checkpoint
-    # before it is used, and said; with none, the one line names it, and nothing is written.
-    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=4")  # ckpt-2 and ckpt-4
+def test_a_checkpoint_whose_files_are_gone_in_part_is_named(tmp_path, capsys):
+    # An .index without its data files (deleted by hand, lost) or data files without their
+    # .index (deleted, or a save killed between its last two renames): the newest whole
+    # checkpoint before them is used, and they are named; with none, the one line names them.
+    logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=6")  # ckpt-2, ckpt-4 and ckpt-6
     checkpoints = logdir / "checkpoints"
-    for number in (4, 2):
-        for path in checkpoints.glob(f"ckpt-{number}.data-*"):
-            path.unlink()
-        before = snapshot(logdir)
-        if number == 4:
-            capsys.readouterr()
-            generate.write_samples(logdir, 4, tmp_path / "samples.npz")
-            assert capsys.readouterr().err == (f"warning: {checkpoints}/ckpt-4 lacks data files (its .index is there): "
-                                               "using ckpt-2, the newest whole checkpoint\n")
-            resumed = tmp_path / "resumed"
-            shutil.copytree(logdir, resumed)
-            train_in_process("dcgan", resumed, "--train_steps=5")
-            said = capsys.readouterr()
-            assert "resuming at generator iteration 2" in said.out and said.err == (
-                f"warning: {resumed}/checkpoints/ckpt-4 lacks data files (its .index is there): resuming from ckpt-2, "
-                "the newest whole checkpoint\n")
-            continue
-        with pytest.raises(cli.UserError, match=f"^{re.escape(str(checkpoints))}/ckpt-4 lacks data files \\(its .index "
-                                                "is there\\), and .* has no whole checkpoint; put back a copy of its "
-                                                "files$"):
-            generate.write_samples(logdir, 4, tmp_path / "samples.npz")
-        with pytest.raises(cli.UserError, match=f"no checkpoint to resume from \\({re.escape(str(checkpoints))}/"
-                                                "ckpt-4 lacks data files, and no whole one is there\\)"):
-            train_in_process("dcgan", logdir, "--train_steps=5")
-        assert snapshot(logdir) == before  # (the index file was rewritten before the refusal)
+    (checkpoints / "ckpt-6.index").unlink()
+    for path in checkpoints.glob("ckpt-4.data-*"):
+        path.unlink()
+    incomplete = f"ckpt-4 and {checkpoints}/ckpt-6 are incomplete (an .index or data files missing)"
+    capsys.readouterr()
+    generate.write_samples(logdir, 4, tmp_path / "samples.npz")
+    assert capsys.readouterr().err == f"warning: {incomplete}: using ckpt-2, the newest whole checkpoint\n"
+    resumed = tmp_path / "resumed"
+    shutil.copytree(logdir, resumed)
+    train_in_process("dcgan", resumed, "--train_steps=7")
+    said = capsys.readouterr()
+    assert "resuming at generator iteration 2" in said.out and said.err == (
+        f"warning: {incomplete.replace(str(logdir), str(resumed))}: resuming from ckpt-2, the newest whole "
+        "checkpoint\n")
+
+    for path in checkpoints.glob("ckpt-2.data-*"):
+        path.unlink()
+    before = snapshot(logdir)
+    incomplete = re.escape(f"ckpt-2, ckpt-4 and {checkpoints}/ckpt-6 are incomplete (an .index or data files missing)")
+    with pytest.raises(cli.UserError, match=f"^{incomplete}, and {re.escape(str(logdir))} has no whole checkpoint; "
+                                            "put back a copy of the missing files$"):
+        generate.write_samples(logdir, 4, tmp_path / "samples.npz")
+    with pytest.raises(cli.UserError, match=f"no checkpoint to resume from \\({incomplete}, and no whole one is "
+                                            "there\\)"):
+        train_in_process("dcgan", logdir, "--train_steps=7")
+    assert snapshot(logdir) == before  # (the index file was rewritten before the refusal)
+    assert capsys.readouterr().err == ""  # the one line only
 
 
 @pytest.mark.real_networks  # whose layers a --conditional run's do not fit (the stand-ins' largely do)
