@@ -359,9 +359,13 @@ def _exit_at_once(status):
     the process ends without that wait. The exit handlers still run first (os._exit skips
     them): AutoGraph removes the sources it generated in the temp folder there, and the
     libraries close what they hold (logging, h5py, matplotlib's figures), all in milliseconds.
+    A Ctrl-C or SIGTERM from here on is ignored: the command has finished or stopped, and one
+    that came during the exit handlers left a traceback of the handler it broke off.
     """
     import atexit
 
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

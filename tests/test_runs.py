@@ -799,6 +799,26 @@ def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, 
     assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\ninterrupted: X is as it was\n"
 
 
+def test_a_signal_during_a_commands_exit_handlers_is_ignored(monkeypatch):
+    # Done (or stopped), a command runs the exit handlers and ends; a Ctrl-C or SIGTERM that came
+    # during them broke one off with a traceback, and the command still ended with status 0.
+    import atexit
+    import os
+    import signal
+
+    received, ended = [], []
+    before = {number: signal.signal(number, lambda number, frame: received.append(number))
+              for number in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: [signal.raise_signal(number) for number in before])
+    monkeypatch.setattr(os, "_exit", ended.append)
+    try:
+        cli._exit_at_once(0)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+    assert received == [] and ended == [0]
+
+
 def test_a_ctrl_c_that_c_code_turned_into_another_error_is_still_one_line_with_status_130(monkeypatch, capsys):
     # Landing inside a call into C code (TensorFlow's), the KeyboardInterrupt comes up as the cause
     # of a SystemError, itself the context of whatever the code around it raised next.
