@@ -56,6 +56,7 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
         with arguments.written_whole(output) as partial, open(partial, "wb") as file:
             np.savez_compressed(file, images=samples, **({} if labels is None else {"labels": labels}))
         images.save_png(sampling.preview(samples, labels), grid)
+        cli.say_if_interrupted(f"interrupted: wrote {output} and {grid}")  # (as the command ends)
         print(f"wrote {len(samples)} samples {samples.shape[1:]} from {checkpoint} to {output} and {grid}")
     except BaseException as error:
         if not cli.interrupted(error):

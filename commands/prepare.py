@@ -40,6 +40,9 @@ def prepare(dataset_name, data_dir=None):
         builder = data.tfds_builder(name, data_dir)
         root, folder = pathlib.Path(builder.data_dir_root), pathlib.Path(builder.data_dir)
         prepared = (folder / "dataset_info.json").is_file()  # (TFDS's is_prepared() warns where it is not)
+        if folder.is_dir() and not prepared:  # TFDS would take it for the prepared set and download nothing
+            raise cli.UserError(f"could not prepare {dataset_name}: {folder} holds files but not the prepared set; "
+                                "move them elsewhere and run this again")
         manual = bool(getattr(builder, "MANUAL_DOWNLOAD_INSTRUCTIONS", None))  # TFDS says how, below
         unreachable = [] if manual or prepared else hosts_that_do_not_resolve(builder.url_infos or {})
         if unreachable:  # offline, TFDS would retry each download with back-off for about 3.5 minutes
@@ -73,8 +76,11 @@ def prepare(dataset_name, data_dir=None):
 
 def contents(root, folder):
     """The folders TFDS writes into as it prepares a set in `folder` under `root` (the data
-    directory), each with the names it holds now (None: not there yet)."""
-    folders = {root / "downloads", root / "downloads" / "extracted",
+    directory; its downloads go into downloads/, a folder for each set), each with the names it
+    holds now (None: not there yet)."""
+    downloads = root / "downloads"
+    folders = {downloads, downloads / "extracted",
+               *(path for path in (downloads.iterdir() if downloads.is_dir() else ()) if path.is_dir()),
                *(parent for parent in folder.parents if parent.is_relative_to(root))}
     return {path: set(os.listdir(path)) if path.is_dir() else None for path in folders}
 

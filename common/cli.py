@@ -193,8 +193,9 @@ def run_command(main):
             print(f"error: {_exhausted_line(error)}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
-            # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was").
-            sys.stderr.write(interruption_line(str(interruption) or INTERRUPTED))
+            # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was"),
+            # or say_if_interrupted(...) for an interrupt that comes after its own code is done.
+            sys.stderr.write(interruption_line(str(interruption) or _said_if_interrupted[0] or INTERRUPTED))
             _exit_at_once(stop_exit_status())
         except SystemExit as exit_request:
             if stop_requested():  # a stopped training run, its checkpoint saved
@@ -203,10 +204,21 @@ def run_command(main):
         except Exception as error:
             if not interrupted(error):
                 raise
-            sys.stderr.write(interruption_line(INTERRUPTED))
+            sys.stderr.write(interruption_line(_said_if_interrupted[0] or INTERRUPTED))
             _exit_at_once(stop_exit_status())
 
+    _said_if_interrupted[0] = None
     app.run(guarded, flags_parser=_parse_flags)
+
+
+_said_if_interrupted = [None]
+
+
+def say_if_interrupted(line):
+    """What a command's Ctrl-C or SIGTERM says from now on, where nothing it raises says more:
+    for a command whose work is done (its files written) but whose process has not ended yet
+    (its objects are being freed), so that the line does not say it stopped before finishing."""
+    _said_if_interrupted[0] = line
 
 
 def _out_of_memory_errors():

@@ -494,7 +494,7 @@ def load_tfds(name, data_dir, image_size, split):
             raise UserError(f"tfds:{name} has no 'image' feature to train on")
         try:
             size = int(builder.as_dataset(split=split).cardinality())
-        except AssertionError:  # TFDS's way of saying the data is not there
+        except (AssertionError, KeyError):  # TFDS's ways of saying the data is not there (KeyError: no splits)
             raise UserError(f"tfds:{name} is not prepared in {where}; prepare it once (it downloads) with "
                             f"`python -m commands.prepare --dataset=tfds:{name} --data_dir={where}`")
         except ValueError as error:  # an unknown split

@@ -460,8 +460,9 @@ def test_a_failed_or_interrupted_prepare_removes_what_it_made_and_only_that(tmp_
     from tests.helpers import snapshot
 
     root = tmp_path / "tfds"
-    (root / "downloads").mkdir(parents=True)
+    (root / "downloads" / "mnist").mkdir(parents=True)  # an earlier attempt's downloads folder
     (root / "downloads" / "mine.txt").write_text("the user's")
+    (root / "downloads" / "mnist" / "mine.txt").write_text("the user's")
     (root / "mnist" / "1.0.0").mkdir(parents=True)  # another version, prepared before
     monkeypatch.setattr(prepare, "hosts_that_do_not_resolve", lambda urls: [])  # as online
     for error, kind, said in [
@@ -481,6 +482,23 @@ def test_a_failed_or_interrupted_prepare_removes_what_it_made_and_only_that(tmp_
         with pytest.raises(kind, match=said):
             prepare.prepare("tfds:mnist", str(root))
         assert snapshot(root) == before
+
+
+def test_a_sets_folder_that_holds_other_files_is_not_taken_for_the_prepared_set(tmp_path, monkeypatch):
+    # TFDS takes an existing version folder for the prepared set ("Reusing dataset"), whatever
+    # it holds: prepare said ready, and training then stopped with a traceback (no splits).
+    from commands import prepare
+
+    folder = tmp_path / "tfds" / "mnist" / "3.0.1"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("the user's")
+    monkeypatch.setattr(prepare, "hosts_that_do_not_resolve", lambda urls: [])  # as online (TFDS downloads nothing)
+    with pytest.raises(UserError, match=f"^could not prepare tfds:mnist: {folder} holds files but not the prepared "
+                                        "set; move them elsewhere and run this again$"):
+        prepare.prepare("tfds:mnist", str(tmp_path / "tfds"))
+    with pytest.raises(UserError, match=f"^tfds:mnist is not prepared in {tmp_path / 'tfds'}; prepare it once"):
+        data.load_dataset("tfds:mnist", str(tmp_path / "tfds"))
+    assert [path.name for path in folder.iterdir()] == ["notes.txt"]
 
 
 @pytest.mark.parametrize("name, reason", [

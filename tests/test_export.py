@@ -365,14 +365,19 @@ def command_in_process(tmp_path, program, **env):
 def test_every_command_says_what_an_interrupt_left(tmp_path):
     # The default is right for any command (train.py's start-up, prepare); a command
     # that knows what it leaves says so. Training, once it runs, prints its own (common/training_run.py).
+    # One whose work is done says so for an interrupt that comes as it ends (cli.say_if_interrupted).
     program = ("import os; from common import cli\n"
                "def main(argv):\n"
+               "    if os.environ.get('DONE'):\n"
+               "        cli.say_if_interrupted(os.environ['DONE'])\n"
                "    raise KeyboardInterrupt(*filter(None, [os.environ.get('SAID')]))\n"
                "cli.run_command(main)\n")
-    for given, said in [("", "interrupted: stopped before finishing"),
-                        ("interrupted: X is as it was", "interrupted: X is as it was")]:
-        done = command_in_process(tmp_path, program, SAID=given)
-        assert done.returncode == 130 and done.stderr.strip().splitlines() == [said], done.stderr
+    for given, done, said in [("", "", "interrupted: stopped before finishing"),
+                              ("interrupted: X is as it was", "", "interrupted: X is as it was"),
+                              ("", "interrupted: wrote X", "interrupted: wrote X"),
+                              ("", "", "interrupted: stopped before finishing")]:  # (the next command's own)
+        ended = command_in_process(tmp_path, program, SAID=given, DONE=done)
+        assert ended.returncode == 130 and ended.stderr.strip().splitlines() == [said], ended.stderr
 
 
 def test_a_ctrl_c_that_tensorflow_turned_into_another_error_is_still_the_interrupt_line(tmp_path, plain_run):
