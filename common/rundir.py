@@ -340,9 +340,13 @@ def incomplete_checkpoints(logdir):
 
 
 def incomplete_note(paths):
-    """'…/ckpt-6 is incomplete (…)' for incomplete_checkpoints' paths, the newest named in full."""
-    names = [pathlib.Path(path).name for path in paths[:-1]] + [str(paths[-1])]
-    return f"{and_list(names)} {'is' if len(paths) == 1 else 'are'} incomplete (an .index or data files missing)"
+    """'…/ckpt-6 is incomplete (…)', or 'ckpt-4 and ckpt-6 in …/checkpoints are incomplete (…)',
+    for incomplete_checkpoints' paths."""
+    what = "(an .index or data files missing)"
+    if len(paths) == 1:
+        return f"{paths[0]} is incomplete {what}"
+    names = and_list([pathlib.Path(path).name for path in paths])
+    return f"{names} in {pathlib.Path(paths[0]).parent} are incomplete {what}"
 
 
 def checkpoint_number(path):

@@ -469,7 +469,7 @@ def test_a_checkpoint_whose_files_are_gone_in_part_is_named(tmp_path, capsys):
     (checkpoints / "ckpt-6.index").unlink()
     for path in checkpoints.glob("ckpt-4.data-*"):
         path.unlink()
-    incomplete = f"ckpt-4 and {checkpoints}/ckpt-6 are incomplete (an .index or data files missing)"
+    incomplete = f"ckpt-4 and ckpt-6 in {checkpoints} are incomplete (an .index or data files missing)"
     capsys.readouterr()
     generate.write_samples(logdir, 4, tmp_path / "samples.npz")
     assert capsys.readouterr().err == f"warning: {incomplete}: using ckpt-2, the newest whole checkpoint\n"
@@ -484,7 +484,8 @@ def test_a_checkpoint_whose_files_are_gone_in_part_is_named(tmp_path, capsys):
     for path in checkpoints.glob("ckpt-2.data-*"):
         path.unlink()
     before = snapshot(logdir)
-    incomplete = re.escape(f"ckpt-2, ckpt-4 and {checkpoints}/ckpt-6 are incomplete (an .index or data files missing)")
+    incomplete = re.escape(f"ckpt-2, ckpt-4 and ckpt-6 in {checkpoints} are incomplete (an .index or data files "
+                           "missing)")
     with pytest.raises(cli.UserError, match=f"^{incomplete}, and {re.escape(str(logdir))} has no whole checkpoint; "
                                             "put back a copy of the missing files$"):
         generate.write_samples(logdir, 4, tmp_path / "samples.npz")
