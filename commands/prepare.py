@@ -66,7 +66,7 @@ def prepare(dataset_name, data_dir=None):
                                         "removed") from None
             if not isinstance(error, Exception):
                 raise
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+            reason = cli.first_line(error)[:300]
             if reason.endswith(":"):  # TFDS's manual-download instructions follow, many lines of them
                 reason = reason[:-1] + " (the set's page in the TFDS catalog gives them)"
             raise cli.UserError(f"could not prepare {dataset_name}: {reason}") from None

@@ -221,6 +221,11 @@ def say_if_interrupted(line):
     _said_if_interrupted[0] = line
 
 
+def first_line(error):
+    """An exception's first line of text (for a one-line message), or its type's name."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
 def _out_of_memory_errors():
     """NumPy's MemoryError, and TensorFlow's ResourceExhaustedError once a command has imported it."""
     errors = getattr(sys.modules.get("tensorflow"), "errors", None)

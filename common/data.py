@@ -36,7 +36,7 @@ from PIL import ExifTags, Image
 
 from arguments import temporary_files_in
 from common import devices, image_cache, rundir
-from common.cli import UserError, did_you_mean, is_utf8
+from common.cli import UserError, did_you_mean, first_line, is_utf8
 
 # For every function a pipeline here runs (map, flat_map, reduce): traced as written. tf.data would
 # otherwise pass each through AutoGraph, which rewrites Python control flow (these branch with
@@ -202,7 +202,7 @@ def _download(name, fix, split):
     try:
         train, test = getattr(keras.datasets, name).load_data()
     except Exception as error:  # keras reports a failed download as a bare Exception
-        reason = (str(error).splitlines() or [type(error).__name__])[0].split(" -- ")[-1][:100]
+        reason = first_line(error).split(" -- ")[-1][:100]
         raise UserError(f"{name} could not be downloaded ({reason}); {fix}") from None
     images, labels = train if split == "train" else test
     return images, labels.reshape(-1).astype(np.int64)
@@ -518,7 +518,7 @@ def tfds_builder(name, data_dir):
         raise UserError(f"tfds:{name} is not a TFDS dataset; `tfds build --help` and the TFDS catalog "
                         "list them") from None
     except (ValueError, AssertionError, TypeError) as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = first_line(error)
         reason = reason.rpartition('": ')[2] or reason  # after TFDS's 'Failed to construct dataset "x", ...": '
         raise UserError(f"tfds:{name} is not a set TFDS can build ({reason[:200]})") from None
 

@@ -16,7 +16,7 @@ import re
 import sys
 
 from arguments import directory_in_use, hold_directory, write_text_whole, written_whole
-from common.cli import IMAGE_SIZES, UserError, normalized_dataset
+from common.cli import IMAGE_SIZES, UserError, first_line, normalized_dataset
 
 CONFIG_FILE = "config.json"
 # Flags that may change when a run is resumed: they say how long and how often,
@@ -306,11 +306,6 @@ def unreadable_checkpoint(path, error):
 def and_list(words):
     """'a', 'a and b', 'a, b and c'."""
     return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
-
-
-def first_line(error):
-    """An exception's first line of text, or its type's name."""
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def latest_checkpoint(logdir):
