@@ -17,7 +17,7 @@ and reports
   GFLOP/it      floating-point operations of one iteration: the convolutions and matmuls
                 of the traced graphs, from their shapes (a multiply-add counts 2)
   GFLOP/s       achieved: GFLOP/it * it/s
-  % peak        GFLOP/s over a float32 2048x2048 matmul's rate measured in the same run
+  % peak        GFLOP/s over a float32 1024x1024 matmul's rate measured in the same run
   x textbook    for wgan_gp: it/s over that of benchmarks/baseline_wgan_gp.py's textbook
                 iteration (same size, batch, n_critic and precision), measured in the same process
   % dispatch    the fixed cost of launching the iteration's n_critic + 1 steps (an empty
@@ -48,8 +48,12 @@ import variants  # noqa: E402
 SIZES = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}
 
 
-def matmul_peak(n=2048, repeats=10, trials=5):
-    """The best float32 matmul rate in FLOP/s: the yardstick for '% peak'."""
+def matmul_peak(n=1024, repeats=20, trials=5):
+    """The best float32 matmul rate in FLOP/s: the yardstick for '% peak'.
+
+    1024x1024 reaches the rate of 2048x2048 for a quarter of the CPU time (216 against 215-220
+    GFLOP/s, 2.5 CPU-s against 9.6, on the 2-core development machine; docs/speed.md).
+    """
     import tensorflow as tf
 
     a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
@@ -356,7 +360,7 @@ def main():
     if rows:
         peaks = [row["peak_gflop_per_sec"] for row in rows]
         calls = [row["dispatch_microseconds_per_call"] for row in rows]
-        print(f"matmul peak, measured in each process: {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s (float32 2048x2048)")
+        print(f"matmul peak, measured in each process: {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s (float32 1024x1024)")
         print(f"launching one step costs {min(calls):.0f}-{max(calls):.0f} us; '% dispatch' is that cost's share of "
               "an iteration's time")
     if args.json:

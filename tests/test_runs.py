@@ -326,6 +326,31 @@ def test_start_up_filter_leaves_out_routine_lines_only(capfd):
     assert capfd.readouterr().err == "E0000 something is wrong\n"
 
 
+def test_a_module_not_importable_inside_imports_as_usual_after(tmp_path, monkeypatch):
+    import importlib
+
+    from common import startup
+
+    (tmp_path / "probe_module.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with startup.not_importable("probe_module"):
+        with pytest.raises(ImportError):
+            importlib.import_module("probe_module")
+    assert importlib.import_module("probe_module").VALUE == 1
+    with startup.not_importable("probe_module"):  # imported before: left as it is
+        assert importlib.import_module("probe_module").VALUE == 1
+
+
+def test_tensorflow_was_imported_without_keras_plotting(monkeypatch):
+    # conftest.py imports common, so TensorFlow, before anything else in this process.
+    from keras.src.visualization import plot_image_gallery
+
+    assert plot_image_gallery.plt is None  # Keras' try-import of matplotlib.pyplot failed
+    import matplotlib.pyplot  # and afterwards it imports as usual
+
+    assert matplotlib.pyplot.figure
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--trian_steps=3"], "unknown flag --trian_steps (did you mean --train_steps?)"),
     (["--nosuchflag"], "unknown flag --nosuchflag (--helpfull lists them)"),
