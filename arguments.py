@@ -25,6 +25,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import threading
 
 SUPPRESS = argparse.SUPPRESS  # help= of an option --help leaves out (and no "did you mean" names)
 INTERRUPTED = "interrupted: stopped before finishing"  # what a Ctrl-C says when nothing says more
@@ -253,7 +254,8 @@ def run_child(command, *, check=False, capture_output=False, **popen_arguments):
         try:
             stdout, stderr = process.communicate()
         except BaseException as stopped:
-            process.send_signal(signal.SIGINT if isinstance(stopped, KeyboardInterrupt) else signal.SIGTERM)
+            ctrl_c = isinstance(stopped, KeyboardInterrupt) and not isinstance(stopped, Terminated)
+            process.send_signal(signal.SIGINT if ctrl_c else signal.SIGTERM)
             try:
                 process.wait()
             except KeyboardInterrupt:  # Ctrl-C again: the child is told again
@@ -283,11 +285,22 @@ def raised_by_interrupt(error):
     return False
 
 
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM that came before the program's own handlers: it ends the program as a Ctrl-C
+    does, with exit status 143 (128 + SIGTERM) instead of 130."""
+
+
+def _raise_terminated(signal_number, frame):
+    raise Terminated()
+
+
 def end_in_one_line():
     """From now on, a Ctrl-C (KeyboardInterrupt) that reaches the top of the program ends it with one
-    line, its message or INTERRUPTED, and exit status 130, instead of a traceback; and so does an
-    OSError that names a path (a file that is not there, a folder that cannot be written), with
-    `error: PATH: reason` and exit status 2, as the commands say it (common/cli.py: run_command);
+    line, its message or INTERRUPTED, and exit status 130, instead of a traceback; a SIGTERM, until
+    the program sets a handler of its own, the same with 143 (the default would end it without a
+    word); and so does an OSError that names a path (a file that is not there, a folder that
+    cannot be written), with `error: PATH: reason` and exit status 2, as the commands say it
+    (common/cli.py: run_command);
     and a child that run_child(check=True) saw fail ends it with the child's exit status, after
     the child's last line on stderr if it was captured (else the child has said it already).
 
@@ -297,11 +310,16 @@ def end_in_one_line():
     if getattr(sys.excepthook, "ends_interrupts", False):
         return
     previous = sys.excepthook
+    main_thread = threading.current_thread() is threading.main_thread()  # (where handlers can be set)
+    if main_thread and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
     def hook(kind, error, trace):
         if issubclass(kind, KeyboardInterrupt) or raised_by_interrupt(error):
             said = str(error) if issubclass(kind, KeyboardInterrupt) else ""
-            line, status = interruption_line(said or INTERRUPTED), 130  # 128 + SIGINT, as shells report it
+            # 128 + the signal's number, as shells report it
+            status = 128 + (signal.SIGTERM if issubclass(kind, Terminated) else signal.SIGINT)
+            line = interruption_line(said or INTERRUPTED)
         elif issubclass(kind, OSError) and error.filename is not None:
             line, status = f"error: {os_error_message(error)}\n", 2
         elif issubclass(kind, subprocess.CalledProcessError):  # run_child(check=True): the child's own line

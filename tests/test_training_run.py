@@ -644,25 +644,30 @@ def test_a_signal_during_start_up_still_stops_the_run(tmp_path):
     assert "interrupted" in rest + errors and "Traceback" not in errors
 
 
-CTRL_C_WHILE_TENSORFLOW_IS_IMPORTED = """
+SIGNAL_WHILE_TENSORFLOW_IS_IMPORTED = """
 import os, runpy, signal, sys
 
-class CtrlC:  # a Ctrl-C once TensorFlow's import has begun: before any handler of the command's own
+number = getattr(signal, sys.argv[2])
+
+
+class Signal:  # a signal once TensorFlow's import has begun: before any handler of the command's own
     def find_spec(self, name, path=None, target=None):
         if name == "tensorflow.python":
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), number)
 
-sys.meta_path.insert(0, CtrlC())
+sys.meta_path.insert(0, Signal())
 sys.argv = ["wgan_gp/train.py", "--dataset=mnist_5k", "--logdir=" + sys.argv[1]]
 runpy.run_path("wgan_gp/train.py", run_name="__main__")
 """
 
 
-def test_a_ctrl_c_while_tensorflow_is_imported_is_one_line(tmp_path):
-    # The first seconds of every command; cheap, since TensorFlow's import stops at once.
-    result = run_python(["-c", CTRL_C_WHILE_TENSORFLOW_IS_IMPORTED, tmp_path / "run"])
-    assert result.returncode == 130 and result.stderr.splitlines() == ["interrupted: stopped before finishing"], \
-        result.stderr[-2000:]
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_tensorflow_is_imported_is_one_line(tmp_path, signal_name):
+    # The first seconds of every command (a Ctrl-C, or a job scheduler's SIGTERM, which used to
+    # end it without a word); cheap, since TensorFlow's import stops at once.
+    result = run_python(["-c", SIGNAL_WHILE_TENSORFLOW_IS_IMPORTED, tmp_path / "run", signal_name])
+    assert result.returncode == 128 + getattr(signal, signal_name), result.stderr[-2000:]
+    assert result.stderr.splitlines() == ["interrupted: stopped before finishing"], result.stderr[-2000:]
     assert not (tmp_path / "run").exists()
 
 
