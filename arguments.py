@@ -242,7 +242,7 @@ def run_child(command, *, check=False, capture_output=False, **popen_arguments):
 
     The child runs in a process group of its own, so that a signal to this script's group (Ctrl-C
     at a terminal, `timeout`, `kill -TERM -PGID`) reaches it once, from here: a Ctrl-C passes it
-    a SIGINT, a SIGTERM (after children_end_with_this_process()) or an error a SIGTERM, and the
+    a SIGINT, a SIGTERM or an error a SIGTERM, and the
     child is waited for (a train.py saves a checkpoint); a second Ctrl-C passes on too (a
     train.py then stops at once). subprocess.run would kill it, or leave it to a second signal.
     Should this script be killed outright, the child is sent SIGTERM (child_options).
