@@ -169,12 +169,10 @@ seconds = number(float, at_least=0)
 
 
 def children_end_with_this_process():
-    """From now on, SIGTERM ends this script with exit status 143 by raising SystemExit, so that
-    the processes it started (run_child) are told to stop too, instead of running on alone."""
-    def terminated(signal_number, frame):
-        raise SystemExit(128 + signal_number)
-
-    signal.signal(signal.SIGTERM, terminated)
+    """From now on, SIGTERM ends this script by raising Terminated (with end_in_one_line's hook:
+    one line and exit status 143), so that the processes it started (run_child) are told to stop
+    too, instead of running on alone."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def child_options():
@@ -276,13 +274,18 @@ def raised_by_interrupt(error):
     KeyboardInterrupt, and whatever the code around it raised next. The chain of
     __cause__ and __context__ still holds it.
     """
+    return _interrupt_in(error) is not None
+
+
+def _interrupt_in(error):
+    """The KeyboardInterrupt that `error` is or was raised while handling (raised_by_interrupt), or None."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
-            return True
+            return error
         seen.add(id(error))
         error = error.__cause__ or error.__context__
-    return False
+    return None
 
 
 class Terminated(KeyboardInterrupt):
@@ -318,7 +321,7 @@ def end_in_one_line():
         if issubclass(kind, KeyboardInterrupt) or raised_by_interrupt(error):
             said = str(error) if issubclass(kind, KeyboardInterrupt) else ""
             # 128 + the signal's number, as shells report it
-            status = 128 + (signal.SIGTERM if issubclass(kind, Terminated) else signal.SIGINT)
+            status = 128 + (signal.SIGTERM if isinstance(_interrupt_in(error), Terminated) else signal.SIGINT)
             line = interruption_line(said or INTERRUPTED)
         elif issubclass(kind, OSError) and error.filename is not None:
             line, status = f"error: {os_error_message(error)}\n", 2
