@@ -62,13 +62,29 @@ def not_importable(name):
             del sys.modules[name]
 
 
+class _PyplotAtFirstUse:
+    """Stands for matplotlib.pyplot, which it imports when an attribute is first read."""
+
+    def __getattr__(self, name):
+        import matplotlib.pyplot
+
+        return getattr(matplotlib.pyplot, name)
+
+
+def _keras_plots_import_matplotlib_when_called():
+    """Keras' image-gallery helpers, which found no matplotlib while it was hidden, import it when called."""
+    gallery = sys.modules.get("keras.src.visualization.plot_image_gallery")
+    if gallery is not None and getattr(gallery, "plt", False) is None:
+        gallery.plt = _PyplotAtFirstUse()
+
+
 def import_tensorflow_quietly():
     """Imports TensorFlow and lists its devices, leaving out ROUTINE_LINES (see the module docstring).
 
     Keras imports matplotlib.pyplot, where it can, for one plotting helper that this project
     never calls: matplotlib stays out of TensorFlow's import, which takes 0.5 CPU-seconds off the
     start of every command (3.4 -> 2.9, the median of 8, docs/tests.md); the figure scripts import
-    it as usual.
+    it as usual, and Keras' helpers import it when they are called.
     """
     # TensorFlow's INFO and WARNING lines, once it has read this, unless the user chose a level.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -77,9 +93,11 @@ def import_tensorflow_quietly():
     if os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1"):  # the user asked to see INFO or WARNING lines
         with not_importable("matplotlib"):
             import tensorflow  # noqa: F401
+        _keras_plots_import_matplotlib_when_called()
         return
     routine = ROUTINE_LINES if nvidia_driver_present() else (*ROUTINE_LINES, NO_DRIVER_LINE)
     with native_stderr_without(routine), not_importable("matplotlib"):
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # looks for a GPU (cuInit), as the first TensorFlow work would
+    _keras_plots_import_matplotlib_when_called()

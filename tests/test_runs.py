@@ -341,12 +341,18 @@ def test_a_module_not_importable_inside_imports_as_usual_after(tmp_path, monkeyp
         assert importlib.import_module("probe_module").VALUE == 1
 
 
-def test_tensorflow_was_imported_without_keras_plotting(monkeypatch):
+def test_tensorflow_was_imported_without_matplotlib_and_keras_plots_all_the_same(tmp_path):
     # conftest.py imports common, so TensorFlow, before anything else in this process.
+    import keras
     from keras.src.visualization import plot_image_gallery
 
-    assert plot_image_gallery.plt is None  # Keras' try-import of matplotlib.pyplot failed
-    import matplotlib.pyplot  # and afterwards it imports as usual
+    from common import startup
+
+    assert isinstance(plot_image_gallery.plt, startup._PyplotAtFirstUse)  # Keras' import of matplotlib failed
+    # Keras' helper imports matplotlib when it is called (it said "requires the matplotlib package").
+    keras.visualization.plot_image_gallery(np.zeros((4, 8, 8, 3)), rows=2, cols=2, path=str(tmp_path / "g.png"))
+    assert (tmp_path / "g.png").stat().st_size > 0
+    import matplotlib.pyplot  # and it imports as usual
 
     assert matplotlib.pyplot.figure
 
