@@ -51,17 +51,18 @@ SIZES = {28: (28, 28, 1), 32: (32, 32, 3), 64: (64, 64, 3)}
 def matmul_peak(n=1024, repeats=20, trials=5):
     """The best float32 matmul rate in FLOP/s: the yardstick for '% peak'.
 
-    1024x1024 reaches the rate of 2048x2048 for a quarter of the CPU time (216 against 215-220
-    GFLOP/s, 2.5 CPU-s against 9.6, on the 2-core development machine; docs/speed.md).
+    1024x1024 comes within about 2% of 2048x2048's rate for a quarter of the CPU time (2.5 CPU-s
+    against 9.6 on the 2-core development machine; docs/speed.md).
     """
     import tensorflow as tf
 
     a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    scale = 1.0 / n**0.5  # keeps the entries near 1: neither overflow nor slow subnormal numbers
 
     @tf.function
     def chain(x):
         for _ in range(repeats):
-            x = tf.matmul(x, b) * 1e-3  # the scale keeps values finite
+            x = tf.matmul(x, b) * scale
         return x
 
     chain(a).numpy()
@@ -308,6 +309,12 @@ def print_profile(row, top):
         print(f"| {op['op']} | {1e3 * seconds:.1f} | {100 * seconds / total:.1f}% | {gflop:.2f} | {rate} |")
 
 
+def value_range(values):
+    """'209' for one value (or equal ones), '205-212' for several, rounded to whole numbers."""
+    low, high = f"{min(values):.0f}", f"{max(values):.0f}"
+    return low if low == high else f"{low}-{high}"
+
+
 def main():
     parser = arguments.Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+", default=list(variants.PAPERS), choices=variants.NAMES)
@@ -360,8 +367,8 @@ def main():
     if rows:
         peaks = [row["peak_gflop_per_sec"] for row in rows]
         calls = [row["dispatch_microseconds_per_call"] for row in rows]
-        print(f"matmul peak, measured in each process: {min(peaks):.0f}-{max(peaks):.0f} GFLOP/s (float32 1024x1024)")
-        print(f"launching one step costs {min(calls):.0f}-{max(calls):.0f} us; '% dispatch' is that cost's share of "
+        print(f"matmul peak, measured in each process: {value_range(peaks)} GFLOP/s (float32 1024x1024)")
+        print(f"launching one step costs {value_range(calls)} us; '% dispatch' is that cost's share of "
               "an iteration's time")
     if args.json:
         arguments.write_text_whole(args.json, json.dumps(rows, indent=2) + "\n")

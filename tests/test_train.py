@@ -320,6 +320,8 @@ def test_benchmark_reports_throughput_and_flops(tmp_path):
     # an iteration makes 5 x 3 batches of such passes plus their gradients: at batch 8, GFLOPs.
     assert 5 * 3 * 8 * 0.047 < row["gflop_per_iteration"] < 1000 * 8 / 64
     assert "wgan_gp" in result.stdout and "% peak" in result.stdout
+    # One process measured: one number, not a range of one ("209-209").
+    assert re.search(r"^matmul peak, measured in each process: \d+ GFLOP/s", result.stdout, re.M), result.stdout
 
 
 def test_folder_pipeline_benchmark_reports_its_table(tmp_path):
