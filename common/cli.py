@@ -42,6 +42,7 @@ _stop_requested = False
 _stop_signal = signal.SIGINT  # the signal that asked for the stop: the exit status is 128 + its number
 _stops_wait = False  # True while a training loop honours stops between its iterations
 _watching = False  # a _SignalWatcher counts the signals (stops_between_iterations)
+_said_if_interrupted = None  # a finished command's line for a late interrupt (say_if_interrupted)
 _acknowledged = False  # the run has said that it will stop
 _acknowledge_lock = threading.Lock()
 
@@ -195,7 +196,7 @@ def run_command(main):
         except KeyboardInterrupt as interruption:  # (training saves and exits itself, from its first iteration)
             # A command may say what it leaves: raise KeyboardInterrupt("interrupted: ... is as it was"),
             # or say_if_interrupted(...) for an interrupt that comes after its own code is done.
-            sys.stderr.write(interruption_line(str(interruption) or _said_if_interrupted[0] or INTERRUPTED))
+            sys.stderr.write(interruption_line(str(interruption) or _said_if_interrupted or INTERRUPTED))
             _exit_at_once(stop_exit_status())
         except SystemExit as exit_request:
             if stop_requested():  # a stopped training run, its checkpoint saved
@@ -204,21 +205,19 @@ def run_command(main):
         except Exception as error:
             if not interrupted(error):
                 raise
-            sys.stderr.write(interruption_line(_said_if_interrupted[0] or INTERRUPTED))
+            sys.stderr.write(interruption_line(_said_if_interrupted or INTERRUPTED))
             _exit_at_once(stop_exit_status())
 
-    _said_if_interrupted[0] = None
+    say_if_interrupted(None)
     app.run(guarded, flags_parser=_parse_flags)
-
-
-_said_if_interrupted = [None]
 
 
 def say_if_interrupted(line):
     """What a command's Ctrl-C or SIGTERM says from now on, where nothing it raises says more:
     for a command whose work is done (its files written) but whose process has not ended yet
     (its objects are being freed), so that the line does not say it stopped before finishing."""
-    _said_if_interrupted[0] = line
+    global _said_if_interrupted
+    _said_if_interrupted = line
 
 
 def first_line(error):

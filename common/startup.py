@@ -90,13 +90,10 @@ def import_tensorflow_quietly():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
         return  # too late to filter
-    if os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1"):  # the user asked to see INFO or WARNING lines
-        with not_importable("matplotlib"):
-            import tensorflow  # noqa: F401
-        _keras_plots_import_matplotlib_when_called()
-        return
     routine = ROUTINE_LINES if nvidia_driver_present() else (*ROUTINE_LINES, NO_DRIVER_LINE)
-    with native_stderr_without(routine), not_importable("matplotlib"):
+    wanted = os.environ["TF_CPP_MIN_LOG_LEVEL"] in ("0", "1")  # the user asked to see INFO or WARNING lines
+    filtered = contextlib.nullcontext() if wanted else native_stderr_without(routine)
+    with filtered, not_importable("matplotlib"):
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # looks for a GPU (cuInit), as the first TensorFlow work would

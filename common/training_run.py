@@ -193,8 +193,8 @@ class TrainingRun:
         self.checkpoint = tf.train.Checkpoint(**models, **extras)
         cli.keep_until_exit(real_batches)  # its tf.data threads then end with the process, not with train()
         latest = rundir.latest_checkpoint(self.logdir)
-        if self.chief:
-            self.check_no_checkpoint_lost(latest)
+        if self.chief and not latest:
+            self.check_no_checkpoint_lost()
         if latest:
             try:
                 self.restore(latest, models, extras)
@@ -212,16 +212,14 @@ class TrainingRun:
             self.reseed_after_blow_up(random_generator)
         self._loss_scales = self.loss_scales()
 
-    def check_no_checkpoint_lost(self, latest):
+    def check_no_checkpoint_lost(self):
         """Refuses to start a run again from iteration 0 where its checkpoints are gone (deleted by
-        hand, say) and its log goes past the first of them, which would rewrite its metrics.csv.
-        `latest`: the newest whole checkpoint, if any (then there is nothing to check).
+        hand, say, or left incomplete) and its log goes past the first of them, which would
+        rewrite its metrics.csv. For a run without a whole checkpoint.
 
         A run saves its first checkpoint (--checkpoint_every, or --train_steps if sooner) before
         it logs that iteration; a run stopped before it (killed, or a blow-up) starts again.
         """
-        if latest:
-            return
         lost = rundir.incomplete_checkpoints(self.logdir)
         path = self.logdir / rundir.CONFIG_FILE
         logged = logs.last_logged_step(self.logdir)
