@@ -52,6 +52,17 @@ def stop_requested():
     return _stop_requested
 
 
+def raise_if_stopped():
+    """Raises KeyboardInterrupt if a Ctrl-C or SIGTERM has arrived outside a training loop.
+
+    For a command's code after a library call that may have caught the handler's
+    KeyboardInterrupt and gone on (Keras' save_model has a bare except around the choice
+    of its weights store): _interrupt records the signal before it raises.
+    """
+    if _stop_requested and not _stops_wait:
+        raise KeyboardInterrupt
+
+
 def interrupted(error):
     """Whether `error` is a Ctrl-C or SIGTERM on its way up: a KeyboardInterrupt, or what
     TensorFlow's C++ code turned one raised inside a call into it into (a SystemError, then an

@@ -144,6 +144,7 @@ def export(logdir, make_generator, output=None):
         # weights are written: a full disk there left it in TMPDIR; in `partial` it goes with it.
         with arguments.temporary_files_in(partial):
             model.save(partial / "generator.keras")
+        cli.raise_if_stopped()  # a Ctrl-C that Keras' save caught
         module = serving_module(model, num_classes)
         tf.saved_model.save(module, str(partial / "saved_model"), signatures={"serving_default": module.serve})
         rundir.write_json(partial / EXPORT_FILE, {
@@ -155,6 +156,7 @@ def export(logdir, make_generator, output=None):
             "outputs": {"generator.keras": "float32 [N, H, W, C] in [-1, 1]",
                         "saved_model serving_default": "images: uint8 [N, H, W, C] in 0..255"},
         })
+        cli.raise_if_stopped()  # whatever caught one, the export is not put in place after a Ctrl-C
         replace_folder(partial, output)
     except BaseException as error:
         replaced = not partial.exists()  # renamed into place: the new export is whole at `output`

@@ -335,6 +335,31 @@ def test_an_interrupted_export_says_so_and_a_killed_one_is_cleaned_up_by_the_nex
         path.name for path in (live, elsewhere, other_output))
 
 
+def test_a_ctrl_c_that_a_library_swallows_still_stops_the_export(tmp_path, plain_run, monkeypatch):
+    # Keras' save_model catches everything (a bare except) around the choice of its weights
+    # store: a Ctrl-C whose KeyboardInterrupt is raised there was lost, and the export ran to its
+    # end (as the test above once saw, its signal sent as generator.keras appeared). The signal
+    # is still recorded: the export stops after the save, and never renames its folder into place.
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    export_run(logdir)
+    before = snapshot(logdir / "export")
+    from keras.src.saving import saving_lib
+
+    sufficient = saving_lib.is_memory_sufficient
+
+    def is_memory_sufficient(model):
+        signal.raise_signal(signal.SIGINT)  # the handler's KeyboardInterrupt comes up inside the bare except
+        return sufficient(model)
+
+    monkeypatch.setattr(saving_lib, "is_memory_sufficient", is_memory_sufficient)
+    done = run_in_process(["-m", "commands.export", f"--logdir={logdir}"])
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"interrupted: {logdir / 'export'} not exported; the previous export there is as it was")
+    assert snapshot(logdir / "export") == before and not list(logdir.glob(".export.*"))
+
+
 @pytest.mark.parametrize("damage", ["cut short", "bytes changed in place"])
 def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path, damage):
     # Also when the damage is outside the generator's weights: the file as a whole is not to be trusted.
