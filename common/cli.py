@@ -170,6 +170,10 @@ def _interrupt(signum, frame):
         return
     if _stops_wait and _watching:
         return  # a second signal: the watcher ends the process
+    if _stop_requested and raised_by_interrupt(sys.exc_info()[1]):
+        # The first one's KeyboardInterrupt is being handled (an except or finally clause is
+        # cleaning up): a second signal, often the same Ctrl-C passed on by a wrapper, lets it finish.
+        return
     _stop_requested, _stop_signal = True, signum  # the training loop raises again if this raise is swallowed
     raise KeyboardInterrupt
 

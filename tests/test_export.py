@@ -360,6 +360,32 @@ def test_a_ctrl_c_that_a_library_swallows_still_stops_the_export(tmp_path, plain
     assert snapshot(logdir / "export") == before and not list(logdir.glob(".export.*"))
 
 
+def test_a_second_ctrl_c_during_the_cleanup_lets_it_finish(tmp_path, plain_run, monkeypatch):
+    # A wrapper that passes on the terminal's Ctrl-C (the terminal signals the whole process
+    # group) delivers two at once. The second came while the first was being handled and cut the
+    # removal of the partial folder short, leaving it, and its line said only "interrupted".
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    from keras.src.saving import saving_lib
+
+    sufficient, rmtree = saving_lib.is_memory_sufficient, shutil.rmtree
+
+    def is_memory_sufficient(model):
+        signal.raise_signal(signal.SIGINT)
+        return sufficient(model)
+
+    def rmtree_signalled(path, **options):
+        signal.raise_signal(signal.SIGINT)  # the second, as the cleanup starts
+        rmtree(path, **options)
+
+    monkeypatch.setattr(saving_lib, "is_memory_sufficient", is_memory_sufficient)
+    monkeypatch.setattr(export.shutil, "rmtree", rmtree_signalled)
+    done = run_in_process(["-m", "commands.export", f"--logdir={logdir}"])
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == f"interrupted: {logdir / 'export'} not exported; nothing written"
+    assert not list(logdir.glob(".export.*")) and not (logdir / "export").exists()
+
+
 @pytest.mark.parametrize("damage", ["cut short", "bytes changed in place"])
 def test_a_damaged_checkpoint_is_named_in_one_line(plain_run, tmp_path, damage):
     # Also when the damage is outside the generator's weights: the file as a whole is not to be trusted.
