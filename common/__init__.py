@@ -8,7 +8,9 @@ Every command imports it first, so a Ctrl-C from here on, TensorFlow's import in
 first seconds of a command), ends in one line with exit status 130, not a traceback.
 """
 import arguments
-from common import startup
 
 arguments.end_in_one_line()
-startup.import_tensorflow_quietly()
+with arguments.interrupts_kept():  # a Ctrl-C that lands in a C extension's import is not lost
+    from common import startup
+
+    startup.import_tensorflow_quietly()

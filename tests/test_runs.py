@@ -844,6 +844,29 @@ def test_a_ctrl_c_that_nothing_handles_is_one_line_with_status_130(monkeypatch, 
     assert capsys.readouterr().err == f"{arguments.INTERRUPTED}\ninterrupted: X is as it was\n"
 
 
+@pytest.mark.parametrize("number, raised", [("SIGINT", KeyboardInterrupt), ("SIGTERM", arguments.Terminated)])
+def test_a_signal_that_an_import_loses_is_raised_again_after_it(number, raised):
+    # CPython can lose the KeyboardInterrupt of a Ctrl-C that lands while a C extension module
+    # initialises (seen in TensorFlow's `import ssl`): the command then ran to its end, exit 0.
+    import signal
+
+    number = getattr(signal, number)
+    before = {other: signal.getsignal(other) for other in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, arguments._raise_terminated)  # as end_in_one_line leaves it
+    try:
+        with pytest.raises(raised):
+            with arguments.interrupts_kept():
+                try:
+                    signal.raise_signal(number)
+                except KeyboardInterrupt:
+                    pass  # lost
+        after = {other: signal.getsignal(other) for other in before}
+    finally:
+        for other, handler in before.items():
+            signal.signal(other, handler)
+    assert after == {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: arguments._raise_terminated}
+
+
 def test_a_signal_during_a_commands_exit_handlers_is_ignored(monkeypatch):
     # Done (or stopped), a command runs the exit handlers and ends; a Ctrl-C or SIGTERM that came
     # during them broke one off with a traceback, and the command still ended with status 0.
