@@ -18,12 +18,13 @@ from tests.helpers import ITERATIONS, N_CRITIC, VARIANTS, metrics_rows, train_in
 # it, the reseeded resume, non-finite losses in a row) on small stand-in networks
 # (tests/helpers.py: small_networks).
 
-# float16 runs train at batch 2. Most CPUs have no float16 arithmetic, and a float16 iteration
+# 16-bit runs train at batch 2. Most CPUs have no float16 arithmetic, and a float16 iteration
 # costs about 3.5 times a float32 one here: a wgan_gp iteration at batch 8, 2.2 CPU-s against
 # 0.64; at batch 2, 0.75. What is tested, the loss scale's skips and recoveries, needs no
 # larger batch: the skips and scales described below were read at batch 2 (at batch 8 they
-# are the same, but for DCGAN's generator, whose first update applied there).
-FLOAT16_BATCH = "--batch_size=2"
+# are the same, but for DCGAN's generator, whose first update applied there). CPUs without
+# bfloat16 instructions emulate it too, and a finite bfloat16 run needs no larger batch either.
+SIXTEEN_BIT_BATCH = "--batch_size=2"
 
 
 # ---- the switches ------------------------------------------------------------------------------
@@ -47,7 +48,7 @@ def test_switches_train_with_finite_losses(variant, switches, tmp_path):
     iterations = 3 if (variant, switches) == ("dcgan", "--mixed_precision=float16") else 2
     float16 = "--mixed_precision=float16" in switches.split()
     train_in_process(variant, logdir, f"--train_steps={iterations}", "--checkpoint_every=1", *switches.split(),
-                     *([FLOAT16_BATCH] if float16 else []))
+                     *([SIXTEEN_BIT_BATCH] if "--mixed_precision" in switches else []))
     rows = metrics_rows(logdir)
     assert len(rows) == iterations and all(np.isfinite(float(value)) for row in rows for value in row.values())
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(logdir / "checkpoints")))
@@ -159,7 +160,7 @@ def test_a_float16_overflow_skips_updates_and_the_run_goes_on(tmp_path, monkeypa
     monkeypatch.setattr(training_run, "TrainingRun", OverflowingRun)
     logdir = tmp_path / "run"
     train_in_process("wgan_gp", logdir, "--mixed_precision=float16", "--train_steps=2", "--checkpoint_every=100",
-                     FLOAT16_BATCH)
+                     SIXTEEN_BIT_BATCH)
     output = capsys.readouterr().out
     assert "loss/discriminator is nan with finite weights" in output  # the guard saw the skips, and let them be
     reader = tf.train.load_checkpoint(str(logdir / "checkpoints" / "ckpt-2"))
@@ -187,7 +188,7 @@ def test_a_float16_blow_up_still_stops_the_run(tmp_path, monkeypatch):
     with pytest.raises(training_run.NonFiniteError, match=r"stopped at generator iteration \d+: .*lower "
                                                           r"--learning_rate"):
         train_in_process("wgan_gp", tmp_path / "run", "--mixed_precision=float16", "--train_steps=20",
-                         FLOAT16_BATCH)
+                         SIXTEEN_BIT_BATCH)
 
 
 @pytest.mark.usefixtures("stand_in_networks")
