@@ -520,6 +520,8 @@ def config_from_flags(flag_values, module):
     if values.get("cache_dir") and not values["dataset"].startswith("folder:"):
         raise UserError(f"--cache_dir applies to folder: datasets, not {values['dataset']}")
     values["dataset"] = normalized_dataset(values["dataset"])
+    if values.get("logdir") == "":  # an unset shell variable, say: the current folder would become the run
+        raise UserError("--logdir is empty; give the run's folder, or leave the flag out for runs/VARIANT-DATASET")
     if values.get("logdir") is None:
         dataset = values["dataset"]
         if dataset.startswith("folder:"):

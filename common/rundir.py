@@ -204,6 +204,8 @@ def write_json(path, value):
 
 
 def read_config(logdir):
+    if not str(logdir):  # not the current folder: an empty --logdir is a mistake (an unset shell variable)
+        raise UserError("--logdir is empty; give a run directory")
     path = pathlib.Path(logdir) / CONFIG_FILE
     if not path.is_file():
         raise UserError(f"{logdir} is not a run directory (no {CONFIG_FILE})")

@@ -21,7 +21,7 @@ from absl import flags
 from PIL import Image
 
 from commands import generate
-from common import cli
+from common import cli, rundir
 from tests.helpers import (ITERATIONS, N_CRITIC, REPO, TINY, VARIANTS, metrics_rows, own_stderr_lines, parse,
                            run_in_process, run_python, run_python_timed, snapshot, train_in_process, train_module,
                            trained_run)
@@ -217,6 +217,15 @@ def bad_input_setting(trained, tmp_path):
     (tmp_path / "images").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.png")
     return logdir, {"empty": tmp_path / "empty", "broken": tmp_path / "broken", "images": tmp_path / "images"}
+
+
+def test_an_empty_logdir_is_refused_in_training_and_in_the_commands_that_read_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the folder an empty --logdir would have made the run
+    with pytest.raises(cli.UserError, match="^--logdir is empty; give the run's folder"):
+        train_module("dcgan").train(parse("dcgan", ["--dataset=mnist_5k", "--train_steps=2", "--logdir="]))
+    with pytest.raises(cli.UserError, match="^--logdir is empty; give a run directory$"):
+        rundir.read_config("")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_cache_folder_inside_the_run_directory_is_refused_before_anything_is_written(tmp_path):
