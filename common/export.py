@@ -112,11 +112,14 @@ def serving_module(model, num_classes):
     return module
 
 
-def replaceable(output):
-    """Refuses to replace a folder that is not an earlier export (it could hold anything)."""
+def replaceable(output, given=True):
+    """Refuses to replace a folder that is not an earlier export (it could hold anything).
+
+    given: whether the user named `output` (--output), or it is the run's own export/ folder.
+    """
     if output.is_file() or (output.is_dir() and any(output.iterdir()) and not (output / EXPORT_FILE).is_file()):
-        raise cli.UserError(f"--output={output} exists and is not an earlier export (no {EXPORT_FILE}); "
-                            "choose a new folder")
+        where, choose = (f"--output={output}", "choose a new folder") if given else (output, "choose one with --output")
+        raise cli.UserError(f"{where} exists and is not an earlier export (no {EXPORT_FILE}); {choose}")
 
 
 def export(logdir, make_generator, output=None):
@@ -131,8 +134,9 @@ def export(logdir, make_generator, output=None):
     import tensorflow as tf
 
     config = rundir.read_config(logdir)
-    output = pathlib.Path(output or pathlib.Path(logdir) / "export")
-    replaceable(output)
+    given = output is not None
+    output = pathlib.Path(output if given else pathlib.Path(logdir) / "export")
+    replaceable(output, given)
     with devices.float32_policy():  # a --mixed_precision run's weights and outputs in float32, not 16 bits
         generator, checkpoint, num_classes = sampling.load_generator(logdir, make_generator)
         model = checked_generator(generator, num_classes)

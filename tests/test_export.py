@@ -254,6 +254,17 @@ def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp
     assert (tmp_path / "models" / "notes.txt").read_text() == "mine"
 
 
+def test_a_file_where_the_run_s_export_folder_goes_is_named_without_a_flag_the_user_did_not_give(plain_run, tmp_path):
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    (logdir / "export").write_text("mine")
+    with pytest.raises(UserError) as error:
+        export_run(logdir)
+    assert str(error.value) == (f"{logdir / 'export'} exists and is not an earlier export (no export.json); "
+                                "choose one with --output")
+    assert (logdir / "export").read_text() == "mine"
+
+
 def test_export_of_a_run_without_a_checkpoint_is_one_line(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text(json.dumps({"variant": "dcgan", "image_shape": [28, 28, 1]}))
