@@ -3,6 +3,7 @@
 The replica tests run in this process on the two logical CPUs that conftest.py sets up.
 """
 import csv
+import itertools
 import json
 import os
 import socket
@@ -17,7 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 import variants
-from common import cli, data, devices
+from common import cli, devices
 from tests.helpers import REPO, TINY, VARIANTS
 
 
@@ -60,11 +61,16 @@ def one_iteration(variant, strategy, optimizer):
     steps = train.make_steps(generator, discriminator, generator_optimizer, discriminator_optimizer,
                              ExampleIndexedRandom(), config, strategy)
     real = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
-    # Without tf.data's autotuning, as the runs' own pipelines: freeing an iterator otherwise
-    # waits for the tuning thread's timer (0-7 s per test here, idle).
-    pairs = tf.data.Dataset.from_tensors((real, np.zeros(8, np.int32))).repeat()
-    pairs = pairs.with_options(data.without_autotuning())
-    batches = iter(strategy.experimental_distribute_dataset(pairs))
+    labels = np.zeros(8, np.int32)
+
+    def replica_share(context):  # replica r: examples 4r to 4r + 3 of the global batch, as tf.data splits it
+        size = len(real) // context.num_replicas_in_sync
+        first = context.replica_id_in_sync_group * size
+        return tf.constant(real[first:first + size]), tf.constant(labels[first:first + size])
+
+    # The same batch for every update, without a tf.data iterator: freeing a distributed one
+    # waited 1 to 11 s here, idle, for its threads.
+    batches = itertools.repeat(strategy.experimental_distribute_values_from_function(replica_share))
     metrics = train.train_iteration(batches, *steps, config["n_critic"])
     weights = [w.numpy() for w in generator.weights + discriminator.weights]
     state = [v.numpy() for v in generator_optimizer.variables + discriminator_optimizer.variables]
