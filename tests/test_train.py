@@ -160,8 +160,9 @@ def test_generate_command_writes_uint8_samples_and_a_grid_into_the_run(trained, 
     logdir = tmp_path / "run"
     shutil.copytree(trained["wgan"][0], logdir)
     (tmp_path / "elsewhere").mkdir()
-    result = run_python(["-m", "commands.generate", f"--logdir={logdir}", "--num_samples=11"], cwd=tmp_path / "elsewhere",
-                        env={"PYTHONPATH": str(REPO)})
+    # In this process: the notebook's test runs `python -m commands.generate` as a user types it.
+    result = run_in_process(["-m", "commands.generate", f"--logdir={logdir}", "--num_samples=11"],
+                            cwd=tmp_path / "elsewhere")
     assert result.returncode == 0, result.stderr[-3000:]
     output = logdir / "samples.npz"  # inside the run directory by default, not in the current folder
     assert list((tmp_path / "elsewhere").iterdir()) == []
