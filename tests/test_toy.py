@@ -74,9 +74,33 @@ def test_toy_command_trains_and_writes_its_result(tmp_path):
     assert report["config"]["train_steps"] == 2 and report["modes"] == 8
 
 
+@pytest.mark.parametrize("args, expected", [
+    ([], "wgan_gp"), (["--variant", "dcgan"], "dcgan"), (["--variant=sngan", "--variant", "dcgan"], "dcgan"),
+    (["--flagfile={dcgan}"], "dcgan"), (["--flagfile={dcgan}", "--variant=wgan"], "wgan"),
+    (["--variant=wgan", "--flagfile={dcgan}"], "dcgan"), (["--variant", "wgan-gp"], "wgan-gp"),
+    (["--flagfile={missing}", "--variant=dcgan"], "wgan_gp"),  # absl's own parse refuses the file
+])
+def test_the_variant_that_decides_the_flags_is_the_one_absl_reads(args, expected, tmp_path):
+    # It was read as --variant=NAME only: `--variant dcgan` defined wgan_gp's flags for a dcgan
+    # run, and the config then failed with a KeyError traceback.
+    (tmp_path / "dcgan.cfg").write_text("--variant=dcgan\n")
+    files = {"dcgan": tmp_path / "dcgan.cfg", "missing": tmp_path / "missing.cfg"}
+    argv = ["toy/train.py", *(arg.format(**files) for arg in args), "--train_steps=1"]
+    assert toy_train._variant_on_the_command_line(argv) == expected
+
+
+def test_toy_command_reads_the_variant_in_any_form_absl_takes(tmp_path):
+    result = run_in_process(["toy/train.py", "--variant", "dcgan", "--train_steps=1", "--num_samples=100",
+                             f"--logdir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "result.json").read_text())["config"]["variant"] == "dcgan"
+
+
 @pytest.mark.parametrize("args, message", [
     (["--variant=wgan-gp"], "--variant must be one of dcgan, wgan, wgan_gp, sngan, wgan_r1, not 'wgan-gp' "
                             "(did you mean wgan_gp?)"),
+    (["--variant", "wgan-gp"], "--variant must be one of dcgan, wgan, wgan_gp, sngan, wgan_r1, not 'wgan-gp' "
+                               "(did you mean wgan_gp?)"),
     (["--conditional"], "the toy sets have none"),
 ])
 def test_toy_command_refuses_bad_input_in_one_line(args, message, tmp_path):

@@ -150,9 +150,16 @@ def run(variant, config, logdir):
 
 
 def _variant_on_the_command_line(argv):
-    """The --variant=NAME argument, read before absl parses: it decides which flags exist."""
-    names = [arg.split("=", 1)[1] for arg in argv[1:] if arg.startswith("--variant=")]
-    return names[-1] if names else "wgan_gp"
+    """The --variant value as absl reads it (--variant NAME or --variant=NAME, the last one,
+    one in a --flagfile too), read first because it decides which other flags exist; wgan_gp
+    without one, and where absl cannot read the arguments (its own parse then says why)."""
+    first = flags.FlagValues()
+    flags.DEFINE_string("variant", "wgan_gp", "", flag_values=first)
+    try:
+        first(list(argv), known_only=True)
+    except flags.Error:
+        return "wgan_gp"
+    return first.variant
 
 
 def main(argv):
