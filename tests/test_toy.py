@@ -110,6 +110,18 @@ def test_toy_command_refuses_bad_input_in_one_line(args, message, tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
 
 
+def test_toy_trainer_leaves_an_image_runs_folder_as_it_was(tmp_path):
+    # Its samples.npz (commands.generate's images) and samples.png were replaced by the toy's points.
+    logdir = tmp_path / "run"
+    logdir.mkdir()
+    for name, content in {"config.json": b"{}", "samples.npz": b"images", "samples.png": b"grid"}.items():
+        (logdir / name).write_bytes(content)
+    with pytest.raises(UserError, match=f"^{logdir} holds a training run \\(config.json\\); .*choose another --logdir$"):
+        toy_train.run("wgan", toy_train.toy_config("wgan", train_steps=1), logdir)
+    assert {path.name: path.read_bytes() for path in logdir.iterdir()} == {
+        "config.json": b"{}", "samples.npz": b"images", "samples.png": b"grid"}
+
+
 def test_toy_trainer_refuses_an_image_dataset(tmp_path):
     with pytest.raises(UserError, match="unknown toy dataset 'mnist'"):
         toy_train.run("wgan", toy_train.toy_config("wgan", dataset="mnist"), tmp_path / "run")

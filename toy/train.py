@@ -132,6 +132,9 @@ def run(variant, config, logdir):
         raise cli.UserError(f"unknown toy dataset {config['dataset']!r}{cli.did_you_mean(config['dataset'], data.NAMES)}; "
                             f"choose one of {', '.join(data.NAMES)}")
     logdir = pathlib.Path(logdir)
+    if (logdir / "config.json").exists():  # an image run's: its samples.npz and .png would be replaced
+        raise cli.UserError(f"{logdir} holds a training run (config.json); the toy writes samples.npz, "
+                            "samples.png and result.json into its folder: choose another --logdir")
     logdir.mkdir(parents=True, exist_ok=True)
     print(f"{variant} on {config['dataset']}: {config['train_steps']} generator iterations, "
           f"batch {config['batch_size']}")
