@@ -35,6 +35,7 @@ import arguments
 from common import cli, devices, rundir, sampling
 
 EXPORT_FILE = "export.json"
+EXPORT_ENTRIES = ("generator.keras", "saved_model", EXPORT_FILE)  # all that an export writes into its folder
 
 
 def checked_generator(generator, num_classes):
@@ -113,13 +114,20 @@ def serving_module(model, num_classes):
 
 
 def replaceable(output, given=True):
-    """Refuses to replace a folder that is not an earlier export (it could hold anything).
+    """Refuses to replace a folder that is not an earlier export (it could hold anything), or
+    an earlier export that holds more than EXPORT_ENTRIES (a user's notes, a converted model):
+    the new export replaces the folder whole, and they would go with it.
 
     given: whether the user named `output` (--output), or it is the run's own export/ folder.
     """
+    where, choose = (f"--output={output}", "choose a new folder") if given else (output, "choose one with --output")
     if output.is_file() or (output.is_dir() and any(output.iterdir()) and not (output / EXPORT_FILE).is_file()):
-        where, choose = (f"--output={output}", "choose a new folder") if given else (output, "choose one with --output")
         raise cli.UserError(f"{where} exists and is not an earlier export (no {EXPORT_FILE}); {choose}")
+    others = sorted(path.name for path in output.iterdir() if path.name not in EXPORT_ENTRIES) if output.is_dir() else []
+    if others:
+        named = rundir.and_list(others[:3] + ([f"{len(others) - 3} more"] if len(others) > 3 else []))
+        raise cli.UserError(f"{where} holds {named} besides an earlier export, and a new export replaces the "
+                            f"folder whole; move them out, or {choose}")
 
 
 def export(logdir, make_generator, output=None):

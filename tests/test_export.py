@@ -215,7 +215,7 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     logdir = tmp_path / "run"
     shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
     export_run(logdir)
-    (logdir / "export" / "stale.txt").write_text("from an earlier export")
+    (logdir / "export" / "saved_model" / "stale.txt").write_text("from an earlier export")
     before = snapshot(logdir / "export")
 
     def interrupted(*args, **kwargs):  # after generator.keras, before the SavedModel
@@ -244,6 +244,7 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     export_run(logdir)  # replaces the folder whole: the stale file goes with it
     assert sorted(path.name for path in (logdir / "export").iterdir()) == [
         "export.json", "generator.keras", "saved_model"]
+    assert not (logdir / "export" / "saved_model" / "stale.txt").exists()
 
 
 def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp_path):
@@ -252,6 +253,28 @@ def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp
     with pytest.raises(UserError, match="is not an earlier export"):
         export_run(plain_run, tmp_path / "models")
     assert (tmp_path / "models" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("given", [True, False], ids=["--output", "the run's export folder"])
+def test_a_re_export_leaves_what_a_user_added_to_the_earlier_export(plain_run, tmp_path, given):
+    # The folder is replaced whole: a user's notes and converted models in it went without a word.
+    logdir = tmp_path / "run"
+    shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
+    output = tmp_path / "models" if given else logdir / "export"
+    export_run(logdir, output if given else None)
+    (output / "NOTES.txt").write_text("mine")
+    (output / "tflite").mkdir()
+    (output / "tflite" / "model.tflite").write_bytes(b"converted")
+    before = snapshot(output)
+    with pytest.raises(UserError) as error:
+        export_run(logdir, output if given else None)
+    where, choose = (f"--output={output}", "choose a new folder") if given else (output, "choose one with --output")
+    assert str(error.value) == (f"{where} holds NOTES.txt and tflite besides an earlier export, and a new export "
+                                f"replaces the folder whole; move them out, or {choose}")
+    assert snapshot(output) == before
+    (output / "NOTES.txt").unlink()
+    shutil.rmtree(output / "tflite")
+    export_run(logdir, output if given else None)  # an export's own files alone: replaced
 
 
 def test_a_file_where_the_run_s_export_folder_goes_is_named_without_a_flag_the_user_did_not_give(plain_run, tmp_path):
