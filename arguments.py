@@ -416,6 +416,20 @@ def written_whole(path):
         raise
 
 
+def finished_csv_rows(path):
+    """(header, rows as dicts) of the CSV file at `path`, without a last line that has no line
+    end: a row still being appended, or one a kill or a full disk cut short, whose last value
+    can still read as a number (42 of 421.76). A header alone, or none: rows []. Raises what
+    open() raises, UnicodeDecodeError (not text) and csv.Error."""
+    import csv
+    import io
+
+    with open(path, newline="") as f:
+        text = f.read()
+    reader = csv.DictReader(io.StringIO(text[:text.rfind("\n") + 1], newline=""))
+    return reader.fieldnames, list(reader)
+
+
 def write_text_whole(path, text):
     """Writes `text` into the file at `path`, replaced whole or not at all (written_whole)."""
     with written_whole(path) as partial:

@@ -8,7 +8,7 @@ import time
 
 from tqdm import tqdm
 
-from arguments import written_whole
+from arguments import finished_csv_rows, written_whole
 
 METRICS_FILE = "metrics.csv"
 PROGRESS_KEYS = ("loss/discriminator", "loss/generator", "wasserstein_estimate")
@@ -16,12 +16,11 @@ UNKNOWN_WIDTH = 1000  # columns of a terminal that does not say its size: the wh
 
 
 def read_metrics(path):
-    """(header, rows as dicts) of a metrics.csv; None when there is no file or it is not text
-    (ScalarLog keeps such a file aside)."""
+    """(header, rows as dicts) of a metrics.csv, without a last row cut short (no line end:
+    arguments.finished_csv_rows); None when there is no file or it is not text (ScalarLog keeps
+    such a file aside)."""
     try:
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            return reader.fieldnames, list(reader)
+        return finished_csv_rows(path)
     except (FileNotFoundError, UnicodeDecodeError, csv.Error):
         return None
 

@@ -32,7 +32,6 @@ Runs go to --runs_dir/NAME; an existing run is resumed, a finished one reused, s
 killed command picks up where it stopped. Writes docs/figures/loss_vs_quality.png,
 quality_vs_time.png and training_curves.json (--output_dir to change; --quick: build/figures).
 """
-import csv
 import pathlib
 import sys
 
@@ -72,8 +71,13 @@ def train(name, schedule, runs_dir):
     print(f"{variant}/train.py " + " ".join(f"--{key}={value}" for key, value in settings.items()), flush=True)
     train_module = toolkit.variant_module(variant)
     train_module.train(toolkit.default_config(train_module, dataset="mnist_5k", logdir=str(logdir), **settings))
-    with open(logdir / "metrics.csv", newline="") as f:
-        return [row for row in csv.DictReader(f) if int(row["step"]) <= schedule["train_steps"]]
+    _, rows = arguments.finished_csv_rows(logdir / "metrics.csv")
+    rows = [row for row in rows if int(row["step"]) <= schedule["train_steps"]]
+    if not rows or int(rows[-1]["step"]) != schedule["train_steps"]:  # (a run logs its last iteration)
+        print(f"error: {logdir / 'metrics.csv'} has no whole row for generator iteration {schedule['train_steps']} "
+              f"(cut short?); delete {logdir} to train this setting again", file=sys.stderr)
+        sys.exit(2)
+    return rows
 
 
 def curves(rows):

@@ -10,7 +10,6 @@ every variant, and every option that changes what a step computes (--conditional
 reported, with the values it held. About 15 minutes on 2 CPU cores. --before_move
 compares against a checkout from before wgan_gp/'s options moved into sngan/ and wgan_r1/.
 """
-import csv
 import pathlib
 import sys
 import tempfile
@@ -57,9 +56,9 @@ def logged(repository, command, logdir):
                                cwd=repository, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"error: {command} failed in {repository}:\n{done.stderr[-2000:]}")
-    with open(pathlib.Path(logdir) / "metrics.csv", newline="") as f:
-        return [{key: value for key, value in row.items() if key != "wall_time" and not key.startswith("perf/")}
-                for row in csv.DictReader(f)]
+    _, rows = arguments.finished_csv_rows(pathlib.Path(logdir) / "metrics.csv")
+    return [{key: value for key, value in row.items() if key != "wall_time" and not key.startswith("perf/")}
+            for row in rows]
 
 
 def main():

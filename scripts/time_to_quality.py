@@ -54,13 +54,12 @@ def read_rows(logdir):
     """The run's logged rows so far (a line still being written is left out); none from a file
     that is not a train.py metrics.csv (not text, or without its columns): that run is timed again."""
     try:
-        with open(logdir / "metrics.csv", newline="") as f:
-            reader = csv.DictReader(f)
-            rows = [row for row in reader if None not in row.values()]
+        header, rows = arguments.finished_csv_rows(logdir / "metrics.csv")
     except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError, csv.Error):
         return []
-    if not set(COLUMNS) <= set(reader.fieldnames or ()):
+    if not set(COLUMNS) <= set(header or ()):
         return []
+    rows = [row for row in rows if None not in row.values()]
     return [row for row in rows if row["step"].isdigit() and all(is_number(row[key]) for key in COLUMNS[1:])]
 
 

@@ -8,6 +8,7 @@ short run of each command.
 import importlib
 import json
 import pathlib
+import types
 
 import numpy as np
 import pytest
@@ -266,13 +267,35 @@ def test_time_to_quality_stops_at_the_first_evaluation_under_the_target_and_time
              ["40", "1.0", "1.0", "30"]]
     with open(tmp_path / "metrics.csv", "w", newline="") as f:
         csv.writer(f).writerows([fields, *lines])
-        f.write("50,1.0")  # a line still being written
+        f.write("50,1.0,1.0,4")  # a line still being written: its FD, 4 so far, reads as a number
     rows = time_to_quality.read_rows(tmp_path)
     assert [row["step"] for row in rows] == ["10", "20", "30", "40"]
     # 10 iterations at 2/s, 10 at 5/s, 10 at 1/s: the first FD at or under 50 is at 30, after 17 s.
     assert time_to_quality.reached(rows, 50.0) == (30, 40.0, pytest.approx(17.0))
     assert time_to_quality.reached(rows, 80.0) == (20, 80.0, pytest.approx(7.0))
     assert time_to_quality.reached(rows, 10.0) is None and time_to_quality.reached([], 50.0) is None
+
+
+def test_training_curves_refuse_a_run_whose_last_row_is_cut_short(tmp_path, monkeypatch, capsys):
+    # Its last FD, 421.76 cut to "42", went into the figure's claims as if whole.
+    from figures import toolkit, training_curves
+
+    schedule = {"train_steps": 4, "eval_every": 4, "log_every": 2}
+    # The run is there already (train() resumes nothing: it is finished); what is read of it is tested.
+    monkeypatch.setattr(toolkit, "variant_module", lambda name: types.SimpleNamespace(train=lambda config: None))
+    monkeypatch.setattr(toolkit, "default_config", lambda module, **settings: settings)
+    logdir = tmp_path / "dcgan"
+    logdir.mkdir()
+    (logdir / "metrics.csv").write_text("step,wall_time,perf/steps_per_sec,loss/discriminator,eval/classifier_fd\r\n"
+                                        "2,1.0,2.0,1.5,\r\n4,2.0,2.0,1.2,42")
+    with pytest.raises(SystemExit) as exit_status:
+        training_curves.train("DCGAN", schedule, tmp_path)
+    assert exit_status.value.code == 2
+    assert capsys.readouterr().err == (f"error: {logdir / 'metrics.csv'} has no whole row for generator iteration 4 "
+                                       f"(cut short?); delete {logdir} to train this setting again\n")
+    with open(logdir / "metrics.csv", "a") as f:
+        f.write(".76\r\n")  # the row whole
+    assert [row["eval/classifier_fd"] for row in training_curves.train("DCGAN", schedule, tmp_path)] == ["", "42.76"]
 
 
 def test_quick_figures_go_to_a_scratch_folder_never_over_the_committed_ones():

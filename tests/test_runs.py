@@ -961,3 +961,20 @@ def test_a_held_input_pipeline_is_let_go_without_holding_up_the_next_run():
     cli.keep_until_exit(object())
     assert time.perf_counter() - began < 0.5 and freed.wait(timeout=10)
     cli.keep_until_exit(None)
+
+
+@pytest.mark.parametrize("line_end", ["\r\n", "\n"])
+def test_a_csv_row_without_its_line_end_is_not_read_as_a_whole_one(tmp_path, line_end):
+    # Appended rows end in a line end; one that a kill, a full disk or a write under way has
+    # not finished has none, and its last value can read as a number: 42 of 421.76.
+    path = tmp_path / "metrics.csv"
+    rows = ["step,wall_time,eval/classifier_fd", "1,0.5,", "2,1.0,403.8"]
+    path.write_text(line_end.join(rows) + line_end + "3,1.5,42")
+    header, read = arguments.finished_csv_rows(path)
+    assert header == ["step", "wall_time", "eval/classifier_fd"]
+    assert [(row["step"], row["eval/classifier_fd"]) for row in read] == [("1", ""), ("2", "403.8")]
+    assert logs.read_metrics(path) == (header, read) and logs.last_logged_step(tmp_path) == 2
+    path.write_text(line_end.join(rows) + line_end)
+    assert arguments.finished_csv_rows(path) == (header, read)
+    path.write_text("step,wall_ti")  # a header cut short: no rows, as an empty file
+    assert arguments.finished_csv_rows(path) == (None, [])
