@@ -43,6 +43,10 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
     if output.suffix != ".npz":
         raise cli.UserError(f"--output must end in .npz, not {output.name!r}")
     grid = output.with_suffix(".png")
+    for path in (output, grid):  # both before either is written, so that a failure leaves neither half
+        if path.is_dir():
+            where = "" if path == output else f" (the PNG grid of {output.name} goes there)"
+            raise cli.UserError(f"{path} is a folder; give a file path{where}")
     before = {path: file_identity(path) for path in (output, grid)}
     try:
         generator, checkpoint, num_classes = variants.load_generator(logdir)

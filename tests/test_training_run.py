@@ -146,6 +146,17 @@ def test_generate_refuses_a_label_it_cannot_honour(conditional_runs, tmp_path, w
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.parametrize("blocked", ["x.npz", "x.png"])
+def test_generate_whose_output_is_in_the_way_writes_neither_file(conditional_runs, tmp_path, blocked):
+    # A folder where the grid goes stopped generate after it had written the .npz.
+    (tmp_path / blocked).mkdir()
+    said = f"{tmp_path / blocked} is a folder; give a file path"
+    with pytest.raises(cli.UserError, match="^" + re.escape(said + ("" if blocked == "x.npz" else
+                                                                    " (the PNG grid of x.npz goes there)")) + "$"):
+        generate.write_samples(conditional_runs / "unconditional", 4, tmp_path / "x.npz")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [blocked]
+
+
 def test_generate_of_more_samples_than_memory_holds_is_one_line(tmp_path):
     logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")
     output = tmp_path / "x.npz"
