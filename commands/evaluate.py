@@ -10,6 +10,7 @@ for a run, the file's own count for --samples; a dataset with fewer training ima
 floor's count, and the output says so.
 The metrics and the data each dataset is scored with are common/quality.py's.
 """
+import json
 import pathlib
 import sys
 import zipfile
@@ -129,11 +130,29 @@ def read_samples(path, dataset_name, dataset):
     return images, labels
 
 
+REPORT_KEYS = ("samples", "real_floor", "extractor")  # in every report score_and_write writes
+
+
 def check_output(output):
-    """Refuses an --output that cannot be written, before any work is done."""
+    """Refuses, before any work is done, an --output that cannot be written, or one that would
+    replace a file this command did not write (a run's config.json, a picture): a report's
+    name ends in .json, and a file already there must be an earlier report."""
     problem = arguments.output_file_problem(output)
     if problem:
         raise cli.UserError(f"--output={output}: {problem}")
+    if output.suffix != ".json":
+        raise cli.UserError(f"--output must end in .json, not {output.name!r}")
+    if output.exists() and not earlier_report(output):
+        raise cli.UserError(f"--output={output} exists and is not an earlier evaluation; choose a new file")
+
+
+def earlier_report(path):
+    """Whether the file at `path` is a report that score_and_write wrote (JSON with REPORT_KEYS)."""
+    try:
+        report = json.loads(pathlib.Path(path).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(report, dict) and all(key in report for key in REPORT_KEYS)
 
 
 def checked_inputs(flag_values):

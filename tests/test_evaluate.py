@@ -500,6 +500,26 @@ def test_every_bad_flag_is_refused_before_any_work(argv, words, tmp_path):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("name, words", [
+    ("config.json", "exists and is not an earlier evaluation; choose a new file"),
+    ("grid.png", "--output must end in .json, not 'grid.png'"),
+])
+def test_an_output_never_replaces_a_file_the_command_did_not_write(tmp_path, name, words):
+    # A JSON report went over an existing picture, or over a run's own config.json.
+    output = tmp_path / name
+    output.write_text('{"variant": "wgan_gp"}')
+    digits_file(tmp_path / "S.npz")
+    with pytest.raises(UserError, match=re.escape(words)):
+        evaluate.checked_inputs(parsed(f"--samples={tmp_path / 'S.npz'}", "--dataset=mnist_5k", f"--output={output}"))
+    assert output.read_text() == '{"variant": "wgan_gp"}'
+    earlier = tmp_path / "S.metrics.json"  # an earlier report is replaced
+    earlier.write_text(json.dumps({"samples": {}, "real_floor": {}, "extractor": "classifier", "seed": 0}))
+    evaluate.check_output(earlier)
+    earlier.write_text("{}")  # not one
+    with pytest.raises(UserError, match="is not an earlier evaluation"):
+        evaluate.check_output(earlier)
+
+
 def test_the_command_refuses_colour_samples_against_digits_in_one_line(tmp_path):
     samples = digits_file(tmp_path / "colour.npz", np.zeros((50, 32, 32, 3), np.uint8))
     result = run_in_process(["-m", "commands.evaluate", f"--samples={samples}", "--dataset=mnist_5k"])
