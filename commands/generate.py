@@ -47,6 +47,9 @@ def write_samples(logdir, num_samples, output=None, seed=0, batch_size=256, labe
         if path.is_dir():
             where = "" if path == output else f" (the PNG grid of {output.name} goes there)"
             raise cli.UserError(f"{path} is a folder; give a file path{where}")
+    if grid.exists() and not output.exists():  # a picture of someone else's, not an earlier grid of ours
+        raise cli.UserError(f"{grid} exists, and the PNG grid of {output.name} goes there; move it, or choose "
+                            "another --output")
     before = {path: file_identity(path) for path in (output, grid)}
     try:
         generator, checkpoint, num_classes = variants.load_generator(logdir)

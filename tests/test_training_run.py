@@ -157,6 +157,18 @@ def test_generate_whose_output_is_in_the_way_writes_neither_file(conditional_run
     assert sorted(path.name for path in tmp_path.iterdir()) == [blocked]
 
 
+def test_generate_replaces_an_earlier_grid_but_not_a_picture_of_the_users(conditional_runs, tmp_path):
+    # --output=mine.npz went over a mine.png beside it, a file the user never named.
+    (tmp_path / "x.png").write_bytes(b"my picture")
+    with pytest.raises(cli.UserError, match=re.escape(f"{tmp_path / 'x.png'} exists, and the PNG grid of x.npz goes "
+                                                      "there; move it, or choose another --output")):
+        generate.write_samples(conditional_runs / "unconditional", 4, tmp_path / "x.npz")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["x.png"]
+    (tmp_path / "x.png").unlink()
+    generate.write_samples(conditional_runs / "unconditional", 4, tmp_path / "x.npz")
+    generate.write_samples(conditional_runs / "unconditional", 4, tmp_path / "x.npz")  # the pair, replaced
+
+
 def test_generate_of_more_samples_than_memory_holds_is_one_line(tmp_path):
     logdir = trained_run("dcgan", tmp_path / "run", "--train_steps=2")
     output = tmp_path / "x.npz"
