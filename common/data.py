@@ -512,6 +512,8 @@ def tfds_builder(name, data_dir):
     version the set does not have. Use it inside tfds_scratch()."""
     import tensorflow_datasets as tfds
 
+    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):  # (TFDS: "no internet", or a download)
+        raise UserError(f"--data_dir={data_dir} is a file, not a folder")
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:

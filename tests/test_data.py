@@ -517,6 +517,19 @@ def test_a_tfds_name_that_tfds_cannot_build_is_one_line_in_prepare_and_training(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_data_dir_that_is_a_file_is_said_so_in_prepare_and_training(tmp_path):
+    # prepare said "no internet here ... copy FILE to this machine".
+    from commands import prepare
+
+    (tmp_path / "tfds").write_text("not a folder")
+    message = f"^--data_dir={re.escape(str(tmp_path / 'tfds'))} is a file, not a folder$"
+    with pytest.raises(UserError, match=message):
+        prepare.prepare("tfds:mnist", str(tmp_path / "tfds"))
+    with pytest.raises(UserError, match=message):
+        data.load_dataset("tfds:mnist", str(tmp_path / "tfds"))
+    assert [path.name for path in tmp_path.iterdir()] == ["tfds"]
+
+
 def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
     from tests.helpers import own_stderr_lines, run_python
 
