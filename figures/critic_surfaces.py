@@ -106,6 +106,8 @@ def main():
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
     args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
+    name = "critic_surfaces_quick" if args.quick else "critic_surfaces"
+    toolkit.check_outputs(parser, args.output_dir, f"{name}.png", f"{name}.json")
 
     import numpy as np
 
@@ -136,7 +138,6 @@ def main():
             print(f"{dataset:12s} {method:17s} {panel}", flush=True)
     figure.suptitle("Critic value surfaces, generator fixed at data + N(0, I) (WGAN-GP Fig. 1a)", fontsize=10)
     figure.tight_layout()
-    name = "critic_surfaces_quick" if args.quick else "critic_surfaces"
     print(f"wrote {toolkit.save_figure(figure, name, args.output_dir)}")
     toolkit.write_claims(name, claims, args.output_dir)
 

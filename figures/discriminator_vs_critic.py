@@ -67,6 +67,8 @@ def main():
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
     args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
+    name = "discriminator_vs_critic_quick" if args.quick else "discriminator_vs_critic"
+    toolkit.check_outputs(parser, args.output_dir, f"{name}.png", f"{name}.json")
 
     import numpy as np
 
@@ -104,7 +106,6 @@ def main():
                    f"critic's {claims['critic_gradient_at_fakes_over_max']:.2f}", fontsize=8)
     axes.legend(fontsize=8, loc="center left")
     figure.tight_layout()
-    name = "discriminator_vs_critic_quick" if args.quick else "discriminator_vs_critic"
     print(f"wrote {toolkit.save_figure(figure, name, args.output_dir)}")
     toolkit.write_claims(name, claims, args.output_dir)
 

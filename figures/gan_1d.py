@@ -38,6 +38,8 @@ def main():
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
     args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
+    name = "gan_1d_quick" if args.quick else "gan_1d"
+    toolkit.check_outputs(parser, args.output_dir, f"{name}.png", f"{name}.json")
 
     import numpy as np
     import tensorflow as tf
@@ -86,7 +88,6 @@ def main():
         ax.set_title(f"iteration {snapshot}: W1 {distance:.2f}, |D - 1/2| {flatness:.2f}", fontsize=8)
     axes[0].legend(fontsize=8, loc="upper left")
     figure.tight_layout()
-    name = "gan_1d_quick" if args.quick else "gan_1d"
     print(f"wrote {toolkit.save_figure(figure, name, args.output_dir)}")
     toolkit.write_claims(name, claims, args.output_dir)
 

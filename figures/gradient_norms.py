@@ -97,6 +97,8 @@ def main():
     parser.add_argument("--output_dir", help="default: docs/figures; with --quick, build/figures")
     args = parser.parse_args()
     args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
+    name = "gradient_norms_quick" if args.quick else "gradient_norms"
+    toolkit.check_outputs(parser, args.output_dir, f"{name}.png", f"{name}.json")
 
     import numpy as np
 
@@ -125,7 +127,6 @@ def main():
     norms_axes.title.set_fontsize(9)
     norms_axes.legend(fontsize=8)
     figure.tight_layout()
-    name = "gradient_norms_quick" if args.quick else "gradient_norms"
     print(f"wrote {toolkit.save_figure(figure, name, args.output_dir)}")
     toolkit.write_claims(name, claims, args.output_dir)
 

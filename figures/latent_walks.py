@@ -39,6 +39,8 @@ def main():
     from common import images, sampling
     from common.cli import UserError
 
+    output_dir = pathlib.Path(args.output_dir or pathlib.Path(args.logdir) / "figures")
+    toolkit.check_outputs(parser, output_dir, f"{args.name}.png", f"{args.name}.json")
     try:
         generator, checkpoint, num_classes = variants.load_generator(args.logdir)
     except UserError as error:  # no run there, or no checkpoint yet: one line, exit status 2
@@ -58,7 +60,6 @@ def main():
         "worst_walk": round(float(ratios.max()), 3),
         "mean_step_pixel_distance": round(float(step_distances.mean()), 3),
     }
-    output_dir = pathlib.Path(args.output_dir or pathlib.Path(args.logdir) / "figures")
     images.save_png(images.grid(samples, columns=STEPS), output_dir / f"{args.name}.png")
     print(f"wrote {output_dir / (args.name + '.png')}")
     toolkit.write_claims(args.name, claims, output_dir)

@@ -77,6 +77,16 @@ def data_plus_noise(pool, noise_scale=1.0, seed=0):
     return keras.Model([noise, labels], keras.layers.Lambda(shift)(noise), name="data_plus_noise")
 
 
+def check_outputs(parser, output_dir, *names):
+    """Before any work, that a folder is in the way of none of the files NAMES in output_dir
+    (else parser.error: one line, exit status 2), so that a script never writes its figure
+    and then fails at its numbers."""
+    for name in names:
+        path = pathlib.Path(output_dir) / name
+        if path.is_dir():
+            parser.error(f"{path} is a folder, where this script writes its {path.suffix[1:].upper()} file")
+
+
 def save_figure(figure, name, output_dir=FIGURES):
     """Saves a matplotlib figure as OUTPUT_DIR/NAME.png, whole or not at all; returns the path."""
     output_dir = pathlib.Path(output_dir)

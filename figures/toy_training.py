@@ -58,6 +58,7 @@ def main():
     name = "toy_training_quick" if args.quick else "toy_training"
     if not args.quick and (args.variants != list(VARIANTS) or datasets != list(data.NAMES) or steps != DEFAULT_STEPS):
         name = f"toy_training-{'-'.join(args.variants)}-{'-'.join(datasets)}-{steps}"
+    toolkit.check_outputs(parser, args.output_dir, f"{name}.png", f"{name}.json")
 
     plt = toolkit.pyplot()
     figure, axes = plt.subplots(

@@ -198,6 +198,9 @@ def main():
     args.output_dir = toolkit.output_folder(args.output_dir, args.quick)
 
     schedule = QUICK if args.quick else FULL
+    suffix = "_quick" if args.quick else ""
+    toolkit.check_outputs(parser, args.output_dir, f"loss_vs_quality{suffix}.png", f"quality_vs_time{suffix}.png",
+                          f"training_curves{suffix}.json")
     runs_dir = pathlib.Path(args.runs_dir) / ("quick" if args.quick else "")
     results = {name: curves(train(name, schedule, runs_dir)) for name in SETTINGS}
     plot(results, args.quick, args.output_dir)

@@ -298,6 +298,35 @@ def test_training_curves_refuse_a_run_whose_last_row_is_cut_short(tmp_path, monk
     assert [row["eval/classifier_fd"] for row in training_curves.train("DCGAN", schedule, tmp_path)] == ["", "42.76"]
 
 
+FIGURE_OUTPUTS = {  # script: (arguments, the files it writes into its output folder)
+    "gan_1d": (["--quick"], ["gan_1d_quick.png", "gan_1d_quick.json"]),
+    "critic_surfaces": (["--quick"], ["critic_surfaces_quick.png", "critic_surfaces_quick.json"]),
+    "discriminator_vs_critic": (["--quick"], ["discriminator_vs_critic_quick.png",
+                                              "discriminator_vs_critic_quick.json"]),
+    "gradient_norms": (["--quick"], ["gradient_norms_quick.png", "gradient_norms_quick.json"]),
+    "toy_training": (["--quick"], ["toy_training_quick.png", "toy_training_quick.json"]),
+    "training_curves": (["--quick", "--runs_dir=RUNS"], ["loss_vs_quality_quick.png", "quality_vs_time_quick.png",
+                                                         "training_curves_quick.json"]),
+    "latent_walks": (["--logdir=RUNS"], ["latent_walks.png", "latent_walks.json"]),
+}
+
+
+@pytest.mark.parametrize("script", FIGURE_OUTPUTS)
+def test_a_figure_script_refuses_a_folder_in_the_way_of_any_of_its_files_before_any_work(script, tmp_path):
+    # latent_walks wrote its picture, said so, and then failed at its numbers' file.
+    arguments, names = FIGURE_OUTPUTS[script]
+    for blocked in names:
+        output = tmp_path / blocked.replace(".", "_")
+        (output / blocked).mkdir(parents=True)
+        argv = [argument.replace("RUNS", str(tmp_path / "runs")) for argument in arguments]
+        result = run_in_process([f"figures/{script}.py", *argv, f"--output_dir={output}"])
+        assert result.returncode == 2, result.stderr[-2000:]
+        kind = blocked.rsplit(".")[-1].upper()
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"error: {output / blocked} is a folder, where this script writes its {kind} file")
+        assert [path.name for path in output.iterdir()] == [blocked] and not (tmp_path / "runs").exists()
+
+
 def test_quick_figures_go_to_a_scratch_folder_never_over_the_committed_ones():
     from figures import toolkit
 
