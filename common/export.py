@@ -24,6 +24,7 @@ is made as a plain mkdir makes a folder (0o777 minus the umask, as the rest of t
 one left by a killed export (its process is gone) is removed by the next export.
 """
 import errno
+import json
 import os
 import pathlib
 import re
@@ -115,19 +116,34 @@ def serving_module(model, num_classes):
 
 def replaceable(output, given=True):
     """Refuses to replace a folder that is not an earlier export (it could hold anything), or
-    an earlier export that holds more than EXPORT_ENTRIES (a user's notes, a converted model):
-    the new export replaces the folder whole, and they would go with it.
+    an earlier export that holds files it did not write (a user's notes, a converted model,
+    at any depth): the new export replaces the folder whole, and they would go with it. An
+    export lists its files in export.json; one made before that, EXPORT_ENTRIES at its top.
 
-    given: whether the user named `output` (--output), or it is the run's own export/ folder.
+    given: whether the user named `output` (--output), or it is the run's own export/ folder
+    (commands.export without --output, or train.py's --export).
     """
-    where, choose = (f"--output={output}", "choose a new folder") if given else (output, "choose one with --output")
+    where, choose = ((f"--output={output}", "choose a new folder") if given else
+                     (output, "export elsewhere with `python -m commands.export --output=FOLDER`"))
     if output.is_file() or (output.is_dir() and any(output.iterdir()) and not (output / EXPORT_FILE).is_file()):
         raise cli.UserError(f"{where} exists and is not an earlier export (no {EXPORT_FILE}); {choose}")
-    others = sorted(path.name for path in output.iterdir() if path.name not in EXPORT_ENTRIES) if output.is_dir() else []
+    if not output.is_dir():
+        return
+    try:
+        written = set(json.loads((output / EXPORT_FILE).read_text())["files"])
+        others = sorted(set(files_under(output)) - written)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):  # an older export, or a damaged list
+        others = sorted(path.name for path in output.iterdir() if path.name not in EXPORT_ENTRIES)
     if others:
         named = rundir.and_list(others[:3] + ([f"{len(others) - 3} more"] if len(others) > 3 else []))
         raise cli.UserError(f"{where} holds {named} besides an earlier export, and a new export replaces the "
                             f"folder whole; move them out, or {choose}")
+
+
+def files_under(folder):
+    """The paths of the files under `folder`, relative to it, with / between folders."""
+    folder = pathlib.Path(folder)
+    return [path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file()]
 
 
 def export(logdir, make_generator, output=None):
@@ -167,6 +183,7 @@ def export(logdir, make_generator, output=None):
                 [f"labels [N]: whole numbers 0..{num_classes - 1} (int32 in saved_model)"] if num_classes else []),
             "outputs": {"generator.keras": "float32 [N, H, W, C] in [-1, 1]",
                         "saved_model serving_default": "images: uint8 [N, H, W, C] in 0..255"},
+            "files": sorted([*files_under(partial), EXPORT_FILE]),  # what a re-export may replace (replaceable)
         })
         cli.raise_if_stopped()  # whatever caught one, the export is not put in place after a Ctrl-C
         replace_folder(partial, output)

@@ -15,6 +15,7 @@ import time
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import variants
 from common import cli, export, sampling
@@ -215,7 +216,6 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     logdir = tmp_path / "run"
     shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
     export_run(logdir)
-    (logdir / "export" / "saved_model" / "stale.txt").write_text("from an earlier export")
     before = snapshot(logdir / "export")
 
     def interrupted(*args, **kwargs):  # after generator.keras, before the SavedModel
@@ -241,10 +241,11 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     assert snapshot(logdir / "export") == before
     assert sorted(path.name for path in logdir.iterdir() if path.name.startswith(".")) == []  # no partial folder
 
-    export_run(logdir)  # replaces the folder whole: the stale file goes with it
+    export_run(logdir)  # replaces the folder whole: every file is new
     assert sorted(path.name for path in (logdir / "export").iterdir()) == [
         "export.json", "generator.keras", "saved_model"]
-    assert not (logdir / "export" / "saved_model" / "stale.txt").exists()
+    after = snapshot(logdir / "export")
+    assert set(after) == set(before) and all(after[name][0] != before[name][0] for name in after)
 
 
 def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp_path):
@@ -268,13 +269,23 @@ def test_a_re_export_leaves_what_a_user_added_to_the_earlier_export(plain_run, t
     before = snapshot(output)
     with pytest.raises(UserError) as error:
         export_run(logdir, output if given else None)
-    where, choose = (f"--output={output}", "choose a new folder") if given else (output, "choose one with --output")
-    assert str(error.value) == (f"{where} holds NOTES.txt and tflite besides an earlier export, and a new export "
-                                f"replaces the folder whole; move them out, or {choose}")
+    where, choose = ((f"--output={output}", "choose a new folder") if given else
+                     (output, "export elsewhere with `python -m commands.export --output=FOLDER`"))
+    assert str(error.value) == (f"{where} holds NOTES.txt and tflite/model.tflite besides an earlier export, and a "
+                                f"new export replaces the folder whole; move them out, or {choose}")
     assert snapshot(output) == before
     (output / "NOTES.txt").unlink()
     shutil.rmtree(output / "tflite")
+    (output / "saved_model" / "model.tflite").write_bytes(b"converted")  # inside the export's own folders too
+    with pytest.raises(UserError, match="holds saved_model/model.tflite besides an earlier export"):
+        export_run(logdir, output if given else None)
+    (output / "saved_model" / "model.tflite").unlink()
     export_run(logdir, output if given else None)  # an export's own files alone: replaced
+    if not given:  # train.py --export refuses before it trains
+        (output / "NOTES.txt").write_text("mine")
+        with pytest.raises(UserError, match="holds NOTES.txt besides an earlier export"):
+            train_in_process("wgan_gp", logdir, "--train_steps=3", "--export")
+        assert tf.train.latest_checkpoint(str(logdir / "checkpoints")).endswith("ckpt-2")
 
 
 def test_a_file_where_the_run_s_export_folder_goes_is_named_without_a_flag_the_user_did_not_give(plain_run, tmp_path):
@@ -284,7 +295,7 @@ def test_a_file_where_the_run_s_export_folder_goes_is_named_without_a_flag_the_u
     with pytest.raises(UserError) as error:
         export_run(logdir)
     assert str(error.value) == (f"{logdir / 'export'} exists and is not an earlier export (no export.json); "
-                                "choose one with --output")
+                                "export elsewhere with `python -m commands.export --output=FOLDER`")
     assert (logdir / "export").read_text() == "mine"
 
 

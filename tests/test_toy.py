@@ -122,6 +122,15 @@ def test_toy_trainer_leaves_an_image_runs_folder_as_it_was(tmp_path):
         "config.json": b"{}", "samples.npz": b"images", "samples.png": b"grid"}
 
 
+@pytest.mark.parametrize("blocked", ["samples.png", "samples.npz", "result.json"])
+def test_toy_trainer_refuses_a_folder_in_the_way_of_its_result_before_training(tmp_path, blocked):
+    # It trained, wrote samples.png, and then failed at a samples.npz folder.
+    (tmp_path / "run" / blocked).mkdir(parents=True)
+    with pytest.raises(UserError, match=f"^{tmp_path / 'run' / blocked} is a folder, where the toy writes its result$"):
+        toy_train.run("wgan", toy_train.toy_config("wgan", train_steps=1), tmp_path / "run")
+    assert [path.name for path in (tmp_path / "run").iterdir()] == [blocked]
+
+
 def test_toy_trainer_refuses_an_image_dataset(tmp_path):
     with pytest.raises(UserError, match="unknown toy dataset 'mnist'"):
         toy_train.run("wgan", toy_train.toy_config("wgan", dataset="mnist"), tmp_path / "run")

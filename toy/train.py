@@ -135,6 +135,9 @@ def run(variant, config, logdir):
     if (logdir / "config.json").exists():  # an image run's: its samples.npz and .png would be replaced
         raise cli.UserError(f"{logdir} holds a training run (config.json); the toy writes samples.npz, "
                             "samples.png and result.json into its folder: choose another --logdir")
+    for name in ("samples.png", "samples.npz", "result.json"):  # before training, so that none is written alone
+        if (logdir / name).is_dir():
+            raise cli.UserError(f"{logdir / name} is a folder, where the toy writes its result")
     logdir.mkdir(parents=True, exist_ok=True)
     print(f"{variant} on {config['dataset']}: {config['train_steps']} generator iterations, "
           f"batch {config['batch_size']}")
