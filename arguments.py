@@ -385,7 +385,7 @@ def os_error_message(error):
         return error.strerror or str(error)
     path = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
     if isinstance(error, (NotADirectoryError, FileExistsError)) and error.filename2 is None:
-        blocking = _file_in_the_way(os.fsdecode(error.filename))
+        blocking = file_in_the_way(os.fsdecode(error.filename))
         if blocking is not None:  # (the system says "Not a directory" or "File exists")
             said = f"{blocking} is a file, not a folder"
             return said if blocking == os.fsdecode(error.filename) else f"{path}: {said}"
@@ -449,7 +449,7 @@ def temporary_files_in(folder):
         tempfile.tempdir = previous
 
 
-def _file_in_the_way(path):
+def file_in_the_way(path):
     """The first of `path` and its parents, from the nearest, that exists: if it is a file (or a
     link to one), as a path; else None (a folder, or a link to nothing, which is no file)."""
     for candidate in (path, *map(str, pathlib.PurePath(path).parents)):

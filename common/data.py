@@ -34,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import ExifTags, Image
 
-from arguments import temporary_files_in
+from arguments import file_in_the_way, temporary_files_in
 from common import devices, image_cache, rundir
 from common.cli import UserError, did_you_mean, first_line, is_utf8
 
@@ -135,6 +135,8 @@ def load_dataset(name, data_dir=None, image_size=64, split="train"):
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if name in ("mnist", "fashion_mnist", "cifar10"):
+        check_data_dir(data_dir)
     if name == "mnist":
         return _load_mnist(data_dir, split)
     if name == "fashion_mnist":
@@ -506,14 +508,26 @@ def load_tfds(name, data_dir, image_size, split):
     return TfdsSet(name, data_dir, split, size, image_size, channels, num_classes, source)
 
 
+def check_data_dir(data_dir, tfds=False):
+    """Refuses a data folder with a file at its path or at one of its parents' (else TFDS says
+    "no internet" or starts a download, and the loaders say a file is not found): --data_dir,
+    or for a TFDS set without one, the TFDS_DATA_DIR environment variable."""
+    named, folder = ("--data_dir", data_dir)
+    if tfds and not data_dir:
+        named, folder = "TFDS_DATA_DIR", os.environ.get("TFDS_DATA_DIR")
+    blocking = file_in_the_way(os.path.expanduser(folder)) if folder else None
+    if blocking:
+        said = "" if blocking == os.path.expanduser(folder) else f" is under {blocking}, which"
+        raise UserError(f"{named}={folder}{said} is a file, not a folder")
+
+
 def tfds_builder(name, data_dir):
     """TFDS's builder for NAME (a set, with an optional /config and :version), or the one-line
     UserError for a name TFDS cannot build: an unknown set, a malformed name, a config or
     version the set does not have. Use it inside tfds_scratch()."""
     import tensorflow_datasets as tfds
 
-    if data_dir and os.path.exists(data_dir) and not os.path.isdir(data_dir):  # (TFDS: "no internet", or a download)
-        raise UserError(f"--data_dir={data_dir} is a file, not a folder")
+    check_data_dir(data_dir, tfds=True)
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:

@@ -517,7 +517,7 @@ def test_a_tfds_name_that_tfds_cannot_build_is_one_line_in_prepare_and_training(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_data_dir_that_is_a_file_is_said_so_in_prepare_and_training(tmp_path):
+def test_a_data_dir_that_is_a_file_is_said_so_in_prepare_and_training(tmp_path, monkeypatch):
     # prepare said "no internet here ... copy FILE to this machine".
     from commands import prepare
 
@@ -528,6 +528,16 @@ def test_a_data_dir_that_is_a_file_is_said_so_in_prepare_and_training(tmp_path):
     with pytest.raises(UserError, match=message):
         data.load_dataset("tfds:mnist", str(tmp_path / "tfds"))
     assert [path.name for path in tmp_path.iterdir()] == ["tfds"]
+    # Under a file, in TFDS's own variable, and for the sets --data_dir serves without TFDS.
+    below = f"--data_dir={tmp_path / 'tfds' / 'sub'} is under {tmp_path / 'tfds'}, which is a file, not a folder"
+    with pytest.raises(UserError, match=f"^{re.escape(below)}$"):
+        prepare.prepare("tfds:mnist", str(tmp_path / "tfds" / "sub"))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    with pytest.raises(UserError, match=f"^TFDS_DATA_DIR={re.escape(str(tmp_path / 'tfds'))} is a file, not a folder$"):
+        data.load_dataset("tfds:mnist")
+    for name in ("mnist", "fashion_mnist", "cifar10"):
+        with pytest.raises(UserError, match=message):
+            data.load_dataset(name, str(tmp_path / "tfds"))
 
 
 def test_the_prepare_command_refuses_a_dataset_that_needs_no_preparing_in_one_line():
