@@ -133,17 +133,20 @@ def read_samples(path, dataset_name, dataset):
 REPORT_KEYS = ("samples", "real_floor", "extractor")  # in every report score_and_write writes
 
 
-def check_output(output):
+def check_output(output, given=True):
     """Refuses, before any work is done, an --output that cannot be written, or one that would
     replace a file this command did not write (a run's config.json, a picture): a report's
-    name ends in .json, and a file already there must be an earlier report."""
+    name ends in .json, and a file already there must be an earlier report. given: whether
+    the user named `output` (--output), or it is the default path."""
+    where = f"--output={output}" if given else f"{output} (the report's default path)"
     problem = arguments.output_file_problem(output)
     if problem:
-        raise cli.UserError(f"--output={output}: {problem}")
-    if output.suffix != ".json":
+        raise cli.UserError(f"{where}: {problem}")
+    if not output.name.endswith(".json"):
         raise cli.UserError(f"--output must end in .json, not {output.name!r}")
     if output.exists() and not earlier_report(output):
-        raise cli.UserError(f"--output={output} exists and is not an earlier evaluation; choose a new file")
+        raise cli.UserError(f"{where} exists and is not an earlier evaluation; "
+                            + ("choose a new file" if given else "choose another with --output"))
 
 
 def earlier_report(path):
@@ -171,7 +174,7 @@ def checked_inputs(flag_values):
         inputs = {"dataset": rundir.data_identity(config), "data_dir": flag_values.data_dir or config["data_dir"],
                   "image_size": config["image_size"],  # what the run trained on
                   "output": pathlib.Path(flag_values.output or pathlib.Path(flag_values.logdir) / "metrics.json")}
-        check_output(inputs["output"])
+        check_output(inputs["output"], given=bool(flag_values.output))
         inputs["generator"], inputs["source"], inputs["num_classes"] = variants.load_generator(flag_values.logdir)
         return inputs
     if not flag_values.dataset:
@@ -185,7 +188,7 @@ def checked_inputs(flag_values):
     beside = pathlib.Path(flag_values.samples).with_suffix(".metrics.json")
     inputs = {"dataset": flag_values.dataset, "data_dir": flag_values.data_dir, "image_size": flag_values.image_size,
               "output": pathlib.Path(flag_values.output or beside), "source": flag_values.samples}
-    check_output(inputs["output"])
+    check_output(inputs["output"], given=bool(flag_values.output))
     dataset = data.load_dataset(flag_values.dataset, flag_values.data_dir, flag_values.image_size)
     inputs["images"], inputs["labels"] = read_samples(flag_values.samples, flag_values.dataset, dataset)
     return inputs

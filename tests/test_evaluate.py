@@ -515,9 +515,11 @@ def test_an_output_never_replaces_a_file_the_command_did_not_write(tmp_path, nam
     earlier = tmp_path / "S.metrics.json"  # an earlier report is replaced
     earlier.write_text(json.dumps({"samples": {}, "real_floor": {}, "extractor": "classifier", "seed": 0}))
     evaluate.check_output(earlier)
-    earlier.write_text("{}")  # not one
-    with pytest.raises(UserError, match="is not an earlier evaluation"):
-        evaluate.check_output(earlier)
+    earlier.write_text("{}")  # not one, at the default path
+    with pytest.raises(UserError, match=re.escape(f"{earlier} (the report's default path) exists and is not an "
+                                                  "earlier evaluation; choose another with --output")):
+        evaluate.checked_inputs(parsed(f"--samples={tmp_path / 'S.npz'}", "--dataset=mnist_5k"))
+    evaluate.check_output(tmp_path / ".json")  # a name that is all suffix
 
 
 def test_the_command_refuses_colour_samples_against_digits_in_one_line(tmp_path):
