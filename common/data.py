@@ -515,9 +515,10 @@ def check_data_dir(data_dir, tfds=False):
     named, folder = ("--data_dir", data_dir)
     if tfds and not data_dir:
         named, folder = "TFDS_DATA_DIR", os.environ.get("TFDS_DATA_DIR")
-    blocking = file_in_the_way(os.path.expanduser(folder)) if folder else None
+    path = os.path.expanduser(folder) if folder else None
+    blocking = file_in_the_way(path) if path else None
     if blocking:
-        said = "" if blocking == os.path.expanduser(folder) else f" is under {blocking}, which"
+        said = "" if blocking == path else f" is under {blocking}, which"
         raise UserError(f"{named}={folder}{said} is a file, not a folder")
 
 

@@ -111,7 +111,7 @@ class TrainingRun:
         self.evaluator, self.evaluations_scored = None, None  # (record() reads them)
         resuming = self.check_resume(variant)
         if self.chief and config.get("export"):  # before any training: a folder --export must not replace
-            export.replaceable(pathlib.Path(self.logdir) / "export", given=False)
+            export.replaceable(self.logdir / "export", given=False)
         self.open_checkpoint(generator, discriminator, strategy, real_batches, random_generator)
         self.num_classes = facts.num_classes
         self.fixed_inputs = fixed_inputs(config["seed"], generator, self.num_classes)

@@ -59,8 +59,8 @@ def read_rows(logdir):
         return []
     if not set(COLUMNS) <= set(header or ()):
         return []
-    rows = [row for row in rows if None not in row.values()]
-    return [row for row in rows if row["step"].isdigit() and all(is_number(row[key]) for key in COLUMNS[1:])]
+    return [row for row in rows if None not in row.values() and row["step"].isdigit()
+            and all(is_number(row[key]) for key in COLUMNS[1:])]
 
 
 COLUMNS = ("step", "perf/steps_per_sec", "loss/discriminator")  # what reached() reads of every row
