@@ -216,6 +216,11 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     logdir = tmp_path / "run"
     shutil.copytree(plain_run, logdir, ignore=shutil.ignore_patterns("export"))
     export_run(logdir)
+    # A file the earlier export wrote (it lists it) that this one does not: replaced with the rest.
+    (logdir / "export" / "saved_model" / "stale.pb").write_text("from an earlier export")
+    described = json.loads((logdir / "export" / "export.json").read_text())
+    (logdir / "export" / "export.json").write_text(json.dumps({**described,
+                                                               "files": [*described["files"], "saved_model/stale.pb"]}))
     before = snapshot(logdir / "export")
 
     def interrupted(*args, **kwargs):  # after generator.keras, before the SavedModel
@@ -241,11 +246,12 @@ def test_a_failed_re_export_leaves_the_previous_export_whole(plain_run, tmp_path
     assert snapshot(logdir / "export") == before
     assert sorted(path.name for path in logdir.iterdir() if path.name.startswith(".")) == []  # no partial folder
 
-    export_run(logdir)  # replaces the folder whole: every file is new
+    export_run(logdir)  # replaces the folder whole: the stale file goes with it, and every other file is new
     assert sorted(path.name for path in (logdir / "export").iterdir()) == [
         "export.json", "generator.keras", "saved_model"]
     after = snapshot(logdir / "export")
-    assert set(after) == set(before) and all(after[name][0] != before[name][0] for name in after)
+    assert set(after) == set(before) - {"saved_model/stale.pb"}
+    assert all(after[name][0] != before[name][0] for name in after)
 
 
 def test_export_refuses_to_replace_a_folder_that_is_not_an_export(plain_run, tmp_path):
